@@ -1,0 +1,245 @@
+import COpenSSL
+import Foundation
+
+/// One parsed X.509 certificate, owning its `X509*`.
+///
+/// OpenSSL is the parser of record: whatever it reads, the store holds. The wrapper is immutable after
+/// init and only ever holds parsed objects, which OpenSSL allows to be read from several threads
+/// (hence `@unchecked Sendable`).
+public final class Certificate: @unchecked Sendable {
+    let x509: OpaquePointer
+    /// The exact DER bytes: the thumbprint is their SHA-1, and the store keeps them unchanged.
+    public let der: [UInt8]
+
+    private init(owning x509: OpaquePointer, der: [UInt8]) {
+        self.x509 = x509
+        self.der = der
+    }
+
+    deinit { X509_free(x509) }
+
+    /// Parses one DER certificate; trailing bytes are an error (the file is not what it claims to be).
+    public convenience init(der: [UInt8]) throws {
+        ERR_clear_error()
+        var consumed = 0
+        let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
+            var pointer = buffer.baseAddress
+            let x = d2i_X509(nil, &pointer, buffer.count)
+            if let start = buffer.baseAddress, let pointer { consumed = pointer - start }
+            return x
+        }
+        guard let parsed else { throw CertStoreError.openssl("reading the DER certificate") }
+        guard consumed == der.count else {
+            X509_free(parsed)
+            throw CertStoreError.badData("the DER certificate is followed by \(der.count - consumed) unexpected bytes")
+        }
+        self.init(owning: parsed, der: der)
+    }
+
+    /// Takes over one reference to an `X509*` (from PEM, PKCS#7 or PKCS#12 parsing).
+    convenience init(taking x509: OpaquePointer) throws {
+        let der = try derEncode("i2d_X509") { i2d_X509(x509, $0) }
+        self.init(owning: x509, der: der)
+    }
+
+    /// Shares an `X509*` borrowed from a stack the caller frees.
+    convenience init(borrowing x509: OpaquePointer) throws {
+        X509_up_ref(x509)
+        try self.init(taking: x509)
+    }
+
+    // MARK: identity
+
+    /// Windows' `Thumbprint`: uppercase SHA-1 of the DER.
+    public var thumbprint: String { hexUpper(Digest.sha1(der)) }
+    public var sha256: String { hexUpper(Digest.sha256(der)) }
+
+    /// SHA-256 of the public key as OpenSSL re-encodes it (SubjectPublicKeyInfo DER).
+    ///
+    /// The key store is indexed by this value, so a renewed certificate with the same key finds the
+    /// same key file. Re-encoding normalises point compression and parameter forms on both sides.
+    public var publicKeyIdentifier: String {
+        if let pkey = X509_get0_pubkey(x509), let spki = try? derEncode("i2d_PUBKEY", { i2d_PUBKEY(pkey, $0) }) {
+            return hexUpper(Digest.sha256(spki))
+        }
+        ERR_clear_error()  // an algorithm OpenSSL cannot load: fall back to the SPKI bytes as encoded
+        let raw = (try? derEncode("i2d_X509_PUBKEY") { i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x509), $0) }) ?? []
+        return hexUpper(Digest.sha256(raw))
+    }
+
+    // MARK: properties
+
+    /// All displayable properties, computed once.
+    public func properties() -> CertificateProperties {
+        CertificateProperties(
+            thumbprint: thumbprint,
+            sha256: sha256,
+            subject: DistinguishedName(readName(X509_get_subject_name(x509))),
+            issuer: DistinguishedName(readName(X509_get_issuer_name(x509))),
+            serialNumber: serialNumber,
+            notBefore: Self.date(X509_get0_notBefore(x509)),
+            notAfter: Self.date(X509_get0_notAfter(x509)),
+            version: Int(X509_get_version(x509)) + 1,
+            subjectAlternativeNames: subjectAlternativeNames,
+            extendedKeyUsages: extendedKeyUsages,
+            keyUsage: keyUsage,
+            keyAlgorithm: keyAlgorithm,
+            publicKeySize: Int(X509_get0_pubkey(x509).map { EVP_PKEY_get_bits($0) } ?? 0),
+            signatureAlgorithmOID: signatureAlgorithmOID,
+            signatureHash: signatureHash,
+            isSelfSigned: X509_self_signed(x509, 0) == 1,
+            isCertificateAuthority: (X509_get_extension_flags(x509) & UInt32(EXFLAG_CA)) != 0,
+            publicKeyIdentifier: publicKeyIdentifier)
+    }
+
+    private var serialNumber: String {
+        // .NET shows the raw content octets of the INTEGER, so a negative serial keeps its two's complement.
+        guard let serial = X509_get0_serialNumber(x509),
+              let encoded = try? derEncode("i2d_ASN1_INTEGER", { i2d_ASN1_INTEGER(serial, $0) }) else { return "" }
+        return hexUpper(Self.derContent(encoded))
+    }
+
+    private var keyAlgorithm: String {
+        if let pkey = X509_get0_pubkey(x509), let name = openSSLString(EVP_PKEY_get0_type_name(pkey)) {
+            return name
+        }
+        ERR_clear_error()
+        var algorithm: OpaquePointer? = nil
+        X509_PUBKEY_get0_param(&algorithm, nil, nil, nil, X509_get_X509_PUBKEY(x509))
+        return objectText(algorithm, numeric: false)
+    }
+
+    private var signatureAlgorithmOID: String {
+        var algorithm: UnsafePointer<X509_ALGOR>? = nil
+        X509_get0_signature(nil, &algorithm, x509)
+        guard let algorithm else { return "" }
+        var object: OpaquePointer? = nil
+        X509_ALGOR_get0(&object, nil, nil, algorithm)
+        return objectText(object, numeric: true)
+    }
+
+    /// The digest of the signature ("sha256", "sha1", "md5"...), or nil when OpenSSL cannot tell.
+    private var signatureHash: String? {
+        var mdNID: Int32 = 0
+        guard X509_get_signature_info(x509, &mdNID, nil, nil, nil) == 1, mdNID != NID_undef else {
+            ERR_clear_error()
+            return nil
+        }
+        return openSSLString(OBJ_nid2sn(mdNID))?.lowercased()
+    }
+
+    private var keyUsage: KeyUsage? {
+        let flags = X509_get_key_usage(x509)
+        return flags == UInt32.max ? nil : KeyUsage(rawValue: flags)
+    }
+
+    private var subjectAlternativeNames: [SubjectAlternativeName] {
+        guard let names = shim_X509_get_SANs(x509, nil) else { ERR_clear_error(); return [] }
+        defer { GENERAL_NAMES_free(names) }
+        var result: [SubjectAlternativeName] = []
+        for i in 0..<shim_sk_GENERAL_NAME_num(names) {
+            guard let name = shim_sk_GENERAL_NAME_value(names, i) else { continue }
+            let type = name.pointee.type
+            guard let string = shim_GENERAL_NAME_string(name) else {
+                result.append(.other(type: Int(type)))
+                continue
+            }
+            let bytes = Array(UnsafeBufferPointer(start: ASN1_STRING_get0_data(string), count: Int(ASN1_STRING_length(string))))
+            switch type {
+            case GEN_DNS: result.append(.dns(String(decoding: bytes, as: UTF8.self)))
+            case GEN_EMAIL: result.append(.email(String(decoding: bytes, as: UTF8.self)))
+            case GEN_URI: result.append(.uri(String(decoding: bytes, as: UTF8.self)))
+            case GEN_IPADD: result.append(.ipAddress(Self.formatIP(bytes)))
+            default: result.append(.other(type: Int(type)))
+            }
+        }
+        return result
+    }
+
+    private var extendedKeyUsages: [String]? {
+        guard let usages = shim_X509_get_EKU(x509, nil) else { ERR_clear_error(); return nil }
+        defer { EXTENDED_KEY_USAGE_free(usages) }
+        return (0..<shim_sk_ASN1_OBJECT_num(usages)).map {
+            objectText(shim_sk_ASN1_OBJECT_value(usages, $0), numeric: true)
+        }
+    }
+
+    private func readName(_ name: OpaquePointer?) -> [[NameAttribute]] {
+        guard let name else { return [] }
+        var rdns: [[NameAttribute]] = []
+        var lastSet: Int32 = -1
+        for i in 0..<X509_NAME_entry_count(name) {
+            guard let entry = X509_NAME_get_entry(name, i),
+                  let object = X509_NAME_ENTRY_get_object(entry),
+                  let data = X509_NAME_ENTRY_get_data(entry) else { continue }
+            let attribute = NameAttribute(oid: objectText(object, numeric: true), value: Self.stringValue(data))
+            let set = X509_NAME_ENTRY_set(entry)
+            if set == lastSet, !rdns.isEmpty { rdns[rdns.count - 1].append(attribute) } else { rdns.append([attribute]) }
+            lastSet = set
+        }
+        return rdns
+    }
+
+    /// Converts BMPString, T61String, UniversalString etc. to UTF-8; non-string values become `#` + hex.
+    private static func stringValue(_ data: UnsafeMutablePointer<ASN1_STRING>) -> String {
+        var utf8: UnsafeMutablePointer<UInt8>? = nil
+        let length = ASN1_STRING_to_UTF8(&utf8, data)
+        if length >= 0, let utf8 {
+            defer { shim_OPENSSL_free(utf8) }
+            return String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)
+        }
+        ERR_clear_error()
+        let raw = Array(UnsafeBufferPointer(start: ASN1_STRING_get0_data(data), count: Int(ASN1_STRING_length(data))))
+        return "#" + hexUpper(raw)
+    }
+
+    private static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date? {
+        var parts = tm()
+        guard let time, ASN1_TIME_to_tm(time, &parts) == 1 else { ERR_clear_error(); return nil }
+        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
+    }
+
+    private static func formatIP(_ bytes: [UInt8]) -> String {
+        if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") }
+        if bytes.count == 16 {
+            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            if bytes.withUnsafeBytes({ inet_ntop(AF_INET6, $0.baseAddress, &buffer, socklen_t(buffer.count)) }) != nil {
+                return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            }
+        }
+        return hexUpper(bytes)
+    }
+
+    /// The content octets of a DER TLV.
+    static func derContent(_ tlv: [UInt8]) -> [UInt8] {
+        guard tlv.count >= 2 else { return [] }
+        let first = tlv[1]
+        if first & 0x80 == 0 { return Array(tlv.dropFirst(2)) }
+        let lengthBytes = Int(first & 0x7F)
+        return Array(tlv.dropFirst(2 + lengthBytes))
+    }
+
+    // MARK: keys
+
+    /// `X509_check_private_key`: does `key` belong to this certificate?
+    public func matches(_ key: PrivateKey) -> Bool {
+        let ok = X509_check_private_key(x509, key.pkey) == 1
+        if !ok { ERR_clear_error() }
+        return ok
+    }
+
+    /// PEM text of the certificate.
+    public var pem: String {
+        let bytes = (try? collectMemoryBIO("PEM_write_bio_X509") { PEM_write_bio_X509($0, x509) }) ?? []
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Did `issuer` issue this certificate (names, key identifiers, and the signature)?
+    public func isIssued(by issuer: Certificate) -> Bool {
+        guard X509_check_issued(issuer.x509, x509) == X509_V_OK else { return false }
+        guard let key = X509_get0_pubkey(issuer.x509) else { ERR_clear_error(); return false }
+        let ok = X509_verify(x509, key) == 1
+        if !ok { ERR_clear_error() }
+        return ok
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+
+/// Exports a stored certificate as PEM, DER, or PKCS#12 with its key and chain.
+public struct Exporter: Sendable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case pem, der, pfx
+
+        /// From an output file name: .pfx/.p12 → pfx, .der/.cer → der, anything else → pem.
+        public static func inferred(from path: String) -> Kind {
+            switch URL(fileURLWithPath: path).pathExtension.lowercased() {
+            case "pfx", "p12": return .pfx
+            case "der", "cer": return .der
+            default: return .pem
+            }
+        }
+    }
+
+    public let store: CertificateStore
+    public init(store: CertificateStore) { self.store = store }
+
+    /// Issuers of `entry` found in the location's `CA` and `Root` stores, nearest first, up to a self-signed root.
+    public func chain(for entry: StoreEntry) throws -> [StoreEntry] {
+        let authorities = try ["CA", "Root"].flatMap { try store.entries(in: entry.store.sibling($0)).entries }
+        var chain: [StoreEntry] = []
+        var current = entry
+        while !current.properties.isSelfSigned, chain.count < 10,
+              let issuer = authorities.first(where: { candidate in
+                  candidate.thumbprint != current.thumbprint && !chain.contains { $0.thumbprint == candidate.thumbprint }
+                      && current.certificate.isIssued(by: candidate.certificate)
+              }) {
+            chain.append(issuer)
+            current = issuer
+        }
+        return chain
+    }
+
+    public func export(_ entry: StoreEntry, kind: Kind, includeChain: Bool, password: Password?,
+                       encryption: PKCS12Writer.Encryption) throws -> [UInt8] {
+        let chain = includeChain || kind == .pfx ? try self.chain(for: entry) : []
+        switch kind {
+        case .der:
+            return entry.certificate.der
+        case .pem:
+            return Array(([entry] + (includeChain ? chain : [])).map(\.certificate.pem).joined().utf8)
+        case .pfx:
+            guard entry.hasPrivateKey, let key = try store.privateKey(for: entry) else {
+                throw CertStoreError(.refused, "the certificate \(entry.thumbprint) has no usable private key (\(entry.keyStatus.rawValue)), so there is nothing to put in a PKCS#12 file",
+                                     hint: "export the certificate alone as PEM or DER")
+            }
+            guard entry.storeProperties.exportable else {
+                throw CertStoreError(.refused, "the private key of \(entry.thumbprint) was not imported as exportable",
+                                     hint: "as on Windows, only keys imported with --exportable can be exported; re-import the original file with --exportable")
+            }
+            guard let password else {
+                throw CertStoreError.usage("a PKCS#12 export needs a password",
+                                           hint: "give it with --password-file, --password-stdin or --password-env, or run on a terminal to be asked")
+            }
+            return try PKCS12Writer.create(key: key, certificate: entry.certificate, chain: chain.map(\.certificate),
+                                           password: password, friendlyName: entry.storeProperties.friendlyName,
+                                           encryption: encryption)
+        }
+    }
+}

@@ -1,0 +1,35 @@
+/// What an import did, file by file: the summary `import` prints and its JSON form.
+public struct ImportResult: Sendable, Codable {
+    public enum Action: String, Sendable, Codable {
+        /// The certificate was new in its store.
+        case added = "Added"
+        /// The certificate was there already; nothing changed.
+        case alreadyPresent = "AlreadyPresent"
+        /// The certificate was there without a usable key; the key from this import re-links it.
+        case keyAdded = "KeyAdded"
+    }
+
+    public struct Item: Sendable, Codable, Equatable {
+        public let file: String
+        public let thumbprint: String
+        public let store: String
+        public let subject: String
+        public let action: Action
+        public let hasPrivateKey: Bool
+    }
+
+    public struct Failure: Sendable, Codable, Equatable {
+        public let file: String
+        public let message: String
+        public let hint: String?
+    }
+
+    public var items: [Item] = []
+    public var failures: [Failure] = []
+    /// False when a failure stopped the whole import before anything was written.
+    public var committed = false
+
+    public var addedCount: Int { items.filter { $0.action == .added }.count }
+    public var keyAddedCount: Int { items.filter { $0.action == .keyAdded }.count }
+    public var alreadyPresentCount: Int { items.filter { $0.action == .alreadyPresent }.count }
+}

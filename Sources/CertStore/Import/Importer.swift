@@ -1,0 +1,177 @@
+import Foundation
+
+/// Imports certificate and key files into a store location.
+///
+/// Every file is parsed before the lock is taken; then, under the writer lock, each certificate is placed
+/// (with a key → the target store; a CA certificate without a key → `CA` when the target is `My`; anything
+/// else → the target store) and each key is paired with its certificate by public key. By default one bad
+/// file stops the whole import before anything is written, so the store is left exactly as it was.
+public struct Importer: Sendable {
+    public struct Options: Sendable {
+        public var target: StorePath = .personal
+        public var friendlyName: String?
+        public var exportable = false
+        /// The password given up front (nil: none given; the empty password is still tried).
+        public var password: Password?
+        /// Asked for a file's password when it needs one and none was given (a terminal prompt); nil: never ask.
+        public var askPassword: (@Sendable (_ file: String) -> Password?)?
+        /// Import the good files and report the bad ones instead of importing nothing.
+        public var skipInvalid = false
+        public var now = Date()
+
+        public init() {}
+    }
+
+    public let store: CertificateStore
+
+    public init(store: CertificateStore) { self.store = store }
+
+    public func importFiles(_ paths: [String], options: Options) throws -> ImportResult {
+        if let name = options.friendlyName { _ = try StoreProperties.validateFriendlyName(name) }
+        var result = ImportResult()
+        var parsed: [(path: String, file: CredentialFile)] = []
+        for path in paths {
+            do {
+                parsed.append((path, try parse(path, options: options)))
+            } catch let error as CertStoreError {
+                result.failures.append(.init(file: path, message: error.message, hint: error.hint))
+            }
+        }
+        return try store.withWriteLock {
+            var plans: [(path: String, plan: Plan)] = []
+            for (path, file) in parsed {
+                do {
+                    plans.append((path, try plan(file, options: options)))
+                } catch let error as CertStoreError {
+                    result.failures.append(.init(file: path, message: error.message, hint: error.hint))
+                }
+            }
+            if !result.failures.isEmpty && !options.skipInvalid { return result }
+            var written = Set<String>()
+            for (path, plan) in plans {
+                try apply(plan, file: path, options: options, written: &written, result: &result)
+            }
+            result.committed = true
+            return result
+        }
+    }
+
+    private func parse(_ path: String, options: Options) throws -> CredentialFile {
+        let url = URL(fileURLWithPath: path)
+        let bytes = try FileSystem.read(url, limit: store.limits.maxFileSize, followLinks: true)
+        do {
+            return try CredentialFile(bytes: bytes, password: options.password, limits: store.limits)
+        } catch let error as CertStoreError where error == .passwordRequired {
+            guard let ask = options.askPassword, let password = ask(path) else { throw error }
+            return try CredentialFile(bytes: bytes, password: password, limits: store.limits)
+        }
+    }
+
+    /// What one file adds: certificates with their destination and key, and keys for stored certificates.
+    struct Plan {
+        struct Placement {
+            let certificate: Certificate
+            let store: StorePath
+            let key: PrivateKey?
+            let friendlyName: String
+        }
+        var placements: [Placement] = []
+        var orphanKeys: [(key: PrivateKey, certificates: [StoreEntry])] = []
+    }
+
+    private func plan(_ file: CredentialFile, options: Options) throws -> Plan {
+        var plan = Plan()
+        var keysByIdentifier: [String: CredentialFile.Item<PrivateKey>] = [:]
+        for item in file.keys {
+            guard item.value.isConsistent else {
+                throw CertStoreError.badData("the private key is damaged: its private and public halves do not agree")
+            }
+            keysByIdentifier[item.value.publicKeyIdentifier] = item
+        }
+        var usedKeys = Set<String>()
+        for item in file.certificates {
+            let certificate = item.value
+            let properties = certificate.properties()
+            var key: CredentialFile.Item<PrivateKey>? = nil
+            if let candidate = keysByIdentifier[properties.publicKeyIdentifier], certificate.matches(candidate.value) {
+                key = candidate
+                usedKeys.insert(properties.publicKeyIdentifier)
+            }
+            let destination: StorePath
+            if key == nil && options.target.store == "My" && properties.isCertificateAuthority {
+                destination = options.target.sibling("CA")
+            } else {
+                destination = options.target
+            }
+            let keyBagName = key?.friendlyName ?? file.keys.first { $0.localKeyID != nil && $0.localKeyID == item.localKeyID }?.friendlyName
+            let name = options.friendlyName ?? item.friendlyName ?? keyBagName ?? ""
+            plan.placements.append(.init(certificate: certificate, store: destination, key: key?.value,
+                                         friendlyName: StoreProperties.sanitizeFriendlyName(name)))
+        }
+        for (identifier, item) in keysByIdentifier where !usedKeys.contains(identifier) {
+            let owners = try store.certificates(withPublicKey: identifier).filter { $0.certificate.matches(item.value) }
+            guard !owners.isEmpty else {
+                throw CertStoreError(.badData,
+                                     file.certificates.isEmpty
+                                        ? "the private key matches no certificate in the store"
+                                        : "the private key matches none of the file's certificates and no certificate in the store",
+                                     hint: "import the certificate first (or together with the key), then the key")
+            }
+            plan.orphanKeys.append((item.value, owners))
+        }
+        return plan
+    }
+
+    private func apply(_ plan: Plan, file: String, options: Options, written: inout Set<String>, result: inout ImportResult) throws {
+        for placement in plan.placements {
+            let certificate = placement.certificate
+            let thumbprint = certificate.thumbprint
+            let subject = certificate.properties().subjectString
+            let existing = try store.entry(Thumbprint(trusted: thumbprint), in: placement.store)
+            let alreadyWritten = written.contains("\(placement.store)/\(thumbprint)")
+            var action: ImportResult.Action
+            var hasKey = existing?.hasPrivateKey ?? false
+            if let existing {
+                action = .alreadyPresent
+                if let key = placement.key, existing.keyStatus != .present {
+                    try store.writeKey(key)
+                    var properties = existing.storeProperties
+                    properties.exportable = options.exportable
+                    try store.writeStoreProperties(properties, thumbprint: thumbprint, in: placement.store)
+                    action = .keyAdded
+                    hasKey = true
+                }
+                if alreadyWritten && action == .alreadyPresent { continue }
+            } else {
+                if let key = placement.key {
+                    let status = store.keyStatus(for: certificate, identifier: key.publicKeyIdentifier)
+                    if status != .present { try store.writeKey(key) }
+                }
+                let properties = StoreProperties(friendlyName: placement.friendlyName, archived: false,
+                                                 exportable: placement.key != nil && options.exportable,
+                                                 importedAt: options.now, source: URL(fileURLWithPath: file).lastPathComponent)
+                try store.writeCertificate(certificate, properties: properties, in: placement.store)
+                action = .added
+                hasKey = placement.key != nil
+                    || store.keyStatus(for: certificate, identifier: certificate.publicKeyIdentifier) == .present
+            }
+            written.insert("\(placement.store)/\(thumbprint)")
+            result.items.append(.init(file: file, thumbprint: thumbprint, store: placement.store.description,
+                                      subject: subject, action: action, hasPrivateKey: hasKey))
+        }
+        for (key, owners) in plan.orphanKeys {
+            let wasPresent = owners.allSatisfy { $0.keyStatus == .present }
+            if !wasPresent { try store.writeKey(key) }
+            for owner in owners {
+                if owner.keyStatus != .present && options.exportable {
+                    var properties = owner.storeProperties
+                    properties.exportable = true
+                    try store.writeStoreProperties(properties, thumbprint: owner.thumbprint, in: owner.store)
+                }
+                result.items.append(.init(file: file, thumbprint: owner.thumbprint, store: owner.store.description,
+                                          subject: owner.properties.subjectString,
+                                          action: owner.keyStatus == .present ? .alreadyPresent : .keyAdded, hasPrivateKey: true))
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+
+/// The properties `list`, `show` and `--property` know, with their PowerShell names and JSON keys.
+///
+/// The JSON keys are the documented, stable schema (docs/JSON.md); new properties may be added, none
+/// renamed or removed.
+public struct CertificateProperty: Sendable, Equatable {
+    /// The name PowerShell uses, e.g. `HasPrivateKey` (headers in table, list and CSV output).
+    public let name: String
+    /// The camelCase JSON key, e.g. `hasPrivateKey`.
+    public let jsonKey: String
+    public let help: String
+    let value: @Sendable (StoreEntry) -> PropertyValue
+
+    public static func == (lhs: CertificateProperty, rhs: CertificateProperty) -> Bool { lhs.name == rhs.name }
+
+    public func value(of entry: StoreEntry) -> PropertyValue { value(entry) }
+
+    init(_ name: String, _ help: String, _ value: @escaping @Sendable (StoreEntry) -> PropertyValue) {
+        self.name = name
+        self.jsonKey = name.prefix(1).lowercased() + name.dropFirst()
+        self.help = help
+        self.value = value
+    }
+
+    /// Every property, in `show` (Format-List *) order.
+    public static let all: [CertificateProperty] = [
+        .init("Thumbprint", "uppercase SHA-1 of the DER") { .string($0.thumbprint) },
+        .init("Subject", "subject DN in Windows form") { .string($0.properties.subjectString) },
+        .init("Issuer", "issuer DN in Windows form") { .string($0.properties.issuerString) },
+        .init("SerialNumber", "uppercase hex") { .string($0.properties.serialNumber) },
+        .init("NotBefore", "start of validity (UTC)") { .date($0.properties.notBefore) },
+        .init("NotAfter", "end of validity (UTC)") { .date($0.properties.notAfter) },
+        .init("HasPrivateKey", "a matching, usable key is in the store") { .bool($0.hasPrivateKey) },
+        .init("PrivateKeyStatus", "Present, Missing, Unreadable, Mismatched or Inconsistent") { .string($0.keyStatus.rawValue) },
+        .init("FriendlyName", "store property") { .string($0.storeProperties.friendlyName) },
+        .init("DnsNameList", "PowerShell 7 rule: a lone CN, then SAN DNS names") { .list($0.properties.dnsNameList) },
+        .init("EnhancedKeyUsageList", "e.g. Server Authentication (1.3.6.1.5.5.7.3.1)") { .list($0.properties.enhancedKeyUsageList) },
+        .init("KeyUsage", "keyUsage extension bits") { .list($0.properties.keyUsage?.names ?? []) },
+        .init("SubjectAlternativeNames", "every SAN entry") { .list($0.properties.subjectAlternativeNames.map(\.description)) },
+        .init("KeyAlgorithm", "RSA, EC, ED25519, DSA, ...") { .string($0.properties.keyAlgorithm) },
+        .init("PublicKeySize", "bits") { .int($0.properties.publicKeySize) },
+        .init("SignatureAlgorithm", "e.g. sha256RSA") { .string($0.properties.signatureAlgorithm) },
+        .init("IsSelfSigned", "issued by itself") { .bool($0.properties.isSelfSigned) },
+        .init("IsCertificateAuthority", "basicConstraints CA:TRUE") { .bool($0.properties.isCertificateAuthority) },
+        .init("Version", "X.509 version") { .int($0.properties.version) },
+        .init("Sha256", "uppercase SHA-256 of the DER") { .string($0.properties.sha256) },
+        .init("Archived", "store property") { .bool($0.storeProperties.archived) },
+        .init("PrivateKeyExportable", "the key was imported --exportable") { .bool($0.storeProperties.exportable) },
+        .init("ImportedAt", "when it was imported (UTC)") { .date($0.storeProperties.importedAt) },
+        .init("Source", "the file it was imported from") { $0.storeProperties.source.map { .string($0) } ?? .null },
+        .init("Store", "LOCATION/STORE") { .string($0.store.description) },
+        .init("PublicKeySha256", "SHA-256 of the public key: the key file's name in Keys/") { .string($0.properties.publicKeyIdentifier) },
+    ]
+
+    /// `Get-ChildItem Cert:\LocalMachine\My`'s table columns.
+    public static let defaultTable = ["Thumbprint", "Subject"].map { named($0)! }
+
+    public static func named(_ name: String) -> CertificateProperty? {
+        all.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }
+    }
+
+    /// `--property a,b`: case-insensitive names; `*` means all. Unknown names are an error listing the known ones.
+    public static func select(_ names: [String]) throws -> [CertificateProperty] {
+        var selected: [CertificateProperty] = []
+        for raw in names.flatMap({ $0.split(separator: ",") }) {
+            let name = raw.trimmingCharacters(in: .whitespaces)
+            if name.isEmpty { continue }
+            if name == "*" { return all }
+            guard let property = named(name) else {
+                throw CertStoreError.usage("unknown property \"\(name)\"",
+                                           hint: "properties are: " + all.map(\.name).joined(separator: ", "))
+            }
+            if !selected.contains(property) { selected.append(property) }
+        }
+        guard !selected.isEmpty else { throw CertStoreError.usage("--property names no property") }
+        return selected
+    }
+}

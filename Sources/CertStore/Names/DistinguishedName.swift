@@ -1,0 +1,60 @@
+/// One attribute of a relative distinguished name, e.g. `2.5.4.3` = "mail.contoso.com".
+public struct NameAttribute: Sendable, Equatable, Codable {
+    public let oid: String
+    public let value: String
+
+    public init(oid: String, value: String) {
+        self.oid = oid
+        self.value = value
+    }
+}
+
+/// An X.500 name as encoded (first RDN first), formatted the way Windows shows it.
+public struct DistinguishedName: Sendable, Equatable, Codable {
+    /// Relative distinguished names in encoded order; each holds one or more attributes in encoded order.
+    public let rdns: [[NameAttribute]]
+
+    public init(_ rdns: [[NameAttribute]]) { self.rdns = rdns }
+
+    /// The Windows form (`X500DistinguishedName.Name`): RDNs reversed, `", "` between them, `" + "` inside a
+    /// multi-valued RDN, Windows labels (`S=`, `E=`, `OID.x.y=`), and Windows quoting (no backslashes).
+    public var windowsString: String {
+        rdns.reversed().map { rdn in
+            rdn.map { "\(Self.label(forOID: $0.oid))=\(Self.quote($0.value))" }.joined(separator: " + ")
+        }.joined(separator: ", ")
+    }
+
+    /// The value of the last (most specific) common name, if any.
+    public var commonName: String? {
+        rdns.reversed().lazy.flatMap { $0 }.first { $0.oid == "2.5.4.3" }?.value
+    }
+
+    /// Windows' short names for attribute OIDs (crypt32's table, as mirrored by .NET's X500NameEncoder).
+    static let labels: [String: String] = [
+        "2.5.4.3": "CN", "2.5.4.11": "OU", "2.5.4.10": "O", "2.5.4.7": "L", "2.5.4.8": "S", "2.5.4.6": "C",
+        "1.2.840.113549.1.9.1": "E", "2.5.4.9": "STREET", "2.5.4.5": "SERIALNUMBER", "2.5.4.4": "SN",
+        "2.5.4.17": "PostalCode", "2.5.4.20": "Phone", "2.5.4.18": "POBox", "0.9.2342.19200300.100.1.25": "DC",
+        "2.5.4.42": "G", "2.5.4.43": "I", "2.5.4.12": "T", "2.5.4.13": "Description",
+    ]
+
+    public static func label(forOID oid: String) -> String { labels[oid] ?? "OID.\(oid)" }
+
+    /// Windows quotes a value that is empty, starts or ends with white space, or holds `, + = " \n < > # ;`;
+    /// an embedded `"` is doubled. (`\r` is deliberately not in the list: it is not in Windows' either.)
+    static func quote(_ value: String) -> String {
+        let special: Set<Unicode.Scalar> = [",", "+", "=", "\"", "\n", "<", ">", "#", ";"]
+        func isWhite(_ s: Unicode.Scalar?) -> Bool {
+            guard let s else { return false }
+            return s == " " || (0x09...0x0D).contains(s.value)
+        }
+        let scalars = value.unicodeScalars
+        let needsQuotes = scalars.isEmpty || isWhite(scalars.first) || isWhite(scalars.last)
+            || scalars.contains(where: special.contains)
+        guard needsQuotes else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+extension DistinguishedName: CustomStringConvertible {
+    public var description: String { windowsString }
+}

@@ -1,0 +1,134 @@
+import Foundation
+
+/// POSIX file operations with the guarantees the store needs: atomic replacement, durable renames,
+/// no symlink following, and modes that do not depend on the caller's umask.
+enum FileSystem {
+    /// Writes `bytes` to `url` atomically: temp file in the same directory → fsync → rename → fsync dir.
+    /// A reader sees the old file or the new one, never half of one, even after `kill -9` or power loss.
+    static func writeAtomically(_ bytes: [UInt8], to url: URL, mode: mode_t) throws {
+        let directory = url.deletingLastPathComponent()
+        let temp = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let fd = open(temp.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw posixError("create", temp, errno) }
+        var ok = false
+        defer {
+            if !ok { unlink(temp.path) }
+        }
+        do {
+            defer { close(fd) }
+            guard fchmod(fd, mode) == 0 else { throw posixError("set the mode of", temp, errno) }
+            try bytes.withUnsafeBytes { raw in
+                var offset = 0
+                while offset < raw.count {
+                    let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                    if n < 0 {
+                        if errno == EINTR { continue }
+                        throw posixError("write", temp, errno)
+                    }
+                    offset += n
+                }
+            }
+            guard fsync(fd) == 0 else { throw posixError("flush", temp, errno) }
+        }
+        guard rename(temp.path, url.path) == 0 else { throw posixError("rename into place", url, errno) }
+        ok = true
+        try syncDirectory(directory)
+    }
+
+    /// Makes a rename or unlink in `directory` durable.
+    static func syncDirectory(_ directory: URL) throws {
+        let fd = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw posixError("open", directory, errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw posixError("flush", directory, errno) }
+    }
+
+    /// Creates `url` (and missing parents with 0755) with exactly `mode`.
+    static func ensureDirectory(_ url: URL, mode: mode_t) throws {
+        var info = stat()
+        if lstat(url.path, &info) == 0 {
+            guard (info.st_mode & S_IFMT) == S_IFDIR else {
+                throw CertStoreError(.permission, "\(url.path) is not a directory (a symbolic link or a file is in the way)",
+                                     hint: "move it aside; certstore never follows links inside a store")
+            }
+            return
+        }
+        let parent = url.deletingLastPathComponent()
+        if parent.path != url.path { try ensureDirectory(parent, mode: 0o755) }
+        guard mkdir(url.path, mode) == 0 || errno == EEXIST else { throw posixError("create the directory", url, errno) }
+        guard chmod(url.path, mode) == 0 else { throw posixError("set the mode of", url, errno) }
+        try syncDirectory(parent)
+    }
+
+    /// Reads a whole file without following a symlink at its last component, up to `limit` bytes.
+    static func read(_ url: URL, limit: Int, followLinks: Bool = false) throws -> [UInt8] {
+        let fd = open(url.path, O_RDONLY | O_CLOEXEC | (followLinks ? 0 : O_NOFOLLOW))
+        guard fd >= 0 else { throw posixError("read", url, errno, reading: true) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw posixError("read", url, errno, reading: true) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw CertStoreError(.inputUnreadable, "\(url.path) is not a regular file")
+        }
+        guard Int(info.st_size) <= limit else {
+            throw CertStoreError(.badData, "\(url.path) is \(info.st_size) bytes, larger than the limit of \(limit) bytes",
+                                 hint: "certificate files are a few kilobytes; check that this is the right file")
+        }
+        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw posixError("read", url, errno, reading: true)
+            }
+            if n == 0 { break }
+            offset += n
+        }
+        return Array(bytes.prefix(offset))
+    }
+
+    /// Names in a directory (no `.`/`..`), or an empty list when it does not exist.
+    static func list(_ directory: URL) throws -> [String] {
+        guard let dir = opendir(directory.path) else {
+            if errno == ENOENT { return [] }
+            throw posixError("list", directory, errno, reading: true)
+        }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    static func exists(_ url: URL) -> Bool {
+        var info = stat()
+        return lstat(url.path, &info) == 0
+    }
+
+    /// Removes a file and makes the removal durable.
+    static func remove(_ url: URL) throws {
+        guard unlink(url.path) == 0 || errno == ENOENT else { throw posixError("remove", url, errno) }
+        try syncDirectory(url.deletingLastPathComponent())
+    }
+
+    static func posixError(_ action: String, _ url: URL, _ code: Int32, reading: Bool = false) -> CertStoreError {
+        let reason = String(cString: strerror(code))
+        switch code {
+        case EACCES, EPERM, EROFS:
+            return CertStoreError(.permission, "cannot \(action) \(url.path): \(reason)",
+                                  hint: "run as the store's owner (usually root), or check the directory's permissions")
+        case ELOOP:
+            return CertStoreError(.permission, "cannot \(action) \(url.path): it is a symbolic link, which certstore never follows inside a store",
+                                  hint: "replace the link with the real file")
+        case ENOENT where reading:
+            return CertStoreError(.inputUnreadable, "cannot \(action) \(url.path): no such file")
+        default:
+            return CertStoreError(reading ? .inputUnreadable : .writeFailed, "cannot \(action) \(url.path): \(reason)")
+        }
+    }
+}

@@ -1,0 +1,22 @@
+import ArgumentParser
+import CertStore
+
+@main
+struct CertStoreCommand: ParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "certstore",
+        abstract: "A Windows-style certificate store for Linux servers, indexed by SHA-1 thumbprint.",
+        discussion: """
+            The store lives under --root (default: $CERTSTORE_ROOT, else ./Stores when it exists, \
+            else /var/lib/certstore), one folder per location (LocalMachine) and store (My, CA, Root).
+
+            Exit status: 0 success; 1 not found; 2 refused; 64 usage error; 65 bad data or wrong \
+            password; 66 input file unreadable; 70 internal error; 73 write failed; 75 store busy; \
+            77 permission denied.
+            """,
+        version: "certstore \(version) (\(OpenSSLProviders.version))",
+        subcommands: [ListCommand.self, ShowCommand.self, ImportCommand.self, ExportCommand.self]
+    )
+}

@@ -1,0 +1,35 @@
+import ArgumentParser
+import CertStore
+
+/// Turns library errors into "error: …" + "hint: …" on stderr and a documented exit code.
+enum Failure {
+    static func exitCode(for kind: CertStoreError.Kind) -> Int32 {
+        switch kind {
+        case .notFound: return 1
+        case .refused: return 2
+        case .usage: return 64
+        case .badData: return 65
+        case .inputUnreadable: return 66
+        case .internalError: return 70
+        case .writeFailed: return 73
+        case .busy: return 75
+        case .permission: return 77
+        }
+    }
+
+    static func report(_ error: CertStoreError, prefix: String? = nil) {
+        let message = Terminal.sanitize(error.message)
+        Terminal.err(Terminal.paint("error:", .red, forStderr: true) + " " + (prefix.map { "\($0): " } ?? "") + message)
+        if let hint = error.hint { Terminal.err("hint: " + hint) }
+    }
+
+    /// Runs a command body; a `CertStoreError` is reported and becomes its exit code.
+    static func run(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch let error as CertStoreError {
+            report(error)
+            throw ExitCode(exitCode(for: error.kind))
+        }
+    }
+}

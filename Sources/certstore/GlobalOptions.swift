@@ -1,0 +1,53 @@
+import ArgumentParser
+import CertStore
+import Foundation
+
+/// Options every subcommand takes; they may come before or after the subcommand's arguments.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp(
+        "Store root directory.",
+        discussion: "Default: $CERTSTORE_ROOT, else ./Stores when it exists, else /var/lib/certstore.",
+        valueName: "dir"))
+    var root: String?
+
+    @Option(name: .long, help: ArgumentHelp(
+        "The store: LocalMachine/My (default), LocalMachine/CA, LocalMachine/Root; Cert:\\LocalMachine\\My works too.",
+        valueName: "store"))
+    var store: String = "LocalMachine/My"
+
+    @Option(name: .long, help: ArgumentHelp("Output format: table, list, csv or json.", valueName: "format"))
+    var format: OutputFormat = .table
+
+    @Option(name: .long, help: ArgumentHelp("Seconds a writer waits for the store lock before giving up.", valueName: "seconds"))
+    var lockTimeout: Double = 10
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Largest PBKDF/MAC iteration count accepted in PKCS#12 and encrypted keys (default 1000000, or $CERTSTORE_MAX_ITERATIONS).",
+        valueName: "n"))
+    var maxIterations: Int?
+
+    func storePath() throws -> StorePath {
+        try StorePath(parsing: store)
+    }
+
+    func openStore() throws -> CertificateStore {
+        let path = try storePath()
+        var limits = Limits.default
+        if let maxIterations {
+            limits.maxIterations = maxIterations
+        } else if let env = ProcessInfo.processInfo.environment["CERTSTORE_MAX_ITERATIONS"], let value = Int(env) {
+            limits.maxIterations = value
+        }
+        return CertificateStore(root: CertificateStore.defaultRoot(explicit: root), location: path.location,
+                                limits: limits, lockTimeout: lockTimeout)
+    }
+
+    func validate() throws {
+        guard lockTimeout >= 0 else { throw ValidationError("--lock-timeout must be 0 or more seconds") }
+        if let maxIterations, maxIterations < 1 { throw ValidationError("--max-iterations must be at least 1") }
+    }
+}
+
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, list, csv, json
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import CertStore
+import Foundation
+
+struct ImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "import",
+        abstract: "Import certificates and keys: PKCS#12 (modern and legacy), PEM, DER, PKCS#7, key files.",
+        discussion: """
+            A certificate whose key comes with it (or is already in the store) goes to the target store \
+            (--store, default LocalMachine/My); a CA certificate without a key goes to LocalMachine/CA; a \
+            root is trusted only when imported with --store LocalMachine/Root. A key given alone re-links \
+            the stored certificate it belongs to. Nothing is judged: expired or untrusted certificates are \
+            kept (audit judges). A certificate already present is never duplicated. One bad file stops the \
+            whole import before anything is written, unless --skip-invalid.
+            """)
+
+    @Argument(help: ArgumentHelp("Files to import.", valueName: "file"))
+    var files: [String]
+
+    @OptionGroup var global: GlobalOptions
+    @OptionGroup var passwords: PasswordOptions
+
+    @Option(help: ArgumentHelp("Friendly name for the imported certificates (under 64 characters).", valueName: "name"))
+    var friendlyName: String?
+
+    @Flag(help: "Mark imported private keys exportable (export to PKCS#12 is refused otherwise, as on Windows).")
+    var exportable = false
+
+    @Flag(help: "Import the readable files and report the others, instead of importing nothing.")
+    var skipInvalid = false
+
+    func run() throws {
+        try Failure.run {
+            let store = try global.openStore()
+            var options = Importer.Options()
+            options.target = try global.storePath()
+            options.friendlyName = friendlyName
+            options.exportable = exportable
+            options.skipInvalid = skipInvalid
+            options.password = try passwords.resolve()
+            if options.password == nil && !passwords.passwordStdin {
+                options.askPassword = { file in PasswordOptions.prompt("Password for \(file): ") }
+            }
+            let result = try Importer(store: store).importFiles(files, options: options)
+            report(result)
+            if !result.failures.isEmpty {
+                let worst = result.failures.count == files.count || !result.committed
+                throw ExitCode(worst || !result.failures.isEmpty ? 65 : 0)
+            }
+        }
+    }
+
+    private func report(_ result: ImportResult) {
+        for failure in result.failures {
+            Failure.report(CertStoreError(.badData, failure.message, hint: failure.hint), prefix: failure.file)
+        }
+        if !result.committed {
+            Terminal.err("nothing was imported: the store is unchanged (use --skip-invalid to import the other files)")
+        }
+        switch global.format {
+        case .json:
+            let items = result.items.map { item -> [String: Any] in
+                ["file": item.file, "thumbprint": item.thumbprint, "store": item.store, "subject": item.subject,
+                 "action": item.action.rawValue, "hasPrivateKey": item.hasPrivateKey]
+            }
+            let failures = result.failures.map { ["file": $0.file, "message": $0.message, "hint": $0.hint ?? NSNull()] as [String: Any] }
+            let object: [String: Any] = [
+                "committed": result.committed, "items": items, "failures": failures,
+                "summary": ["added": result.addedCount, "keyAdded": result.keyAddedCount,
+                            "alreadyPresent": result.alreadyPresentCount, "failed": result.failures.count],
+            ]
+            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
+                Terminal.out(String(decoding: data, as: UTF8.self))
+            }
+        default:
+            let rows = result.items.map { item -> RecordWriter.Row in
+                [(name: "Action", jsonKey: "action", value: .string(item.action.rawValue)),
+                 (name: "Store", jsonKey: "store", value: .string(item.store)),
+                 (name: "Thumbprint", jsonKey: "thumbprint", value: .string(item.thumbprint)),
+                 (name: "HasPrivateKey", jsonKey: "hasPrivateKey", value: .bool(item.hasPrivateKey)),
+                 (name: "Subject", jsonKey: "subject", value: .string(item.subject))]
+            }
+            RecordWriter(format: global.format).write(rows, columns: ["Action", "Store", "Thumbprint", "HasPrivateKey", "Subject"])
+            if result.committed && global.format == .table {
+                Terminal.out("Imported \(result.addedCount) new, \(result.keyAddedCount) re-linked to their key, \(result.alreadyPresentCount) already present"
+                             + (result.failures.isEmpty ? "." : "; \(result.failures.count) file(s) failed."))
+            }
+        }
+    }
+}

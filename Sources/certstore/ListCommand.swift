@@ -1,0 +1,89 @@
+import ArgumentParser
+import CertStore
+import Foundation
+
+struct ListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "list",
+        abstract: "List the certificates of a store (Get-ChildItem Cert:\\LocalMachine\\My).",
+        discussion: """
+            Patterns use PowerShell -like wildcards: * any run, ? one character, [a-z] a range, a backtick \
+            escapes; matching is case-insensitive and covers the whole string. \
+            Example (KB 4495258 step 3): certstore list --thumbprint 3C5B… --property thumbprint,hasprivatekey
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("Only thumbprints matching this pattern.", valueName: "pattern"))
+    var thumbprint: String?
+
+    @Option(help: ArgumentHelp("Only subjects (Windows form, CN=…, O=…) matching this pattern.", valueName: "pattern"))
+    var subject: String?
+
+    @Option(help: ArgumentHelp("Only issuers matching this pattern.", valueName: "pattern"))
+    var issuer: String?
+
+    @Option(help: ArgumentHelp("Only friendly names matching this pattern.", valueName: "pattern"))
+    var friendlyName: String?
+
+    @Option(help: ArgumentHelp("Only certificates with a DnsNameList entry matching this pattern.", valueName: "pattern"))
+    var dnsName: String?
+
+    @Option(help: ArgumentHelp("Only certificates with an EKU matching this pattern (OID or name); repeat to require several.", valueName: "pattern"))
+    var eku: [String] = []
+
+    @Flag(help: "Only certificates whose EKU lists Server Authentication (-SSLServerAuthentication).")
+    var sslServerAuthentication = false
+
+    @Option(help: ArgumentHelp("Only certificates expiring within N days (0: already expired).", valueName: "days"))
+    var expiringInDays: Int?
+
+    @Flag(help: "Only certificates with a usable private key in the store.")
+    var hasPrivateKey = false
+
+    @Flag(help: "Only certificates without a usable private key (the KB 4495258 suspects).")
+    var noPrivateKey = false
+
+    @Flag(help: "Include archived certificates (PowerShell's -Force).")
+    var includeArchived = false
+
+    @Option(help: ArgumentHelp("Columns to show, like Select-Object -Property (case-insensitive, comma-separated; * for all).", valueName: "names"))
+    var property: [String] = []
+
+    func validate() throws {
+        if hasPrivateKey && noPrivateKey { throw ValidationError("--has-private-key and --no-private-key exclude each other") }
+    }
+
+    func run() throws {
+        try Failure.run {
+            let store = try global.openStore()
+            let path = try global.storePath()
+            var filter = CertificateFilter()
+            filter.thumbprint = try thumbprint.map(WildcardPattern.init)
+            filter.subject = try subject.map(WildcardPattern.init)
+            filter.issuer = try issuer.map(WildcardPattern.init)
+            filter.friendlyName = try friendlyName.map(WildcardPattern.init)
+            filter.dnsName = try dnsName.map(WildcardPattern.init)
+            filter.extendedKeyUsages = try eku.map(WildcardPattern.init)
+            filter.sslServerAuthentication = sslServerAuthentication
+            filter.expiringInDays = expiringInDays
+            filter.hasPrivateKey = hasPrivateKey ? true : (noPrivateKey ? false : nil)
+            filter.includeArchived = includeArchived
+
+            let columns: [CertificateProperty]
+            if !property.isEmpty {
+                columns = try CertificateProperty.select(property)
+            } else {
+                columns = global.format == .table ? CertificateProperty.defaultTable : CertificateProperty.all
+            }
+            let (entries, problems) = try store.entries(in: path)
+            for problem in problems { Terminal.warn("\(Terminal.sanitize(problem.description)) (skipped; run `certstore check`)") }
+            var writer = RecordWriter(format: global.format)
+            if property.isEmpty { writer.tableHeader = "   PSParentPath: \(path.powerShellPath)" }
+            let rows = entries.lazy.filter(filter.matches).map { entry in
+                columns.map { (name: $0.name, jsonKey: $0.jsonKey, value: $0.value(of: entry)) }
+            }
+            writer.write(rows, columns: columns.map(\.name))
+        }
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+import CertStore
+
+struct ShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show",
+        abstract: "Show every property of one certificate (Format-List *).")
+
+    @Argument(help: ArgumentHelp(
+        "The certificate's thumbprint: any case; spaces, colons and the invisible marks Windows copies are ignored.",
+        valueName: "thumbprint"))
+    var thumbprint: String
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("Properties to show (comma-separated; default all).", valueName: "names"))
+    var property: [String] = []
+
+    func run() throws {
+        try Failure.run {
+            let store = try global.openStore()
+            let entry = try store.requireEntry(try Thumbprint(parsing: thumbprint), in: try global.storePath())
+            let columns = property.isEmpty ? CertificateProperty.all : try CertificateProperty.select(property)
+            let row = columns.map { (name: $0.name, jsonKey: $0.jsonKey, value: $0.value(of: entry)) }
+            let format = global.format == .table && property.isEmpty ? .list : global.format
+            if format == .json {
+                Terminal.out(RecordWriter.jsonObject(row))
+            } else {
+                RecordWriter(format: format).write([row], columns: columns.map(\.name))
+            }
+        }
+    }
+}
