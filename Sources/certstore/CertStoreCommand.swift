@@ -3,6 +3,12 @@ import CertStore
 
 @main
 struct CertStoreCommand: ParsableCommand {
+    /// Global options may also come before the subcommand (`certstore --root DIR list`): they are moved
+    /// behind it, where every subcommand's option group reads them.
+    static func main() {
+        main(GlobalOptions.movingLeadingGlobals(Array(CommandLine.arguments.dropFirst())))
+    }
+
     static let version = "0.1.0"
 
     static let configuration = CommandConfiguration(

@@ -48,6 +48,33 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
+extension GlobalOptions {
+    static let valueOptions: Set<String> = ["--root", "--store", "--format", "--lock-timeout", "--max-iterations"]
+
+    static func movingLeadingGlobals(_ arguments: [String]) -> [String] {
+        var leading: [String] = []
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            let name = String(argument.split(separator: "=", maxSplits: 1).first ?? "")
+            guard valueOptions.contains(name) else { break }
+            leading.append(argument)
+            if !argument.contains("="), index + 1 < arguments.count {
+                leading.append(arguments[index + 1])
+                index += 1
+            }
+            index += 1
+        }
+        guard !leading.isEmpty, index < arguments.count else { return arguments }
+        let rest = Array(arguments[index...])
+        // Keep a `--` terminator (and what follows it) last.
+        if let dashes = rest.firstIndex(of: "--") {
+            return Array(rest[..<dashes]) + leading + Array(rest[dashes...])
+        }
+        return rest + leading
+    }
+}
+
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case table, list, csv, json
 }
