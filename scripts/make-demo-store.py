@@ -8,7 +8,7 @@ them with certstore itself, so the committed store is exactly what certstore wri
 Microsoft KB 4495258: a CA-issued mail.contoso.com certificate whose private key is gone, its
 renewed twin with a key, a self-signed server certificate, and the issuing CA in Root.
 """
-import datetime, os, shutil, subprocess, sys, tempfile
+import datetime, hashlib, os, shutil, subprocess, sys, tempfile
 from cryptography import x509
 from cryptography.x509.oid import NameOID, ExtendedKeyUsageOID
 from cryptography.hazmat.primitives import hashes, serialization
@@ -92,6 +92,12 @@ def main():
     certstore("import", os.path.join(work, "exch01-selfsigned.pem"), "--friendly-name", "DEMO Microsoft Exchange")
     certstore("import", os.path.join(work, "mail-2025.cer"), "--friendly-name", "DEMO mail.contoso.com 2025")
     certstore("import", os.path.join(work, "mail-2026.pem"), "--friendly-name", "DEMO mail.contoso.com 2026", "--exportable")
+    exch_thumb = hashlib.sha1(exch.public_bytes(serialization.Encoding.DER)).hexdigest().upper()
+    certstore("enable", exch_thumb, "--services", "SMTP,IIS,IMAP,POP")
+    # What admins paste into Set-SendConnector: "<I>$($cert.Issuer)<S>$($cert.Subject)"
+    certstore("connector", "add", "Outbound to Office 365", "--fqdn", "mail.contoso.com",
+              "--tls-certificate-name", "<I>CN=Contoso Issuing CA 1, O=Contoso Ltd, C=US"
+              "<S>CN=mail.contoso.com, O=Contoso Ltd, L=Redmond, S=Washington, C=US")
     shutil.rmtree(work)
     with open(os.path.join(stores, "README.md"), "w") as f:
         f.write("""# Demo store (not for production)
@@ -101,8 +107,12 @@ Microsoft KB 4495258. Every private key under `LocalMachine/Keys/` is a DEMO key
 `scripts/make-demo-store.py`, published in this repository, and protects nothing.
 
 - `LocalMachine/Root`: Contoso Issuing CA 1 (the issuer of both mail.contoso.com certificates)
-- `LocalMachine/My`: EXCH01 (self-signed, with key), mail.contoso.com 2025 (**private key missing**),
-  mail.contoso.com 2026 (the renewed twin, with key, exportable)
+- `LocalMachine/My`: EXCH01 (self-signed, with key; bound to SMTP, IIS, IMAP, POP; the default SMTP
+  certificate), mail.contoso.com 2025 (**private key missing**), mail.contoso.com 2026 (the renewed
+  twin, with key, exportable, not yet bound)
+- `connectors.json`: the send connector "Outbound to Office 365", whose TLSCertificateName names
+  mail.contoso.com by issuer and subject, so it resolves to the keyless 2025 certificate (imported
+  first): outbound TLS fails with NoCredentials until the keyless twin is removed.
 
 Run certstore from the repository root and it uses this store (`./Stores`) by default.
 """)

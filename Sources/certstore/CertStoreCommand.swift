@@ -23,6 +23,11 @@ struct CertStoreCommand: ParsableCommand {
             77 permission denied.
             """,
         version: "certstore \(version) (\(OpenSSLProviders.version))",
-        subcommands: [ListCommand.self, ShowCommand.self, ImportCommand.self, ExportCommand.self]
+        subcommands: [
+            ListCommand.self, ShowCommand.self, ImportCommand.self, ExportCommand.self,
+            EnableCommand.self, DisableCommand.self, BindingsCommand.self,
+            ConnectorCommand.self, DependencyCommand.self,
+            RemoveCommand.self, PruneCommand.self, TrashCommand.self, RestoreCommand.self,
+        ]
     )
 }

@@ -57,6 +57,7 @@ struct ListCommand: ParsableCommand {
     func run() throws {
         try Failure.run {
             let store = try global.openStore()
+            let context = try PropertyContext(store: store)
             let path = try global.storePath()
             var filter = CertificateFilter()
             filter.thumbprint = try thumbprint.map(WildcardPattern.init)
@@ -81,7 +82,7 @@ struct ListCommand: ParsableCommand {
             var writer = RecordWriter(format: global.format)
             if property.isEmpty { writer.tableHeader = "   PSParentPath: \(path.powerShellPath)" }
             let rows = entries.lazy.filter(filter.matches).map { entry in
-                columns.map { (name: $0.name, jsonKey: $0.jsonKey, value: $0.value(of: entry)) }
+                columns.map { (name: $0.name, jsonKey: $0.jsonKey, value: $0.value(of: entry, context: context)) }
             }
             writer.write(rows, columns: columns.map(\.name))
         }

@@ -22,6 +22,7 @@ struct RecordWriter {
         case .int(let i): return String(i)
         case .date(let d): return d.map(dateText) ?? ""
         case .list(let items): return csv ? items.joined(separator: "; ") : (items.isEmpty ? "{}" : "{" + items.joined(separator: ", ") + "}")
+        case .flags(_, let mask): return mask
         case .null: return ""
         }
     }
@@ -33,6 +34,7 @@ struct RecordWriter {
         case .int(let i): return i
         case .date(let d): return d.map { dateText($0) as Any } ?? NSNull()
         case .list(let items): return items
+        case .flags(let names, _): return names
         case .null: return NSNull()
         }
     }

@@ -19,9 +19,10 @@ struct ShowCommand: ParsableCommand {
     func run() throws {
         try Failure.run {
             let store = try global.openStore()
+            let context = try PropertyContext(store: store)
             let entry = try store.requireEntry(try Thumbprint(parsing: thumbprint), in: try global.storePath())
             let columns = property.isEmpty ? CertificateProperty.all : try CertificateProperty.select(property)
-            let row = columns.map { (name: $0.name, jsonKey: $0.jsonKey, value: $0.value(of: entry)) }
+            let row = columns.map { (name: $0.name, jsonKey: $0.jsonKey, value: $0.value(of: entry, context: context)) }
             let format = global.format == .table && property.isEmpty ? .list : global.format
             if format == .json {
                 Terminal.out(RecordWriter.jsonObject(row))

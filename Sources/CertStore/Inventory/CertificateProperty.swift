@@ -10,13 +10,17 @@ public struct CertificateProperty: Sendable, Equatable {
     /// The camelCase JSON key, e.g. `hasPrivateKey`.
     public let jsonKey: String
     public let help: String
-    let value: @Sendable (StoreEntry) -> PropertyValue
+    let value: @Sendable (StoreEntry, PropertyContext) -> PropertyValue
 
     public static func == (lhs: CertificateProperty, rhs: CertificateProperty) -> Bool { lhs.name == rhs.name }
 
-    public func value(of entry: StoreEntry) -> PropertyValue { value(entry) }
+    public func value(of entry: StoreEntry, context: PropertyContext) -> PropertyValue { value(entry, context) }
 
     init(_ name: String, _ help: String, _ value: @escaping @Sendable (StoreEntry) -> PropertyValue) {
+        self.init(name, help) { entry, _ in value(entry) }
+    }
+
+    init(_ name: String, _ help: String, _ value: @escaping @Sendable (StoreEntry, PropertyContext) -> PropertyValue) {
         self.name = name
         self.jsonKey = name.prefix(1).lowercased() + name.dropFirst()
         self.help = help
@@ -34,6 +38,13 @@ public struct CertificateProperty: Sendable, Equatable {
         .init("HasPrivateKey", "a matching, usable key is in the store") { .bool($0.hasPrivateKey) },
         .init("PrivateKeyStatus", "Present, Missing, Unreadable, Mismatched or Inconsistent") { .string($0.keyStatus.rawValue) },
         .init("FriendlyName", "store property") { .string($0.storeProperties.friendlyName) },
+        .init("Services", "bound services: names in JSON, Exchange's 7-character mask (IP.WS..) elsewhere") { entry, context in
+            let services = context.bindings.services(of: entry.thumbprint)
+            return .flags(names: services.sorted().map(\.rawValue), mask: ExchangeService.mask(services))
+        },
+        .init("IsDefaultSmtpCertificate", "the default SMTP (internal transport) certificate") { entry, context in
+            .bool(context.bindings.defaultSmtpCertificate == entry.thumbprint)
+        },
         .init("DnsNameList", "PowerShell 7 rule: a lone CN, then SAN DNS names") { .list($0.properties.dnsNameList) },
         .init("EnhancedKeyUsageList", "e.g. Server Authentication (1.3.6.1.5.5.7.3.1)") { .list($0.properties.enhancedKeyUsageList) },
         .init("KeyUsage", "keyUsage extension bits") { .list($0.properties.keyUsage?.names ?? []) },

@@ -1,0 +1,168 @@
+import Foundation
+
+/// `enable` and `disable`: binding services to certificates in `My`, with Exchange's validation and its
+/// default-SMTP-certificate question.
+public struct BindingManager: Sendable {
+    /// Exchange's confirmation, verbatim, with both certificates and their expiry.
+    public struct OverwriteQuestion: Sendable {
+        public let current: String
+        public let currentNotAfter: Date?
+        public let replacement: String
+        public let replacementNotAfter: Date?
+
+        public var text: String {
+            func expiry(_ date: Date?) -> String { date.map { $0.formatted(.iso8601) } ?? "unknown" }
+            return """
+                Confirm
+                Overwrite the existing default SMTP certificate?
+
+                Current certificate: '\(current)' (expires \(expiry(currentNotAfter)))
+                Replace it with certificate: '\(replacement)' (expires \(expiry(replacementNotAfter)))
+                """
+        }
+    }
+
+    /// How the overwrite question is answered.
+    public enum OverwriteAnswer: Sendable {
+        case overwrite
+        case keep
+        /// Ask; nil means no answer could be had (no terminal, nothing piped).
+        case ask(@Sendable (OverwriteQuestion) -> Bool?)
+    }
+
+    public struct EnableResult: Sendable {
+        public let thumbprint: String
+        public let newlyBound: [ExchangeService]
+        public let alreadyBound: [ExchangeService]
+        /// The default SMTP certificate before and after.
+        public let previousDefault: String?
+        public let newDefault: String?
+        public let warnings: [String]
+        public var defaultChanged: Bool { previousDefault != newDefault }
+    }
+
+    public struct DisableResult: Sendable {
+        public let thumbprint: String
+        public let unbound: [ExchangeService]
+        public let previousDefault: String?
+        public let newDefault: String?
+        public let warnings: [String]
+    }
+
+    public let store: CertificateStore
+    public init(store: CertificateStore) { self.store = store }
+
+    public var personal: StorePath { StorePath(trustedLocation: store.location, store: "My") }
+
+    public func bindings() throws -> ServiceBindings { try store.read(ServiceBindings.self) }
+
+    public func enable(_ thumbprint: Thumbprint, services: [ExchangeService], answer: OverwriteAnswer, now: Date = Date()) throws -> EnableResult {
+        let entry = try store.requireEntry(thumbprint, in: personal)
+        let validity = ExchangeCertificateValidity.evaluate(entry)
+        guard validity == .valid else { throw validity.error(thumbprint: entry.thumbprint) }
+        let warnings = Self.warnings(for: entry, services: services, now: now)
+
+        // Ask before taking the lock (an open prompt must not block other writers), then re-check under it.
+        let before = try bindings()
+        var overwrite = false
+        var asked: String? = nil
+        if services.contains(.smtp), let current = before.defaultSmtpCertificate, current != entry.thumbprint {
+            switch answer {
+            case .overwrite: overwrite = true
+            case .keep: overwrite = false
+            case .ask(let ask):
+                let currentEntry = try? store.entry(Thumbprint(trusted: current), in: personal)
+                let question = OverwriteQuestion(current: current, currentNotAfter: currentEntry?.properties.notAfter,
+                                                 replacement: entry.thumbprint, replacementNotAfter: entry.properties.notAfter)
+                guard let reply = ask(question) else {
+                    throw CertStoreError(.usage, "no answer to \"Overwrite the existing default SMTP certificate?\": nothing was changed",
+                                         hint: "answer on a terminal or on standard input, or pass --overwrite-default (Yes) or --keep-default (No)")
+                }
+                overwrite = reply
+            }
+            asked = current
+        }
+        return try store.withWriteLock {
+            var bindings = try store.read(ServiceBindings.self)
+            if let asked, bindings.defaultSmtpCertificate != asked {
+                throw CertStoreError(.busy, "the default SMTP certificate changed while the question was open; nothing was changed",
+                                     hint: "run the command again")
+            }
+            guard try store.entry(thumbprint, in: personal) != nil else {
+                throw CertStoreError.notFound("the certificate with thumbprint \(thumbprint) was removed meanwhile")
+            }
+            let previousDefault = bindings.defaultSmtpCertificate
+            var newly: [ExchangeService] = []
+            var already: [ExchangeService] = []
+            for service in services {
+                if bindings.thumbprints(for: service).contains(entry.thumbprint) { already.append(service) } else { newly.append(service) }
+                bindings.bind(entry.thumbprint, to: service)
+            }
+            if services.contains(.smtp) && (bindings.defaultSmtpCertificate == nil || overwrite) {
+                bindings.defaultSmtpCertificate = entry.thumbprint
+            }
+            try store.write(bindings)
+            return EnableResult(thumbprint: entry.thumbprint, newlyBound: newly, alreadyBound: already,
+                                previousDefault: previousDefault, newDefault: bindings.defaultSmtpCertificate, warnings: warnings)
+        }
+    }
+
+    /// Unbinds `services` (all of the certificate's when nil). The default SMTP certificate is not left
+    /// unset while other SMTP certificates exist, unless `newDefault` names which becomes default.
+    public func disable(_ thumbprint: Thumbprint, services: [ExchangeService]?, newDefault: Thumbprint?) throws -> DisableResult {
+        try store.withWriteLock {
+            var bindings = try store.read(ServiceBindings.self)
+            let bound = bindings.services(of: thumbprint.value)
+            guard !bound.isEmpty else {
+                if try store.entry(thumbprint, in: personal) == nil {
+                    throw CertStoreError.notFound("the certificate with thumbprint \(thumbprint) is not bound and not in \(personal)")
+                }
+                throw CertStoreError.notFound("the certificate with thumbprint \(thumbprint) is not bound to any service",
+                                              hint: "`certstore bindings` shows what is bound")
+            }
+            let targets = (services ?? Array(bound)).filter(bound.contains).sorted()
+            guard !targets.isEmpty else {
+                throw CertStoreError.notFound("the certificate with thumbprint \(thumbprint) is not bound to \(services!.map(\.rawValue).joined(separator: ","))",
+                                              hint: "it is bound to \(bound.sorted().map(\.rawValue).joined(separator: ","))")
+            }
+            var warnings: [String] = []
+            let previousDefault = bindings.defaultSmtpCertificate
+            if targets.contains(.smtp) && bindings.defaultSmtpCertificate == thumbprint.value {
+                let others = bindings.thumbprints(for: .smtp).filter { $0 != thumbprint.value }
+                if let newDefault {
+                    guard others.contains(newDefault.value) else {
+                        throw CertStoreError(.refused, "\(newDefault) is not bound to SMTP, so it cannot become the default SMTP certificate",
+                                             hint: "bind it first: certstore enable \(newDefault) --services SMTP")
+                    }
+                    bindings.defaultSmtpCertificate = newDefault.value
+                } else if !others.isEmpty {
+                    throw CertStoreError(.refused, "\(thumbprint) is the default SMTP certificate; unbinding it would leave SMTP without a default while \(others.count) other SMTP certificate(s) are bound",
+                                         hint: "say which becomes the default: --new-default \(others[0])")
+                } else {
+                    bindings.defaultSmtpCertificate = nil
+                    warnings.append("SMTP has no certificate now: STARTTLS and outbound TLS will have nothing to present")
+                }
+            }
+            for service in targets { bindings.unbind(thumbprint.value, from: service) }
+            try store.write(bindings)
+            return DisableResult(thumbprint: thumbprint.value, unbound: targets, previousDefault: previousDefault,
+                                 newDefault: bindings.defaultSmtpCertificate, warnings: warnings)
+        }
+    }
+
+    /// What Exchange warns about but does not refuse: expiry, self-signed, wildcard names on POP/IMAP.
+    static func warnings(for entry: StoreEntry, services: [ExchangeService], now: Date) -> [String] {
+        let p = entry.properties
+        var warnings: [String] = []
+        if let notAfter = p.notAfter, notAfter < now {
+            warnings.append("the certificate expired on \(notAfter.formatted(.iso8601)); clients will reject it")
+        } else if let notBefore = p.notBefore, notBefore > now {
+            warnings.append("the certificate is not valid before \(notBefore.formatted(.iso8601))")
+        }
+        if p.isSelfSigned { warnings.append("the certificate is self-signed: external servers and clients will not trust it") }
+        if services.contains(where: { $0 == .pop || $0 == .imap }), p.subject.commonName?.hasPrefix("*") == true {
+            warnings.append("This certificate with thumbprint \(entry.thumbprint) and subject '\(p.subject.commonName!)' cannot used for POP/IMAP SSL/TLS connections because the subject is not a Fully Qualified Domain Name (FQDN).")
+        }
+        return warnings
+    }
+}

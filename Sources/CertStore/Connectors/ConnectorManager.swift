@@ -1,0 +1,89 @@
+import Foundation
+
+/// `connector add|set|remove`: send connectors and their `TLSCertificateName`, validated like Set-SendConnector.
+public struct ConnectorManager: Sendable {
+    public let store: CertificateStore
+    public init(store: CertificateStore) { self.store = store }
+
+    public func connectors() throws -> [SendConnector] { try store.read(SendConnectors.self).sendConnectors }
+
+    public func connector(named name: String) throws -> SendConnector {
+        guard let connector = try store.read(SendConnectors.self).connector(named: name) else {
+            throw CertStoreError.notFound("there is no send connector named \"\(name)\"", hint: "`certstore connector list` shows them")
+        }
+        return connector
+    }
+
+    /// Adds a connector; a name already used (case-insensitively, as Exchange compares) is an error.
+    public func add(_ connector: SendConnector) throws -> SendConnector {
+        let checked = try validated(connector)
+        return try store.withWriteLock {
+            var document = try store.read(SendConnectors.self)
+            if document.connector(named: checked.name) != nil {
+                throw CertStoreError(.refused, "a send connector named \"\(checked.name)\" exists already",
+                                     hint: "change it with `certstore connector set \"\(checked.name)\" …`")
+            }
+            document.sendConnectors.append(checked)
+            try store.write(document)
+            return checked
+        }
+    }
+
+    /// Changes a connector in place with `change`.
+    public func set(_ name: String, _ change: (inout SendConnector) throws -> Void) throws -> SendConnector {
+        try store.withWriteLock {
+            var document = try store.read(SendConnectors.self)
+            guard let index = document.sendConnectors.firstIndex(where: { $0.name.caseInsensitiveCompare(name) == .orderedSame }) else {
+                throw CertStoreError.notFound("there is no send connector named \"\(name)\"", hint: "`certstore connector list` shows them")
+            }
+            var connector = document.sendConnectors[index]
+            try change(&connector)
+            connector = try validated(connector)
+            document.sendConnectors[index] = connector
+            try store.write(document)
+            return connector
+        }
+    }
+
+    public func remove(_ name: String) throws -> SendConnector {
+        try store.withWriteLock {
+            var document = try store.read(SendConnectors.self)
+            guard let index = document.sendConnectors.firstIndex(where: { $0.name.caseInsensitiveCompare(name) == .orderedSame }) else {
+                throw CertStoreError.notFound("there is no send connector named \"\(name)\"")
+            }
+            let removed = document.sendConnectors.remove(at: index)
+            try store.write(document)
+            return removed
+        }
+    }
+
+    /// Name present, FQDN a host name, TLSCertificateName in Exchange's syntax (stored with upper-case tags).
+    func validated(_ connector: SendConnector) throws -> SendConnector {
+        var result = connector
+        result.name = connector.name.trimmingCharacters(in: .whitespaces)
+        guard !result.name.isEmpty, result.name.count <= 64,
+              !result.name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw CertStoreError.usage("a connector name must be 1 to 64 printable characters")
+        }
+        if let fqdn = connector.fqdn, !fqdn.isEmpty {
+            let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
+            guard fqdn.unicodeScalars.allSatisfy(allowed.contains), !fqdn.hasPrefix("."), !fqdn.contains("..") else {
+                throw CertStoreError.usage("\"\(fqdn)\" is not a fully qualified domain name", hint: "for example --fqdn mail.contoso.com")
+            }
+        } else {
+            result.fqdn = nil
+        }
+        if let text = connector.tlsCertificateName, !text.isEmpty {
+            result.tlsCertificateName = try TLSCertificateName(parsing: text).description
+        } else {
+            result.tlsCertificateName = nil
+        }
+        if let level = connector.protocolLoggingLevel {
+            guard let canonical = ["None", "Verbose"].first(where: { $0.caseInsensitiveCompare(level) == .orderedSame }) else {
+                throw CertStoreError.usage("protocol logging level must be None or Verbose")
+            }
+            result.protocolLoggingLevel = canonical
+        }
+        return result
+    }
+}

@@ -1,0 +1,83 @@
+import COpenSSL
+import Foundation
+
+/// Builds and verifies a certificate chain with OpenSSL against explicit trust anchors.
+public struct ChainValidator: Sendable {
+    public struct Result: Sendable, Equatable {
+        public enum Outcome: String, Sendable, Equatable {
+            /// The chain builds to a trusted root and every certificate is time-valid.
+            case valid = "Valid"
+            /// Some certificate in the chain is expired or not yet valid.
+            case dateInvalid = "DateInvalid"
+            /// The chain does not reach a root in `Root` (missing issuer, or an untrusted root).
+            case untrusted = "Untrusted"
+            /// The chain is broken another way (bad signature, wrong usage, ...).
+            case invalid = "Invalid"
+        }
+
+        public let outcome: Outcome
+        /// OpenSSL's verification error code (0 when valid).
+        public let errorCode: Int32
+        /// OpenSSL's words for the error, e.g. "certificate has expired".
+        public let errorText: String
+        /// Thumbprints from the leaf to the last certificate OpenSSL could place.
+        public let chain: [String]
+
+        /// The leaf is self-signed and not trusted (OpenSSL's "self-signed certificate").
+        public var isUntrustedSelfSigned: Bool { errorCode == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT }
+    }
+
+    public let roots: [Certificate]
+    public let intermediates: [Certificate]
+
+    public init(roots: [Certificate], intermediates: [Certificate]) {
+        self.roots = roots
+        self.intermediates = intermediates
+    }
+
+    /// Verifies `certificate` at `time`; with `serverAuthentication`, every certificate must allow TLS server use.
+    public func validate(_ certificate: Certificate, at time: Date = Date(), serverAuthentication: Bool = false) -> Result {
+        ERR_clear_error()
+        guard let store = X509_STORE_new(), let context = X509_STORE_CTX_new() else {
+            return Result(outcome: .invalid, errorCode: -1, errorText: "out of memory", chain: [])
+        }
+        defer {
+            X509_STORE_CTX_free(context)
+            X509_STORE_free(store)
+        }
+        for root in roots { X509_STORE_add_cert(store, root.x509) }
+        let untrusted = shim_sk_X509_new_null()
+        defer { shim_sk_X509_free(untrusted) }
+        for intermediate in intermediates { _ = shim_sk_X509_push(untrusted, intermediate.x509) }
+        guard X509_STORE_CTX_init(context, store, certificate.x509, untrusted) == 1 else {
+            ERR_clear_error()
+            return Result(outcome: .invalid, errorCode: -1, errorText: "cannot start chain verification", chain: [])
+        }
+        if serverAuthentication { X509_STORE_CTX_set_purpose(context, X509_PURPOSE_SSL_SERVER) }
+        X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(context), time_t(time.timeIntervalSince1970))
+        let ok = X509_verify_cert(context) == 1
+        let code = ok ? 0 : X509_STORE_CTX_get_error(context)
+        var chain: [String] = []
+        if let built = X509_STORE_CTX_get0_chain(context) {
+            for index in 0..<shim_sk_X509_num(built) {
+                if let x509 = shim_sk_X509_value(built, index),
+                   let der = try? derEncode("i2d_X509", { i2d_X509(x509, $0) }) {
+                    chain.append(hexUpper(Digest.sha1(der)))
+                }
+            }
+        }
+        ERR_clear_error()
+        let text = openSSLString(X509_verify_cert_error_string(Int(code))) ?? "error \(code)"
+        let outcome: Result.Outcome
+        switch code {
+        case 0: outcome = .valid
+        case X509_V_ERR_CERT_HAS_EXPIRED, X509_V_ERR_CERT_NOT_YET_VALID: outcome = .dateInvalid
+        case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN,
+             X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY,
+             X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE, X509_V_ERR_CERT_UNTRUSTED:
+            outcome = .untrusted
+        default: outcome = .invalid
+        }
+        return Result(outcome: outcome, errorCode: code, errorText: text, chain: chain)
+    }
+}

@@ -1,0 +1,166 @@
+import Foundation
+
+/// `remove` and `prune`: take certificates away only when nothing breaks, and always into the trash.
+///
+/// Before removing, every dependent is asked: the default SMTP certificate, service bindings, registered
+/// dependencies, certificates it issues that are bound, and connectors (and name-based dependencies) that
+/// resolve to it today. A connector that would fall through to a usable twin is not a blocker — that is
+/// the KB 4495258 fix, which Exchange itself refuses because both twins match the connector.
+public struct Remover: Sendable {
+    public let store: CertificateStore
+    public init(store: CertificateStore) { self.store = store }
+
+    /// What removing `thumbprint` from `path` would do.
+    public func plan(_ thumbprint: Thumbprint, in path: StorePath, deleteKey: Bool, now: Date = Date()) throws -> RemovalPlan {
+        let entry = try store.requireEntry(thumbprint, in: path)
+        return try plan(entry, deleteKey: deleteKey, context: try Context(store: store, now: now))
+    }
+
+    /// Removes into the trash. Refused while anything would break, unless `force`; `dryRun` only plans.
+    public func remove(_ thumbprint: Thumbprint, in path: StorePath, deleteKey: Bool, force: Bool, dryRun: Bool,
+                       now: Date = Date()) throws -> (plan: RemovalPlan, trash: TrashEntry?) {
+        if dryRun { return (try plan(thumbprint, in: path, deleteKey: deleteKey, now: now), nil) }
+        return try store.withWriteLock {
+            let entry = try store.requireEntry(thumbprint, in: path)
+            let plan = try plan(entry, deleteKey: deleteKey, context: try Context(store: store, now: now))
+            guard plan.hardBlockers.isEmpty else { throw refusal(plan, overridable: false) }
+            guard plan.blockers.isEmpty || force else { throw refusal(plan, overridable: true) }
+            return (plan, try Trash(store: store).put(entry, plan: plan, forced: !plan.blockers.isEmpty, now: now))
+        }
+    }
+
+    public struct PruneResult: Sendable {
+        public var removed: [(plan: RemovalPlan, trash: TrashEntry?)] = []
+        public var kept: [RemovalPlan] = []
+        /// Certificates with a key file that is unusable: not "keyless", never pruned, worth a look.
+        public var damagedKeys: [StoreEntry] = []
+    }
+
+    /// Removes every keyless certificate in `My` that nothing needs; keeps the others and says why.
+    /// Each removal is planned against the store as the previous ones left it.
+    public func pruneKeyless(dryRun: Bool, now: Date = Date()) throws -> PruneResult {
+        func run() throws -> PruneResult {
+            var result = PruneResult()
+            var context = try Context(store: store, now: now)
+            let candidates = context.personal.filter { !$0.hasPrivateKey }
+            for entry in candidates {
+                if entry.keyStatus != .missing { result.damagedKeys.append(entry); continue }
+                let plan = try plan(entry, deleteKey: false, context: context)
+                guard plan.isAllowed else { result.kept.append(plan); continue }
+                if dryRun {
+                    result.removed.append((plan, nil))
+                } else {
+                    result.removed.append((plan, try Trash(store: store).put(entry, plan: plan, forced: false, now: now)))
+                }
+                context = context.without(entry.thumbprint)
+            }
+            return result
+        }
+        return dryRun ? try run() : try store.withWriteLock(run)
+    }
+
+    private func refusal(_ plan: RemovalPlan, overridable: Bool) -> CertStoreError {
+        let reasons = (plan.hardBlockers + plan.blockers).map { "  - \($0)" }.joined(separator: "\n")
+        return CertStoreError(.refused, "refusing to remove \(plan.entry.thumbprint) (\(plan.entry.properties.subjectString)): it would break\n\(reasons)",
+                              hint: overridable ? "fix the dependents first, or override with --force (it goes to the trash; `certstore restore` undoes it)"
+                                                : "remove without --delete-key: the key stays for the certificates that use it")
+    }
+
+    /// Everything a removal decision reads, loaded once.
+    struct Context {
+        let bindings: ServiceBindings
+        let connectors: SendConnectors
+        let dependencies: Dependencies
+        let resolver: ConnectorResolver
+        let authorities: [StoreEntry]
+        var personal: [StoreEntry] { resolver.personal }
+
+        init(store: CertificateStore, now: Date) throws {
+            bindings = try store.read(ServiceBindings.self)
+            connectors = try store.read(SendConnectors.self)
+            dependencies = try store.read(Dependencies.self)
+            resolver = try ConnectorResolver(store: store, now: now)
+            let my = StorePath(trustedLocation: store.location, store: "My")
+            authorities = try store.entries(in: my.sibling("CA")).entries + store.entries(in: my.sibling("Root")).entries
+        }
+
+        private init(bindings: ServiceBindings, connectors: SendConnectors, dependencies: Dependencies,
+                     resolver: ConnectorResolver, authorities: [StoreEntry]) {
+            self.bindings = bindings
+            self.connectors = connectors
+            self.dependencies = dependencies
+            self.resolver = resolver
+            self.authorities = authorities
+        }
+
+        func without(_ thumbprint: String) -> Context {
+            Context(bindings: bindings, connectors: connectors, dependencies: dependencies,
+                    resolver: resolver.without(thumbprint), authorities: authorities.filter { $0.thumbprint != thumbprint })
+        }
+    }
+
+    private func plan(_ entry: StoreEntry, deleteKey: Bool, context: Context) throws -> RemovalPlan {
+        var plan = RemovalPlan(entry: entry)
+        let thumbprint = entry.thumbprint
+        let isPersonal = entry.store.store == "My"
+
+        if isPersonal {
+            if context.bindings.defaultSmtpCertificate == thumbprint {
+                plan.blockers.append("it is the default SMTP certificate: removing it would leave transport without its certificate (make another one the default with `certstore enable THUMBPRINT --services SMTP --overwrite-default`)")
+            }
+            let services = context.bindings.services(of: thumbprint).sorted()
+            if !services.isEmpty {
+                plan.blockers.append("it is bound to \(services.map(\.rawValue).joined(separator: ", ")) (unbind with `certstore disable \(thumbprint)`)")
+            }
+        }
+        for dependency in context.dependencies.dependencies where dependency.thumbprint == thumbprint {
+            plan.blockers.append("\"\(dependency.application)\" depends on it (registered dependency)")
+        }
+        if entry.properties.isCertificateAuthority || entry.store.store != "My" {
+            for bound in context.personal where context.bindings.services(of: bound.thumbprint).isEmpty == false {
+                if context.resolver.chainResult(for: bound).chain.dropFirst().contains(thumbprint) {
+                    plan.blockers.append("it issues \(bound.thumbprint) (\(bound.properties.subjectString)), which is bound to \(context.bindings.services(of: bound.thumbprint).sorted().map(\.rawValue).joined(separator: ", "))")
+                }
+            }
+        }
+
+        // Connectors and name-based dependencies: what do they resolve to now, and after?
+        let after = context.resolver.without(thumbprint)
+        var consumers: [(label: String, resolve: (ConnectorResolver) -> CertificateSelection)] =
+            context.connectors.sendConnectors.map { connector in ("send connector \"\(connector.name)\"", { $0.resolve(connector) }) }
+        for dependency in context.dependencies.dependencies {
+            guard let text = dependency.tlsCertificateName, let name = try? TLSCertificateName(parsing: text) else { continue }
+            consumers.append(("\"\(dependency.application)\" (by name \(name))", { $0.resolve(name: name) }))
+        }
+        for consumer in consumers {
+            let today = consumer.resolve(context.resolver)
+            guard let chosen = today.chosen else { continue }
+            if chosen.thumbprint != thumbprint {
+                if context.resolver.chainResult(for: chosen).chain.dropFirst().contains(thumbprint) {
+                    plan.blockers.append("\(consumer.label) uses \(chosen.thumbprint), whose chain goes through it")
+                }
+                continue
+            }
+            let tomorrow = consumer.resolve(after)
+            if let next = tomorrow.chosen, tomorrow.isUsable, next.thumbprint != thumbprint {
+                plan.notes.append("\(consumer.label) uses \(next.thumbprint) (\(next.properties.subjectString), expires \(next.properties.notAfter?.formatted(.iso8601) ?? "?")) from now on"
+                                  + (today.isUsable ? "" : " — today it gets the keyless certificate and fails with NoCredentials"))
+            } else if let next = tomorrow.chosen {
+                plan.blockers.append("\(consumer.label) resolves to it today and would afterwards get \(next.thumbprint), which has no usable private key")
+            } else {
+                plan.blockers.append("\(consumer.label) resolves to it today and would afterwards resolve to no certificate at all")
+            }
+        }
+
+        if deleteKey {
+            let others = context.personal.filter { $0.thumbprint != thumbprint && $0.properties.publicKeyIdentifier == entry.properties.publicKeyIdentifier }
+                + context.authorities.filter { $0.thumbprint != thumbprint && $0.properties.publicKeyIdentifier == entry.properties.publicKeyIdentifier }
+            if !others.isEmpty {
+                plan.hardBlockers.append("its private key is also the key of \(others.map(\.thumbprint).joined(separator: ", ")), so --delete-key would take their key away")
+            } else if entry.keyStatus != .missing {
+                plan.deletesKey = true
+            }
+        }
+        return plan
+    }
+}

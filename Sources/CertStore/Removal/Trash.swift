@@ -1,0 +1,120 @@
+import Foundation
+
+/// `<location>/Trash`: where `remove` and `prune` put what they take away, so `restore` can bring it back.
+///
+/// An entry is staged in a hidden directory and renamed into place, so it is complete or absent.
+public struct Trash: Sendable {
+    public let store: CertificateStore
+    public init(store: CertificateStore) { self.store = store }
+
+    var directory: URL { store.directory.appendingPathComponent("Trash", isDirectory: true) }
+
+    public func entries() throws -> [TrashEntry] {
+        try FileSystem.list(directory).filter { !$0.hasPrefix(".") }.sorted().compactMap { name in
+            let manifest = directory.appendingPathComponent(name).appendingPathComponent("manifest.json")
+            guard FileSystem.exists(manifest) else { return nil }
+            return try StoreProperties.decoder.decode(TrashEntry.self, from: Data(try FileSystem.read(manifest, limit: 1 << 20)))
+        }
+    }
+
+    /// By trash ID, or the newest entry for a thumbprint.
+    public func find(_ reference: String) throws -> TrashEntry {
+        let all = try entries()
+        if let exact = all.first(where: { $0.id == reference }) { return exact }
+        if let thumbprint = try? Thumbprint(parsing: reference),
+           let newest = all.filter({ $0.thumbprint == thumbprint.value }).max(by: { $0.removedAt < $1.removedAt }) {
+            return newest
+        }
+        throw CertStoreError.notFound("nothing in the trash is called \(reference)", hint: "`certstore trash list` shows the IDs")
+    }
+
+    /// Moves a certificate (and, when asked, its key) into a new trash entry. Caller holds the lock.
+    func put(_ entry: StoreEntry, plan: RemovalPlan, forced: Bool, now: Date) throws -> TrashEntry {
+        try FileSystem.ensureDirectory(directory, mode: 0o700)
+        let stamp = now.formatted(Date.ISO8601FormatStyle().year().month().day().dateSeparator(.omitted)
+            .time(includingFractionalSeconds: false).timeSeparator(.omitted).dateTimeSeparator(.standard))
+        var id = "\(stamp)Z-\(entry.thumbprint.prefix(8))"
+        var suffix = 1
+        while FileSystem.exists(directory.appendingPathComponent(id)) { suffix += 1; id = "\(stamp)Z-\(entry.thumbprint.prefix(8))-\(suffix)" }
+
+        let staging = directory.appendingPathComponent(".\(id).partial")
+        try FileSystem.ensureDirectory(staging, mode: 0o700)
+        let cer = store.certificateURL(entry.thumbprint, in: entry.store)
+        let json = store.propertiesURL(entry.thumbprint, in: entry.store)
+        let key = store.keyURL(entry.properties.publicKeyIdentifier)
+        try copy(cer, into: staging, mode: 0o644)
+        if FileSystem.exists(json) { try copy(json, into: staging, mode: 0o644) }
+        let keyFile = plan.deletesKey && FileSystem.exists(key) ? key.lastPathComponent : nil
+        if keyFile != nil { try copy(key, into: staging, mode: 0o600) }
+        let manifest = TrashEntry(id: id, thumbprint: entry.thumbprint, store: entry.store.description,
+                                  subject: entry.properties.subjectString, notAfter: entry.properties.notAfter,
+                                  removedAt: now, keyFile: keyFile, forced: forced, notes: plan.blockers + plan.notes)
+        let bytes = Array(try StoreProperties.encoder.encode(manifest)) + [0x0A]
+        try FileSystem.writeAtomically(bytes, to: staging.appendingPathComponent("manifest.json"), mode: 0o600)
+        let final = directory.appendingPathComponent(id)
+        guard rename(staging.path, final.path) == 0 else { throw FileSystem.posixError("move into the trash", final, errno) }
+        try FileSystem.syncDirectory(directory)
+
+        // The .cer is the commit point: once it is gone the certificate is gone.
+        try FileSystem.remove(cer)
+        if FileSystem.exists(json) { try FileSystem.remove(json) }
+        if keyFile != nil { try FileSystem.remove(key) }
+        return manifest
+    }
+
+    /// Puts a trash entry back exactly (the same bytes) and deletes it from the trash.
+    public func restore(_ reference: String) throws -> TrashEntry {
+        try store.withWriteLock {
+            let entry = try find(reference)
+            let path = try StorePath(parsing: entry.store)
+            let folder = directory.appendingPathComponent(entry.id)
+            let cer = store.certificateURL(entry.thumbprint, in: path)
+            if FileSystem.exists(cer) {
+                throw CertStoreError(.refused, "\(entry.thumbprint) is already in \(entry.store); the trash entry \(entry.id) was left as it is",
+                                     hint: "remove the certificate from the store first, or empty this trash entry")
+            }
+            try FileSystem.ensureDirectory(store.directory(of: path), mode: 0o755)
+            if let keyFile = entry.keyFile {
+                let target = store.keysDirectory.appendingPathComponent(keyFile)
+                if !FileSystem.exists(target) {
+                    try FileSystem.ensureDirectory(store.keysDirectory, mode: 0o700)
+                    try FileSystem.writeAtomically(try FileSystem.read(folder.appendingPathComponent(keyFile), limit: 1 << 20), to: target, mode: 0o600)
+                }
+            }
+            let json = folder.appendingPathComponent("\(entry.thumbprint).json")
+            if FileSystem.exists(json) {
+                try FileSystem.writeAtomically(try FileSystem.read(json, limit: 1 << 20), to: store.propertiesURL(entry.thumbprint, in: path), mode: 0o644)
+            }
+            try FileSystem.writeAtomically(try FileSystem.read(folder.appendingPathComponent("\(entry.thumbprint).cer"), limit: store.limits.maxFileSize),
+                                           to: cer, mode: 0o644)
+            try delete(entry)
+            return entry
+        }
+    }
+
+    /// Deletes trash entries removed more than `days` days ago (all when nil). Returns what was deleted.
+    public func empty(olderThanDays days: Int?, now: Date = Date()) throws -> [TrashEntry] {
+        try store.withWriteLock {
+            let cutoff = days.map { now.addingTimeInterval(-Double($0) * 86_400) }
+            let doomed = try entries().filter { cutoff == nil || $0.removedAt < cutoff! }
+            for entry in doomed { try delete(entry) }
+            return doomed
+        }
+    }
+
+    /// Renames the entry aside first, so a crash never leaves half an entry under its real name.
+    private func delete(_ entry: TrashEntry) throws {
+        let folder = directory.appendingPathComponent(entry.id)
+        let doomed = directory.appendingPathComponent(".\(entry.id).deleting")
+        guard rename(folder.path, doomed.path) == 0 else { throw FileSystem.posixError("remove from the trash", folder, errno) }
+        try FileSystem.syncDirectory(directory)
+        for name in try FileSystem.list(doomed) { try FileSystem.remove(doomed.appendingPathComponent(name)) }
+        guard rmdir(doomed.path) == 0 else { throw FileSystem.posixError("remove", doomed, errno) }
+        try FileSystem.syncDirectory(directory)
+    }
+
+    private func copy(_ source: URL, into folder: URL, mode: mode_t) throws {
+        let bytes = try FileSystem.read(source, limit: store.limits.maxFileSize)
+        try FileSystem.writeAtomically(bytes, to: folder.appendingPathComponent(source.lastPathComponent), mode: mode)
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import CertStore
+
+struct ConnectorAddCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Add a send connector (New-SendConnector).")
+
+    @Argument(help: ArgumentHelp("The connector's name, e.g. \"Outbound to Office 365\".", valueName: "name"))
+    var name: String
+
+    @OptionGroup var options: ConnectorOptions
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try Failure.run {
+            let store = try global.openStore()
+            let tlsName = try ConnectorSupport.tlsCertificateName(options, store: store)
+            let connector = try ConnectorManager(store: store).add(
+                SendConnector(name: name, fqdn: options.fqdn, tlsCertificateName: tlsName, protocolLoggingLevel: options.protocolLogging))
+            ConnectorSupport.print(connector, store: store, format: global.format)
+        }
+    }
+}
+
+enum ConnectorSupport {
+    /// The TLSCertificateName from --tls-certificate-name, or built from --from-certificate.
+    static func tlsCertificateName(_ options: ConnectorOptions, store: CertificateStore) throws -> String? {
+        if let thumbprint = options.fromCertificate {
+            let entry = try store.requireEntry(try Thumbprint(parsing: thumbprint), in: StorePath(parsing: "\(store.location)/My"))
+            return TLSCertificateName(certificate: entry.properties).description
+        }
+        return options.tlsCertificateName
+    }
+
+    static func rows(_ connectors: [SendConnector], store: CertificateStore) throws -> [RecordWriter.Row] {
+        let resolver = try ConnectorResolver(store: store)
+        return connectors.map { connector in
+            let selection = resolver.resolve(connector)
+            return [
+                (name: "Name", jsonKey: "name", value: .string(connector.name)),
+                (name: "Fqdn", jsonKey: "fqdn", value: connector.fqdn.map { .string($0) } ?? .null),
+                (name: "TlsCertificateName", jsonKey: "tlsCertificateName", value: connector.tlsCertificateName.map { .string($0) } ?? .null),
+                (name: "ProtocolLoggingLevel", jsonKey: "protocolLoggingLevel", value: .string(connector.protocolLoggingLevel ?? "None")),
+                (name: "Status", jsonKey: "status", value: .string(selection.status.rawValue)),
+                (name: "Certificate", jsonKey: "certificate", value: selection.chosen.map { .string($0.thumbprint) } ?? .null),
+                (name: "HasPrivateKey", jsonKey: "hasPrivateKey", value: .bool(selection.isUsable)),
+            ]
+        }
+    }
+
+    static func print(_ connector: SendConnector, store: CertificateStore, format: OutputFormat) {
+        let rows = (try? self.rows([connector], store: store)) ?? []
+        if format == .json, let row = rows.first {
+            Terminal.out(RecordWriter.jsonObject(row))
+        } else {
+            RecordWriter(format: format == .table ? .list : format).write(rows, columns: rows.first?.map(\.name) ?? [])
+        }
+    }
+}

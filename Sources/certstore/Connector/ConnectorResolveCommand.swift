@@ -1,0 +1,99 @@
+import ArgumentParser
+import CertStore
+import Foundation
+
+struct ConnectorResolveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resolve",
+        abstract: "Show, step by step, which certificate a connector presents and whether TLS can work.",
+        discussion: """
+            With a TLSCertificateName, Exchange takes the certificates whose subject matches, keeps the valid ones \
+            (time-valid, chain to LocalMachine/Root), then the first whose issuer matches in store order — without \
+            checking for a private key. Without one, it picks by FQDN: exact then wildcard names, key present, \
+            Server Authentication, newest NotBefore first, CA-issued before self-signed.
+
+            Exit status: 0 the chosen certificate has a usable key; 1 it does, but a keyless twin shares its \
+            issuer and subject (the choice depends on store order); 2 no usable certificate (keyless, none \
+            found, or invalid syntax): outbound TLS fails.
+            """)
+
+    @Argument(help: ArgumentHelp("The connector's name.", valueName: "name"))
+    var name: String
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        var code: Int32 = 0
+        try Failure.run {
+            let store = try global.openStore()
+            let connector = try ConnectorManager(store: store).connector(named: name)
+            let selection = try ConnectorResolver(store: store).resolve(connector)
+            code = !selection.isUsable ? 2 : (selection.hasKeylessTwin ? 1 : 0)
+            if global.format == .json {
+                Terminal.out(JSONText.render(json(connector, selection)))
+            } else {
+                printText(connector, selection)
+            }
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    private func json(_ connector: SendConnector, _ selection: CertificateSelection) -> [String: Any] {
+        func describe(_ entry: StoreEntry) -> [String: Any] {
+            ["thumbprint": entry.thumbprint, "subject": entry.properties.subjectString, "issuer": entry.properties.issuerString,
+             "hasPrivateKey": entry.hasPrivateKey, "notBefore": entry.properties.notBefore.map(RecordWriter.dateText) ?? NSNull(),
+             "notAfter": entry.properties.notAfter.map(RecordWriter.dateText) ?? NSNull()]
+        }
+        var method: Any = NSNull()
+        switch selection.method {
+        case .tlsCertificateName: method = "TlsCertificateName"
+        case .fqdn(let name): method = "Fqdn:\(name)"
+        case nil: break
+        }
+        return [
+            "name": connector.name, "tlsCertificateName": connector.tlsCertificateName ?? NSNull(), "fqdn": connector.fqdn ?? NSNull(),
+            "status": selection.status.rawValue, "method": method, "syntaxError": selection.syntaxError ?? NSNull(),
+            "steps": selection.steps.map { describe($0.entry).merging(["accepted": $0.accepted, "verdict": $0.verdict]) { a, _ in a } },
+            "chosen": selection.chosen.map(describe) ?? NSNull(), "usable": selection.isUsable,
+            "twins": selection.twins.map(describe), "keylessTwin": selection.hasKeylessTwin,
+        ]
+    }
+
+    private func printText(_ connector: SendConnector, _ selection: CertificateSelection) {
+        Terminal.out("Send connector:     \(connector.name)")
+        Terminal.out("TlsCertificateName: \(connector.tlsCertificateName ?? "(none)")")
+        if let fqdn = connector.fqdn { Terminal.out("Fqdn:               \(fqdn)") }
+        switch selection.method {
+        case .tlsCertificateName:
+            Terminal.out("Rule:               by TlsCertificateName: matching subject, valid, matching issuer, first in store order (no key check)")
+        case .fqdn(let name):
+            Terminal.out("Rule:               by FQDN \(name): exact then wildcard, key present, newest NotBefore, CA-issued before self-signed")
+        case nil:
+            Terminal.out("Rule:               none: \(selection.syntaxError ?? "invalid TlsCertificateName")")
+        }
+        Terminal.out("")
+        if selection.steps.isEmpty { Terminal.out("  No certificate in LocalMachine/My matches.") }
+        for (index, step) in selection.steps.enumerated() {
+            let mark = step.accepted ? Terminal.paint("→", .bold) : " "
+            Terminal.out("\(mark) \(index + 1). \(step.entry.thumbprint)  HasPrivateKey \(step.entry.hasPrivateKey ? "True" : "False")  NotBefore \(step.entry.properties.notBefore.map(RecordWriter.dateText) ?? "?")")
+            Terminal.out("     \(Terminal.sanitize(step.entry.properties.subjectString))")
+            Terminal.out("     \(step.verdict)")
+        }
+        Terminal.out("")
+        Terminal.out("Status: \(selection.status.rawValue)")
+        guard let chosen = selection.chosen else {
+            Terminal.out(Terminal.paint("CRITICAL:", .red) + " no certificate: outbound TLS has nothing to present" + (selection.status == .syntaxInvalid ? " (the TlsCertificateName is invalid)" : ""))
+            return
+        }
+        Terminal.out("Chosen: \(chosen.thumbprint) (HasPrivateKey: \(chosen.hasPrivateKey ? "True" : "False"))")
+        if !chosen.hasPrivateKey {
+            Terminal.out(Terminal.paint("CRITICAL:", .red) + " outbound TLS will fail with \"TLS negotiation failed with error NoCredentials\" (KB 4495258)")
+        }
+        if selection.hasKeylessTwin {
+            let keyless = selection.twins.filter { !$0.hasPrivateKey }
+            let keyed = selection.twins.filter(\.hasPrivateKey)
+            Terminal.out(Terminal.paint("Twins:", .yellow) + " \(selection.twins.count) certificates share this issuer and subject; \(keyless.count) without a private key. Which one is used depends on store order: the NoCredentials trap.")
+            for twin in keyless { Terminal.out("  fix: certstore remove \(twin.thumbprint)    (the connector then uses \(keyed.first?.thumbprint ?? "the keyed twin"))") }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import CertStore
+
+struct ConnectorSetCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "set",
+        abstract: "Change a send connector (Set-SendConnector).")
+
+    @Argument(help: ArgumentHelp("The connector's name.", valueName: "name"))
+    var name: String
+
+    @OptionGroup var options: ConnectorOptions
+
+    @Flag(help: "Remove the TLSCertificateName (Set-SendConnector -TlsCertificateName $null).")
+    var clearTlsCertificateName = false
+
+    @Flag(help: "Remove the FQDN.")
+    var clearFqdn = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if clearTlsCertificateName && (options.tlsCertificateName != nil || options.fromCertificate != nil) {
+            throw ValidationError("--clear-tls-certificate-name cannot be combined with a new name")
+        }
+        if clearFqdn && options.fqdn != nil { throw ValidationError("--clear-fqdn cannot be combined with --fqdn") }
+    }
+
+    func run() throws {
+        try Failure.run {
+            let store = try global.openStore()
+            let tlsName = try ConnectorSupport.tlsCertificateName(options, store: store)
+            let connector = try ConnectorManager(store: store).set(name) { connector in
+                if let fqdn = options.fqdn { connector.fqdn = fqdn }
+                if clearFqdn { connector.fqdn = nil }
+                if let tlsName { connector.tlsCertificateName = tlsName }
+                if clearTlsCertificateName { connector.tlsCertificateName = nil }
+                if let level = options.protocolLogging { connector.protocolLoggingLevel = level }
+            }
+            ConnectorSupport.print(connector, store: store, format: global.format)
+        }
+    }
+}

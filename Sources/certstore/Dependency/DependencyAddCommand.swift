@@ -1,0 +1,28 @@
+import ArgumentParser
+import CertStore
+
+struct DependencyAddCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "add",
+        abstract: "Register an application's use of a certificate (by thumbprint or by TLSCertificateName).")
+
+    @Argument(help: ArgumentHelp("The application, e.g. \"Postfix relay\".", valueName: "application"))
+    var application: String
+
+    @Argument(help: ArgumentHelp("The certificate's thumbprint.", valueName: "thumbprint"))
+    var thumbprint: String?
+
+    @Option(name: .customLong("tls-certificate-name"),
+            help: ArgumentHelp("Name the certificate as <I>issuer<S>subject instead (it then follows renewals).", valueName: "name"))
+    var tlsCertificateName: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try Failure.run {
+            let dependency = try DependencyManager(store: try global.openStore()).add(
+                application: application, thumbprint: try thumbprint.map(Thumbprint.init(parsing:)), tlsCertificateName: tlsCertificateName)
+            Terminal.out("\"\(dependency.application)\" depends on \(dependency.thumbprint ?? dependency.tlsCertificateName ?? "?").")
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import ArgumentParser
+import CertStore
+import Foundation
+
+struct EnableCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enable",
+        abstract: "Bind services to a certificate in LocalMachine/My (Enable-ExchangeCertificate).",
+        discussion: """
+            Refused, with Exchange's reason, when the certificate has no private key (PrivateKeyMissing), an \
+            unusable one (PrivateKeyNotAccessible), an unsupported key (KeyAlgorithmUnsupported), a key usage \
+            without signing (SigningNotSupported), an EKU without Server Authentication \
+            (PkixKpServerAuthNotFoundInEnhancedKeyUsage) or a key under 1024 bits (PublicKeyUnsupportedSize). \
+            Expiry and self-signed certificates only warn. Services add to those already bound.
+
+            The first SMTP certificate becomes the default SMTP certificate. When another one is the default, \
+            Exchange's question "Overwrite the existing default SMTP certificate?" is asked on the terminal, or \
+            read from standard input when it is piped; --overwrite-default answers Yes, --keep-default No. \
+            KB 4495258 says: answer No.
+            """)
+
+    @Argument(help: ArgumentHelp("The certificate's thumbprint.", valueName: "thumbprint"))
+    var thumbprint: String
+
+    @Option(help: ArgumentHelp("Services to bind, comma-separated: SMTP, IIS, IMAP, POP.", valueName: "list"))
+    var services: String
+
+    @Flag(name: [.customLong("overwrite-default"), .customLong("force")],
+          help: "Answer Yes: make this the default SMTP certificate (Exchange's -Force).")
+    var overwriteDefault = false
+
+    @Flag(help: "Answer No: bind SMTP but keep the current default SMTP certificate.")
+    var keepDefault = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if overwriteDefault && keepDefault { throw ValidationError("--overwrite-default and --keep-default exclude each other") }
+    }
+
+    func run() throws {
+        try Failure.run {
+            let store = try global.openStore()
+            let list = try ExchangeService.parseList(services)
+            let answer: BindingManager.OverwriteAnswer = overwriteDefault ? .overwrite : keepDefault ? .keep : .ask(Confirmation.overwriteDefault)
+            let result = try BindingManager(store: store).enable(try Thumbprint(parsing: thumbprint), services: list, answer: answer)
+            for warning in result.warnings { Terminal.warn(warning) }
+            if global.format == .json {
+                let object: [String: Any] = [
+                    "thumbprint": result.thumbprint,
+                    "servicesAdded": result.newlyBound.map(\.rawValue),
+                    "servicesAlreadyBound": result.alreadyBound.map(\.rawValue),
+                    "previousDefaultSmtpCertificate": result.previousDefault ?? NSNull(),
+                    "defaultSmtpCertificate": result.newDefault ?? NSNull(),
+                    "warnings": result.warnings,
+                ]
+                Terminal.out(JSONText.render(object))
+                return
+            }
+            let added = result.newlyBound.map(\.rawValue).joined(separator: ", ")
+            Terminal.out(result.newlyBound.isEmpty ? "\(result.thumbprint) was already bound to \(list.map(\.rawValue).joined(separator: ", "))."
+                                                   : "Enabled \(added) on \(result.thumbprint).")
+            if list.contains(.smtp) {
+                if result.defaultChanged {
+                    Terminal.out("Default SMTP certificate: \(result.newDefault ?? "none")" + (result.previousDefault.map { " (was \($0))" } ?? " (first SMTP certificate)"))
+                } else if let current = result.newDefault {
+                    Terminal.out("Default SMTP certificate: \(current) (unchanged)")
+                }
+            }
+        }
+    }
+}
+
+/// Exchange's confirmation prompts, answered on the terminal or from piped standard input.
+enum Confirmation {
+    static let choices = "[Y] Yes  [A] Yes to All  [N] No  [L] No to All  [?] Help (default is \"Y\"): "
+
+    @Sendable static func overwriteDefault(_ question: BindingManager.OverwriteQuestion) -> Bool? {
+        Terminal.err(question.text)
+        while true {
+            FileHandle.standardError.write(Data(choices.utf8))
+            guard let line = readLine(strippingNewline: true) else {
+                Terminal.err("")
+                return nil
+            }
+            if !Terminal.stdinIsTerminal { Terminal.err(line) }  // show the piped answer, as a transcript would
+            switch line.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "", "y", "yes", "a", "yes to all": return true
+            case "n", "no", "l", "no to all": return false
+            case "?", "help":
+                Terminal.err("Y - make the new certificate the default SMTP (internal transport) certificate.\nN - bind SMTP to it and keep the current default (what KB 4495258 advises).")
+            default:
+                if !Terminal.stdinIsTerminal { return nil }
+            }
+        }
+    }
+}
+
+/// JSON text of a dictionary: sorted keys, pretty, slashes unescaped.
+enum JSONText {
+    static func render(_ object: Any) -> String {
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

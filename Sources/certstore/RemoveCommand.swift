@@ -1,0 +1,68 @@
+import ArgumentParser
+import CertStore
+import Foundation
+
+struct RemoveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "remove",
+        abstract: "Remove a certificate, refusing while anything would break; it goes to the trash.",
+        discussion: """
+            Refused (exit 2), naming each dependent, when the certificate is the default SMTP certificate, is \
+            bound to a service, is a registered dependency, issues a bound certificate, or when a connector that \
+            resolves to it today would afterwards resolve to nothing usable. When a connector falls through to a \
+            usable twin instead (the KB 4495258 fix: keyless old certificate, renewed one present), removal goes \
+            ahead and says which certificate the connector uses from now on. The key stays unless --delete-key, \
+            and is never deleted while another certificate uses it. `certstore restore` undoes a removal.
+            """)
+
+    @Argument(help: ArgumentHelp("The certificate's thumbprint.", valueName: "thumbprint"))
+    var thumbprint: String
+
+    @Flag(help: "Show what would happen and change nothing.")
+    var dryRun = false
+
+    @Flag(help: "Remove even though something depends on it (it still goes to the trash).")
+    var force = false
+
+    @Flag(help: "Also move the private key to the trash (refused while another certificate uses the key).")
+    var deleteKey = false
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try Failure.run {
+            let store = try global.openStore()
+            let (plan, trash) = try Remover(store: store).remove(try Thumbprint(parsing: thumbprint), in: try global.storePath(),
+                                                                  deleteKey: deleteKey, force: force, dryRun: dryRun)
+            if global.format == .json {
+                Terminal.out(JSONText.render([
+                    "thumbprint": plan.entry.thumbprint, "subject": plan.entry.properties.subjectString, "store": plan.entry.store.description,
+                    "allowed": plan.isAllowed, "blockers": plan.hardBlockers + plan.blockers, "notes": plan.notes,
+                    "deletesKey": plan.deletesKey, "dryRun": dryRun, "trashId": trash?.id ?? NSNull(),
+                ] as [String: Any]))
+                if dryRun && !plan.isAllowed { throw ExitCode(2) }
+                return
+            }
+            let what = "\(plan.entry.thumbprint) (\(Terminal.sanitize(plan.entry.properties.subjectString))) from \(plan.entry.store)"
+            if dryRun {
+                if plan.isAllowed {
+                    Terminal.out("Would remove \(what)" + (plan.deletesKey ? " and its private key." : "; its private key stays."))
+                    for note in plan.notes { Terminal.out("  - \(note)") }
+                    Terminal.out("Nothing was changed (--dry-run).")
+                } else {
+                    Terminal.out("Would refuse to remove \(what): it would break")
+                    for blocker in plan.hardBlockers + plan.blockers { Terminal.out("  - \(blocker)") }
+                    Terminal.out("Nothing was changed (--dry-run).")
+                    throw ExitCode(2)
+                }
+                return
+            }
+            for blocker in plan.blockers {
+                Terminal.warn(Terminal.paint("FORCED:", .red, forStderr: true) + " this removal breaks: \(blocker)")
+            }
+            Terminal.out("Removed \(what)" + (plan.deletesKey ? " and its private key." : "; its private key stays in the store."))
+            for note in plan.notes { Terminal.out("  - \(note)") }
+            if let trash { Terminal.out("In the trash as \(trash.id); undo with: certstore restore \(trash.id)") }
+        }
+    }
+}

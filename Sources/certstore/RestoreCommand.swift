@@ -1,0 +1,20 @@
+import ArgumentParser
+import CertStore
+
+struct RestoreCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Bring a removed certificate back from the trash, exactly as it was.")
+
+    @Argument(help: ArgumentHelp("A trash ID from `certstore trash list`, or a thumbprint (its newest trash entry).", valueName: "id"))
+    var reference: String
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try Failure.run {
+            let entry = try Trash(store: try global.openStore()).restore(reference)
+            Terminal.out("Restored \(entry.thumbprint) (\(Terminal.sanitize(entry.subject))) to \(entry.store)" + (entry.keyFile != nil ? " with its private key." : "."))
+        }
+    }
+}
