@@ -20,7 +20,7 @@ let package = Package(
         ),
         .target(
             name: "CertStore",
-            dependencies: ["COpenSSL"]
+            dependencies: ["COpenSSL", .product(name: "CSV", package: "CSV.swift")]
         ),
         .executableTarget(
             name: "certstore",

@@ -99,6 +99,7 @@ def main():
               "--tls-certificate-name", "<I>CN=Contoso Issuing CA 1, O=Contoso Ltd, C=US"
               "<S>CN=mail.contoso.com, O=Contoso Ltd, L=Redmond, S=Washington, C=US")
     shutil.rmtree(work)
+    write_protocol_log(old, new)
     with open(os.path.join(stores, "README.md"), "w") as f:
         f.write("""# Demo store (not for production)
 
@@ -116,6 +117,51 @@ Microsoft KB 4495258. Every private key under `LocalMachine/Keys/` is a DEMO key
 
 Run certstore from the repository root and it uses this store (`./Stores`) by default.
 """)
+
+
+def write_protocol_log(old, new):
+    """An Exchange SMTP send protocol log in which the connector presents the keyless 2025 certificate."""
+    folder = os.path.join(repo, "examples", "logs", "SmtpSend")
+    os.makedirs(folder, exist_ok=True)
+    subject = "CN=mail.contoso.com, O=Contoso Ltd, L=Redmond, S=Washington, C=US"
+    issuer = "CN=Contoso Issuing CA 1, O=Contoso Ltd, C=US"
+    thumb = hashlib.sha1(old.public_bytes(serialization.Encoding.DER)).hexdigest().upper()
+    serial = format(old.serial_number, "X")  # .NET shows the INTEGER's content octets
+    serial = ("0" if len(serial) % 2 else "") + serial
+    serial = ("00" if int(serial[0], 16) >= 8 else "") + serial
+    lines = ["#Software: Microsoft Exchange Server", "#Version: 15.0.0.0", "#Log-type: SMTP Send Protocol Log",
+             "#Date: 2026-11-28T09:00:02.511Z",
+             "#Fields: date-time,connector-id,session-id,sequence-number,local-endpoint,remote-endpoint,event,data,context"]
+    for n, (session, minute) in enumerate([("08DE2F1A9C3B7701", "14"), ("08DE2F1A9C3B7702", "19"), ("08DE2F1A9C3B7703", "24")]):
+        t = f"2026-11-28T09:{minute}:45"
+        port = 28252 + n
+        rows = [
+            (".039Z", "*", "SendRoutingHeaders", "Set Session Permissions"),
+            (".039Z", "*", "", "attempting to connect"),
+            (".040Z", "+", "", ""),
+            (".196Z", "<", '"220 contoso-com.mail.protection.outlook.com Microsoft ESMTP MAIL Service ready at Sat, 28 Nov 2026 09:%s:44 +0000"' % minute, ""),
+            (".196Z", ">", "EHLO mail.contoso.com", ""),
+            (".235Z", "<", "250-contoso-com.mail.protection.outlook.com Hello [198.51.100.10]", ""),
+            (".235Z", "<", "250-SIZE 157286400", ""),
+            (".235Z", "<", "250-PIPELINING", ""),
+            (".235Z", "<", "250-STARTTLS", ""),
+            (".235Z", "<", "250 CHUNKING", ""),
+            (".236Z", ">", "STARTTLS", ""),
+            (".274Z", "<", "220 2.0.0 SMTP server ready", ""),
+            (".274Z", "*", "", "Sending certificate"),
+            (".274Z", "*", '"%s"' % subject, "Certificate subject"),
+            (".274Z", "*", '"%s"' % issuer, "Certificate issuer name"),
+            (".274Z", "*", serial, "Certificate serial number"),
+            (".274Z", "*", thumb, "Certificate thumbprint"),
+            (".274Z", "*", "mail.contoso.com;autodiscover.contoso.com", "Certificate alternate names"),
+            (".275Z", "*", "", "TLS negotiation failed with error NoCredentials"),
+            (".276Z", "-", "", "Local"),
+        ]
+        for seq, (ms, event, data, context) in enumerate(rows):
+            local = "" if seq < 2 else f"192.168.0.78:{port}"
+            lines.append(f"{t}{ms},Outbound to Office 365,{session},{seq},{local},104.47.2.36:25,{event},{data},{context}")
+    with open(os.path.join(folder, "SEND20261128-1.log"), "w", newline="\r\n") as f:
+        f.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ struct GlobalOptions: ParsableArguments {
         valueName: "store"))
     var store: String = "LocalMachine/My"
 
-    @Option(name: .long, help: ArgumentHelp("Output format: table, list, csv or json.", valueName: "format"))
+    @Option(name: .long, help: ArgumentHelp("Output format: table, list, csv or json (audit also: prometheus).", valueName: "format"))
     var format: OutputFormat = .table
 
     @Option(name: .long, help: ArgumentHelp("Seconds a writer waits for the store lock before giving up.", valueName: "seconds"))
@@ -77,4 +77,6 @@ extension GlobalOptions {
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case table, list, csv, json
+    /// Prometheus text exposition: `audit` only.
+    case prometheus
 }

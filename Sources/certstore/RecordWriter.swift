@@ -52,6 +52,9 @@ struct RecordWriter {
     /// Writes all rows; `columns` gives the header order when there are no rows.
     func write(_ rows: some Sequence<Row>, columns: [String]) {
         switch format {
+        case .prometheus:
+            Failure.report(CertStoreError(.usage, "--format prometheus is only for `certstore audit`", hint: "use table, list, csv or json"))
+            exit(64)
         case .json:
             var first = true
             Terminal.out("[")

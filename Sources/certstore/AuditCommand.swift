@@ -1,0 +1,126 @@
+import ArgumentParser
+import CertStore
+import Foundation
+
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Pre-flight checks of a whole location: catch NoCredentials before mail queues.",
+        discussion: """
+            Checks send connectors (a TLSCertificateName that resolves to a certificate without a usable key is \
+            CRITICAL: KB 4495258), keyless twins, the default SMTP certificate, every bound certificate (key, \
+            expiry, Server Authentication, key size, SHA-1/MD5 signatures, chain), keyless certificates nothing \
+            uses, orphan keys, dependencies, leftover temporary files and key file permissions. Each finding \
+            names the fix; a remediation plan closes the report.
+
+            Exit status (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. \
+            --format prometheus writes the text exposition format for node_exporter's textfile collector \
+            (with --output, atomically).
+            """)
+
+    @Option(help: ArgumentHelp("Days left under which a bound certificate is a WARNING.", valueName: "days"))
+    var warningDays: Int = 60
+
+    @Option(help: ArgumentHelp("Days left under which a bound certificate is CRITICAL.", valueName: "days"))
+    var criticalDays: Int = 30
+
+    @Flag(help: "Also list the checks that passed.")
+    var verbose = false
+
+    @Option(help: ArgumentHelp("Write the report to this file (atomically) instead of standard output.", valueName: "file"))
+    var output: String?
+
+    @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        guard criticalDays >= 0, warningDays >= criticalDays else {
+            throw ValidationError("need 0 <= --critical-days <= --warning-days")
+        }
+    }
+
+    func run() throws {
+        var status = Severity.unknown
+        do {
+            var auditor = Auditor(store: try global.openStore())
+            auditor.thresholds.warningDays = warningDays
+            auditor.thresholds.criticalDays = criticalDays
+            let report = try auditor.run()
+            status = report.status
+            let text: String
+            switch global.format {
+            case .prometheus: text = PrometheusExposition.render(report)
+            case .json: text = JSONText.render(json(report)) + "\n"
+            case .csv: text = csv(report)
+            case .table, .list: text = human(report, color: output == nil)
+            }
+            if let output {
+                try OutputFile.write(Array(text.utf8), to: output, secret: false, overwrite: true)
+            } else {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
+        } catch let error as CertStoreError {
+            // The audit itself could not run: UNKNOWN, as a monitoring plugin says it.
+            Failure.report(error)
+            throw ExitCode(Severity.unknown.exitCode)
+        }
+        if status != .ok { throw ExitCode(status.exitCode) }
+    }
+
+    private func json(_ report: AuditReport) -> [String: Any] {
+        [
+            "status": report.status.name, "exitCode": report.status.exitCode, "location": report.location,
+            "checkedAt": RecordWriter.dateText(report.checkedAt),
+            "summary": Dictionary(uniqueKeysWithValues: Severity.allCases.map { ($0.name.lowercased(), report.count($0)) }),
+            "findings": report.findings.map { f -> [String: Any] in
+                ["severity": f.severity.name, "check": f.check, "object": f.object, "title": f.title, "detail": f.detail, "fix": f.fix]
+            },
+            "remediationPlan": report.remediationPlan,
+            "connectors": report.connectors.map { c -> [String: Any] in
+                ["name": c.name, "status": c.status.rawValue, "thumbprint": c.thumbprint ?? NSNull(), "usable": c.usable, "keylessTwin": c.keylessTwin]
+            },
+        ]
+    }
+
+    private func csv(_ report: AuditReport) -> String {
+        // Reuse the CSV writer through a pipe-free path: render rows the same way `list --format csv` does.
+        var lines = ["Severity,Check,Object,Title,Detail,Fix"]
+        func quote(_ field: String) -> String { "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        for f in report.findings {
+            lines.append([f.severity.name, f.check, f.object, f.title, f.detail, f.fix.joined(separator: "; ")].map(quote).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func human(_ report: AuditReport, color: Bool) -> String {
+        func paint(_ text: String, _ c: Terminal.Color) -> String { color ? Terminal.paint(text, c) : text }
+        func tag(_ severity: Severity) -> String {
+            let name = severity.name.padding(toLength: 9, withPad: " ", startingAt: 0)
+            switch severity {
+            case .critical: return paint(name, .red)
+            case .warning, .unknown: return paint(name, .yellow)
+            case .ok: return paint(name, .green)
+            }
+        }
+        var out = "certstore audit of \(report.location) at \(RecordWriter.dateText(report.checkedAt))\n\n"
+        let shown = report.findings.filter { verbose || $0.severity != .ok }
+        for finding in shown {
+            out += "\(tag(finding.severity)) \(Terminal.sanitize(finding.title))\n"
+            out += "          \(Terminal.sanitize(finding.detail))\n"
+            for (index, command) in finding.fix.enumerated() {
+                out += "          \(index == 0 ? "fix:" : "    ") \(command)\n"
+            }
+            out += "\n"
+        }
+        if shown.isEmpty { out += "Nothing to report.\n\n" }
+        let plan = report.remediationPlan
+        if !plan.isEmpty {
+            out += paint("Remediation plan", .bold) + " (in this order):\n"
+            for (index, command) in plan.enumerated() { out += "  \(index + 1). \(command)\n" }
+            out += "\n"
+        }
+        let okCount = report.count(.ok)
+        out += "\(tag(report.status).trimmingTrailingSpaces()): \(report.count(.critical)) critical, \(report.count(.warning)) warning, \(report.count(.unknown)) unknown; \(okCount) check\(okCount == 1 ? "" : "s") OK"
+        out += verbose || okCount == 0 ? "\n" : " (--verbose shows them)\n"
+        return out
+    }
+}
