@@ -119,7 +119,7 @@ struct AuditCommand: ParsableCommand {
             out += "\n"
         }
         let okCount = report.count(.ok)
-        out += "\(tag(report.status).trimmingTrailingSpaces()): \(report.count(.critical)) critical, \(report.count(.warning)) warning, \(report.count(.unknown)) unknown; \(okCount) check\(okCount == 1 ? "" : "s") OK"
+        out += "\(tag(report.status).trimmingTrailingSpaces()): \(report.count(.critical)) critical, \(report.count(.warning)) warning\(report.count(.warning) == 1 ? "" : "s"), \(report.count(.unknown)) unknown; \(okCount) check\(okCount == 1 ? "" : "s") OK"
         out += verbose || okCount == 0 ? "\n" : " (--verbose shows them)\n"
         return out
     }
