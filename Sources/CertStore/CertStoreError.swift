@@ -2,7 +2,7 @@
 ///
 /// The command line prints `message` and `hint` on stderr and maps `kind` to a documented exit code.
 public struct CertStoreError: Error, Sendable, CustomStringConvertible, Equatable {
-    public enum Kind: String, Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable, Codable {
         /// The request itself is malformed (bad thumbprint, bad option value).
         case usage
         /// The certificate, store or item asked for does not exist.

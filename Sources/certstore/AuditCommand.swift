@@ -82,13 +82,11 @@ struct AuditCommand: ParsableCommand {
     }
 
     private func csv(_ report: AuditReport) -> String {
-        // Reuse the CSV writer through a pipe-free path: render rows the same way `list --format csv` does.
-        var lines = ["Severity,Check,Object,Title,Detail,Fix"]
-        func quote(_ field: String) -> String { "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        var data = RecordWriter.csvLine(["Severity", "Check", "Object", "Title", "Detail", "Fix"])
         for f in report.findings {
-            lines.append([f.severity.name, f.check, f.object, f.title, f.detail, f.fix.joined(separator: "; ")].map(quote).joined(separator: ","))
+            data += RecordWriter.csvLine([f.severity.name, f.check, f.object, f.title, f.detail, f.fix.joined(separator: "; ")])
         }
-        return lines.joined(separator: "\n") + "\n"
+        return String(decoding: data, as: UTF8.self)
     }
 
     private func human(_ report: AuditReport, color: Bool) -> String {

@@ -44,16 +44,17 @@ struct ImportCommand: ParsableCommand {
             }
             let result = try Importer(store: store).importFiles(files, options: options)
             report(result)
-            if !result.failures.isEmpty {
-                let worst = result.failures.count == files.count || !result.committed
-                throw ExitCode(worst || !result.failures.isEmpty ? 65 : 0)
+            if let first = result.failures.first {
+                // The first failure decides the code: 66 for a file that cannot be read, 65 for bad data.
+                throw ExitCode(Failure.exitCode(for: first.kind))
             }
         }
     }
 
     private func report(_ result: ImportResult) {
         for failure in result.failures {
-            Failure.report(CertStoreError(.badData, failure.message, hint: failure.hint), prefix: failure.file)
+            Failure.report(CertStoreError(failure.kind, failure.message, hint: failure.hint),
+                           prefix: failure.message.contains(failure.file) ? nil : failure.file)
         }
         if !result.committed {
             Terminal.err("nothing was imported: the store is unchanged (use --skip-invalid to import the other files)")
@@ -64,11 +65,11 @@ struct ImportCommand: ParsableCommand {
                 ["file": item.file, "thumbprint": item.thumbprint, "store": item.store, "subject": item.subject,
                  "action": item.action.rawValue, "hasPrivateKey": item.hasPrivateKey]
             }
-            let failures = result.failures.map { ["file": $0.file, "message": $0.message, "hint": $0.hint ?? NSNull()] as [String: Any] }
+            let failures = result.failures.map { ["file": $0.file, "kind": $0.kind.rawValue, "message": $0.message, "hint": $0.hint ?? NSNull()] as [String: Any] }
             let object: [String: Any] = [
                 "committed": result.committed, "items": items, "failures": failures,
                 "summary": ["added": result.addedCount, "keyAdded": result.keyAddedCount,
-                            "alreadyPresent": result.alreadyPresentCount, "failed": result.failures.count],
+                            "alreadyPresent": result.alreadyPresentCount, "updated": result.updatedCount, "failed": result.failures.count],
             ]
             if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
                 Terminal.out(String(decoding: data, as: UTF8.self))
@@ -83,7 +84,7 @@ struct ImportCommand: ParsableCommand {
             }
             RecordWriter(format: global.format).write(rows, columns: ["Action", "Store", "Thumbprint", "HasPrivateKey", "Subject"])
             if result.committed && global.format == .table {
-                Terminal.out("Imported \(result.addedCount) new, \(result.keyAddedCount) re-linked to their key, \(result.alreadyPresentCount) already present"
+                Terminal.out("Imported \(result.addedCount) new, \(result.keyAddedCount) re-linked to their key, \(result.alreadyPresentCount) already present" + (result.updatedCount > 0 ? ", \(result.updatedCount) updated" : "")
                              + (result.failures.isEmpty ? "." : "; \(result.failures.count) file(s) failed."))
             }
         }

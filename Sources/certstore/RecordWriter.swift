@@ -39,6 +39,15 @@ struct RecordWriter {
         }
     }
 
+    /// One CSV record with its line ending (RFC 4180 quoting by CSV.swift).
+    static func csvLine(_ fields: [String]) -> Data {
+        guard let writer = try? CSVWriter(stream: .toMemory()) else { return Data() }
+        try? writer.write(row: fields)
+        writer.stream.close()
+        let data = writer.stream.property(forKey: .dataWrittenToMemoryStreamKey) as? Data ?? Data()
+        return data + Data("\n".utf8)
+    }
+
     /// One JSON object, keys sorted (the documented, stable order).
     static func jsonObject(_ row: Row, pretty: Bool = true) -> String {
         var object: [String: Any] = [:]
@@ -66,11 +75,9 @@ struct RecordWriter {
             }
             Terminal.out(first ? "]" : "\n]")
         case .csv:
-            let stream = OutputStream(toFileAtPath: "/dev/stdout", append: true)!
-            guard let writer = try? CSVWriter(stream: stream) else { return }
-            try? writer.write(row: columns)
-            for row in rows { try? writer.write(row: row.map { Self.text($0.value, csv: true) }) }
-            writer.stream.close()
+            // Each record through CSV.swift into memory, then out through the process's own stdout, line by line.
+            FileHandle.standardOutput.write(Self.csvLine(columns))
+            for row in rows { FileHandle.standardOutput.write(Self.csvLine(row.map { Self.text($0.value, csv: true) })) }
         case .list:
             let width = columns.map(\.count).max() ?? 0
             var first = true

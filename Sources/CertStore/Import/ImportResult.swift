@@ -7,6 +7,8 @@ public struct ImportResult: Sendable, Codable {
         case alreadyPresent = "AlreadyPresent"
         /// The certificate was there without a usable key; the key from this import re-links it.
         case keyAdded = "KeyAdded"
+        /// The certificate was there; this import changed its store properties (--exportable, --friendly-name).
+        case updated = "Updated"
     }
 
     public struct Item: Sendable, Codable, Equatable {
@@ -20,8 +22,16 @@ public struct ImportResult: Sendable, Codable {
 
     public struct Failure: Sendable, Codable, Equatable {
         public let file: String
+        public let kind: CertStoreError.Kind
         public let message: String
         public let hint: String?
+
+        init(file: String, error: CertStoreError) {
+            self.file = file
+            self.kind = error.kind
+            self.message = error.message
+            self.hint = error.hint
+        }
     }
 
     public var items: [Item] = []
@@ -32,4 +42,5 @@ public struct ImportResult: Sendable, Codable {
     public var addedCount: Int { items.filter { $0.action == .added }.count }
     public var keyAddedCount: Int { items.filter { $0.action == .keyAdded }.count }
     public var alreadyPresentCount: Int { items.filter { $0.action == .alreadyPresent }.count }
+    public var updatedCount: Int { items.filter { $0.action == .updated }.count }
 }

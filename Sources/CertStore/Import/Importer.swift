@@ -34,16 +34,18 @@ public struct Importer: Sendable {
             do {
                 parsed.append((path, try parse(path, options: options)))
             } catch let error as CertStoreError {
-                result.failures.append(.init(file: path, message: error.message, hint: error.hint))
+                result.failures.append(.init(file: path, error: error))
             }
         }
+        // Nothing to write: do not even take the lock (a failed import leaves no trace, not even .lock).
+        if parsed.isEmpty || (!result.failures.isEmpty && !options.skipInvalid) { return result }
         return try store.withWriteLock {
             var plans: [(path: String, plan: Plan)] = []
             for (path, file) in parsed {
                 do {
                     plans.append((path, try plan(file, options: options)))
                 } catch let error as CertStoreError {
-                    result.failures.append(.init(file: path, message: error.message, hint: error.hint))
+                    result.failures.append(.init(file: path, error: error))
                 }
             }
             if !result.failures.isEmpty && !options.skipInvalid { return result }
@@ -140,6 +142,21 @@ public struct Importer: Sendable {
                     try store.writeStoreProperties(properties, thumbprint: thumbprint, in: placement.store)
                     action = .keyAdded
                     hasKey = true
+                }
+                // Giving the key again with --exportable or --friendly-name proves possession: update them.
+                var properties = try store.readStoreProperties(thumbprint, in: placement.store)
+                var changed = false
+                if options.exportable && !properties.exportable && (placement.key != nil || action == .keyAdded) {
+                    properties.exportable = true
+                    changed = true
+                }
+                if let name = options.friendlyName, properties.friendlyName != name {
+                    properties.friendlyName = name
+                    changed = true
+                }
+                if changed {
+                    try store.writeStoreProperties(properties, thumbprint: thumbprint, in: placement.store)
+                    if action == .alreadyPresent { action = .updated }
                 }
                 if alreadyWritten && action == .alreadyPresent { continue }
             } else {
