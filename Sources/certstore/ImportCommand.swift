@@ -30,6 +30,9 @@ struct ImportCommand: ParsableCommand {
     @Flag(help: "Import the readable files and report the others, instead of importing nothing.")
     var skipInvalid = false
 
+    @Option(help: ArgumentHelp("For roots imported into LocalMachine/Root: the RootCAType the Exchange view reports (ThirdParty, Enterprise, Registry, GroupPolicy; default ThirdParty).", valueName: "type"))
+    var rootCAType: String?
+
     func run() throws {
         try Failure.run {
             let store = try global.openStore()
@@ -38,6 +41,13 @@ struct ImportCommand: ParsableCommand {
             options.friendlyName = friendlyName
             options.exportable = exportable
             options.skipInvalid = skipInvalid
+            if let rootCAType {
+                guard let type = ExchangeCertificate.RootCAType.allCases.first(where: { $0.rawValue.caseInsensitiveCompare(rootCAType) == .orderedSame }),
+                      type != .none, type != .unknown else {
+                    throw CertStoreError(.usage, "unknown root CA type \"\(rootCAType)\"", hint: "use ThirdParty, Enterprise, Registry or GroupPolicy")
+                }
+                options.rootCAType = type
+            }
             options.password = try passwords.resolve()
             if options.password == nil && !passwords.passwordStdin {
                 options.askPassword = { file in PasswordOptions.prompt("Password for \(file): ") }

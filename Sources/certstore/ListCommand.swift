@@ -50,8 +50,26 @@ struct ListCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Columns to show, like Select-Object -Property (case-insensitive, comma-separated; * for all).", valueName: "names"))
     var property: [String] = []
 
+    @Option(help: ArgumentHelp("certificate (default) or exchange: what Get-ExchangeCertificate shows — certificates with a usable key, newest first, with Services, Status and RootCAType.", valueName: "view"))
+    var view: ListView = .certificate
+
+    @Option(help: ArgumentHelp("Exchange view: only this RootCAType (None, ThirdParty, Enterprise, Registry, GroupPolicy, Unknown).", valueName: "type"))
+    var rootCAType: String?
+
+    @Option(help: ArgumentHelp("Exchange view: only this Status (Valid, Untrusted, DateInvalid, Invalid, Unknown).", valueName: "status"))
+    var status: String?
+
+    @Option(help: ArgumentHelp("Exchange view: only certificates bound to all these services (SMTP,IIS,IMAP,POP).", valueName: "list"))
+    var services: String?
+
+    @Option(help: ArgumentHelp("Exchange view: certificates for this name, the one Exchange would pick first (-DomainName).", valueName: "name"))
+    var domain: String?
+
     func validate() throws {
         if hasPrivateKey && noPrivateKey { throw ValidationError("--has-private-key and --no-private-key exclude each other") }
+        if view == .certificate && (rootCAType != nil || status != nil || services != nil || domain != nil) {
+            throw ValidationError("--root-ca-type, --status, --services and --domain belong to --view exchange")
+        }
     }
 
     func run() throws {
@@ -71,6 +89,11 @@ struct ListCommand: ParsableCommand {
             filter.hasPrivateKey = hasPrivateKey ? true : (noPrivateKey ? false : nil)
             filter.includeArchived = includeArchived
 
+            if view == .exchange {
+                try ExchangeListing(global: global, thumbprint: thumbprint, rootCAType: rootCAType, status: status,
+                                    services: services, domain: domain, property: property).run(store: store, filter: filter)
+                return
+            }
             let columns: [CertificateProperty]
             if !property.isEmpty {
                 columns = try CertificateProperty.select(property)
@@ -87,4 +110,8 @@ struct ListCommand: ParsableCommand {
             writer.write(rows, columns: columns.map(\.name))
         }
     }
+}
+
+enum ListView: String, ExpressibleByArgument, CaseIterable {
+    case certificate, exchange
 }

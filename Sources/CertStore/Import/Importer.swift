@@ -17,6 +17,8 @@ public struct Importer: Sendable {
         public var askPassword: (@Sendable (_ file: String) -> Password?)?
         /// Import the good files and report the bad ones instead of importing nothing.
         public var skipInvalid = false
+        /// Recorded on certificates imported into `Root`: what `RootCAType` the Exchange view reports.
+        public var rootCAType: ExchangeCertificate.RootCAType?
         public var now = Date()
 
         public init() {}
@@ -28,6 +30,9 @@ public struct Importer: Sendable {
 
     public func importFiles(_ paths: [String], options: Options) throws -> ImportResult {
         if let name = options.friendlyName { _ = try StoreProperties.validateFriendlyName(name) }
+        if options.rootCAType != nil && options.target.store != "Root" {
+            throw CertStoreError.usage("--root-ca-type applies to imports into LocalMachine/Root", hint: "add --store LocalMachine/Root")
+        }
         var result = ImportResult()
         var parsed: [(path: String, file: CredentialFile)] = []
         for path in paths {
@@ -164,9 +169,10 @@ public struct Importer: Sendable {
                     let status = store.keyStatus(for: certificate, identifier: key.publicKeyIdentifier)
                     if status != .present { try store.writeKey(key) }
                 }
-                let properties = StoreProperties(friendlyName: placement.friendlyName, archived: false,
+                var properties = StoreProperties(friendlyName: placement.friendlyName, archived: false,
                                                  exportable: placement.key != nil && options.exportable,
                                                  importedAt: options.now, source: URL(fileURLWithPath: file).lastPathComponent)
+                if placement.store.store == "Root" { properties.rootCAType = options.rootCAType }
                 try store.writeCertificate(certificate, properties: properties, in: placement.store)
                 action = .added
                 hasKey = placement.key != nil

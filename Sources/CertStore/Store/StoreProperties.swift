@@ -12,6 +12,8 @@ public struct StoreProperties: Sendable, Equatable, Codable {
     public var importedAt: Date?
     /// The file the certificate was imported from.
     public var source: String?
+    /// For a root in `Root`: the kind Exchange reports as `RootCAType` (ThirdParty when not set).
+    public var rootCAType: ExchangeCertificate.RootCAType?
 
     public static let maxFriendlyNameLength = 63
 
@@ -32,6 +34,7 @@ public struct StoreProperties: Sendable, Equatable, Codable {
         exportable = try container.decodeIfPresent(Bool.self, forKey: .exportable) ?? false
         importedAt = try container.decodeIfPresent(Date.self, forKey: .importedAt)
         source = try container.decodeIfPresent(String.self, forKey: .source)
+        rootCAType = try container.decodeIfPresent(ExchangeCertificate.RootCAType.self, forKey: .rootCAType)
     }
 
     /// Checks a friendly name a user typed: under 64 characters, no control characters.
