@@ -54,7 +54,10 @@ public struct PKCS12File: Sendable {
         }
         defer { shim_sk_PKCS7_pop_free(safes) }
 
-        var walker = BagWalker(secret: secret, limits: limits)
+        // Without a MAC nothing has checked the password yet: a decryption failure then means "wrong password"
+        // (or, when none was given, "password required") rather than a damaged file.
+        let unverified: PasswordState = macIterations >= 0 ? .verified : (password == nil ? .missing : .unverified)
+        var walker = BagWalker(secret: secret, limits: limits, passwordState: unverified)
         for index in 0..<shim_sk_PKCS7_num(safes) {
             guard let p7 = shim_sk_PKCS7_value(safes, index) else { continue }
             let bags: OpaquePointer?
@@ -65,11 +68,11 @@ public struct PKCS12File: Sendable {
                 let iterations = shim_pbe_iterations(shim_PKCS7_encdata_algorithm(p7))
                 if iterations > limits.maxIterations { throw CertStoreError.iterationLimit(iterations, limits: limits) }
                 bags = secret.call { PKCS12_unpack_p7encdata(p7, $0, $1) }
-                if bags == nil { throw Self.decryptionError("the certificate section") }
+                if bags == nil { throw Self.decryptionError("the certificate section", passwordState: unverified) }
             default:
                 continue  // enveloped (public-key) safes: not produced by any tool users bring
             }
-            guard let bags else { throw Self.decryptionError("a section of the file") }
+            guard let bags else { throw Self.decryptionError("a section of the file", passwordState: unverified) }
             defer { shim_sk_PKCS12_SAFEBAG_pop_free(bags) }
             try walker.walk(bags, depth: 0)
         }
@@ -107,13 +110,22 @@ public struct PKCS12File: Sendable {
                              hint: "check the password; it is the one the file was exported with")
     }
 
-    static func decryptionError(_ what: String) -> CertStoreError {
+    enum PasswordState { case verified, unverified, missing }
+
+    static func decryptionError(_ what: String, passwordState: PasswordState) -> CertStoreError {
         let entries = drainOpenSSLErrors()
         let text = entries.map(\.description).joined(separator: "; ")
         if text.contains("unsupported") || text.contains("RC2") {
             if case .failure(let error) = OpenSSLProviders.loadLegacy() { return error }
             return CertStoreError(.badData, "algorithm not available: \(what) uses encryption this OpenSSL cannot decrypt (\(text))",
                                   hint: "re-export the file with AES-256 (openssl pkcs12 -export without -legacy)")
+        }
+        switch passwordState {
+        case .missing: return .passwordRequired
+        case .unverified:
+            return CertStoreError(.badData, "wrong password or damaged file: \(what) could not be decrypted (the file has no MAC to tell which)",
+                                  hint: "check the password; it is the one the file was exported with")
+        case .verified: break
         }
         return CertStoreError(.badData, "damaged file: \(what) could not be decrypted" + (text.isEmpty ? "" : " (\(text))"))
     }
@@ -153,9 +165,12 @@ private struct BagWalker {
     var certificates: [PKCS12File.CertificateBag] = []
     var keys: [PKCS12File.KeyBag] = []
 
-    init(secret: Secret, limits: Limits) {
+    let passwordState: PKCS12File.PasswordState
+
+    init(secret: Secret, limits: Limits, passwordState: PKCS12File.PasswordState) {
         self.secret = secret
         self.limits = limits
+        self.passwordState = passwordState
     }
 
     mutating func walk(_ bags: OpaquePointer, depth: Int) throws {
@@ -182,7 +197,7 @@ private struct BagWalker {
                 let iterations = shim_pbe_iterations(shim_SAFEBAG_shrouded_algorithm(bag))
                 if iterations > limits.maxIterations { throw CertStoreError.iterationLimit(iterations, limits: limits) }
                 guard let info = secret.call({ PKCS12_decrypt_skey(bag, $0, $1) }) else {
-                    throw PKCS12File.decryptionError("the private key")
+                    throw PKCS12File.decryptionError("the private key", passwordState: passwordState)
                 }
                 defer { PKCS8_PRIV_KEY_INFO_free(info) }
                 guard let pkey = EVP_PKCS82PKEY(info) else {

@@ -30,6 +30,9 @@ public struct Importer: Sendable {
 
     public func importFiles(_ paths: [String], options: Options) throws -> ImportResult {
         if let name = options.friendlyName { _ = try StoreProperties.validateFriendlyName(name) }
+        guard options.target.location == store.location else {
+            throw CertStoreError.usage("the target store \(options.target) is not in this store's location (\(store.location))")
+        }
         if options.rootCAType != nil && options.target.store != "Root" {
             throw CertStoreError.usage("--root-ca-type applies to imports into LocalMachine/Root", hint: "add --store LocalMachine/Root")
         }
@@ -44,11 +47,17 @@ public struct Importer: Sendable {
         }
         // Nothing to write: do not even take the lock (a failed import leaves no trace, not even .lock).
         if parsed.isEmpty || (!result.failures.isEmpty && !options.skipInvalid) { return result }
+        // A certificate and its key may come in different files of one call (certbot's cert.pem + privkey.pem).
+        var batch = Batch()
+        for (_, file) in parsed {
+            for item in file.keys { batch.keys[item.value.publicKeyIdentifier] = item.value }
+            for item in file.certificates { batch.certificateKeyIDs.insert(item.value.publicKeyIdentifier) }
+        }
         return try store.withWriteLock {
             var plans: [(path: String, plan: Plan)] = []
             for (path, file) in parsed {
                 do {
-                    plans.append((path, try plan(file, options: options)))
+                    plans.append((path, try plan(file, batch: batch, options: options)))
                 } catch let error as CertStoreError {
                     result.failures.append(.init(file: path, error: error))
                 }
@@ -86,7 +95,13 @@ public struct Importer: Sendable {
         var orphanKeys: [(key: PrivateKey, certificates: [StoreEntry])] = []
     }
 
-    private func plan(_ file: CredentialFile, options: Options) throws -> Plan {
+    /// Keys and certificates of the whole call, for pairing across files.
+    struct Batch {
+        var keys: [String: PrivateKey] = [:]
+        var certificateKeyIDs = Set<String>()
+    }
+
+    private func plan(_ file: CredentialFile, batch: Batch, options: Options) throws -> Plan {
         var plan = Plan()
         var keysByIdentifier: [String: CredentialFile.Item<PrivateKey>] = [:]
         for item in file.keys {
@@ -103,6 +118,8 @@ public struct Importer: Sendable {
             if let candidate = keysByIdentifier[properties.publicKeyIdentifier], certificate.matches(candidate.value) {
                 key = candidate
                 usedKeys.insert(properties.publicKeyIdentifier)
+            } else if let other = batch.keys[properties.publicKeyIdentifier], certificate.matches(other) {
+                key = CredentialFile.Item(value: other, friendlyName: nil, localKeyID: nil)
             }
             let destination: StorePath
             if key == nil && options.target.store == "My" && properties.isCertificateAuthority {
@@ -115,7 +132,7 @@ public struct Importer: Sendable {
             plan.placements.append(.init(certificate: certificate, store: destination, key: key?.value,
                                          friendlyName: StoreProperties.sanitizeFriendlyName(name)))
         }
-        for (identifier, item) in keysByIdentifier where !usedKeys.contains(identifier) {
+        for (identifier, item) in keysByIdentifier where !usedKeys.contains(identifier) && !batch.certificateKeyIDs.contains(identifier) {
             let owners = try store.certificates(withPublicKey: identifier).filter { $0.certificate.matches(item.value) }
             guard !owners.isEmpty else {
                 throw CertStoreError(.badData,

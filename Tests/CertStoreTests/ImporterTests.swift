@@ -1,0 +1,420 @@
+import Foundation
+import Testing
+@testable import CertStore
+
+@Suite("Importer")
+struct ImporterTests {
+    @Test("a PFX with key and chain: leaf with its key in My, the CA in CA")
+    func pfxWithChain() throws {
+        let t = try TestStore()
+        let now = Date(timeIntervalSince1970: 1_750_000_000)
+        let result = try t.importFiles(["chain.pfx"], options: TestStore.options { $0.now = now })
+        #expect(result.committed)
+        #expect(result.failures.isEmpty)
+        #expect(result.addedCount == 2)
+
+        let leafThumbprint = try t.fixtures.certificate("leaf.pem").thumbprint
+        let caThumbprint = try t.fixtures.certificate("ca.pem").thumbprint
+        let leafItem = try #require(result.items.first { $0.thumbprint == leafThumbprint })
+        #expect(leafItem.store == "LocalMachine/My")
+        #expect(leafItem.action == .added)
+        #expect(leafItem.hasPrivateKey)
+        #expect(leafItem.subject == #"CN=mail.contoso.com, OU=IT, O="Contoso, Ltd", L=Redmond, S=Washington, C=US"#)
+        #expect(leafItem.file == t.fixtures.path("chain.pfx"))
+        let caItem = try #require(result.items.first { $0.thumbprint == caThumbprint })
+        #expect(caItem.store == "LocalMachine/CA")
+        #expect(!caItem.hasPrivateKey)
+
+        let leaf = try #require(try t.entry("leaf.pem"))
+        #expect(leaf.hasPrivateKey)
+        #expect(leaf.keyStatus == .present)
+        #expect(leaf.storeProperties.friendlyName == "Zürich Mail")
+        #expect(leaf.storeProperties.exportable == false)
+        #expect(leaf.storeProperties.source == "chain.pfx")
+        #expect(leaf.storeProperties.importedAt == now)
+        let ca = try #require(try t.entry("ca.pem", in: TestStore.ca))
+        #expect(ca.keyStatus == .missing)
+        #expect(try t.entry("ca.pem") == nil)
+
+        #expect(try t.files(in: TestStore.my) == ["\(leafThumbprint).cer", "\(leafThumbprint).json"])
+        #expect(try t.files(in: TestStore.ca) == ["\(caThumbprint).cer", "\(caThumbprint).json"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: t.store.keysDirectory.path) == ["\(leaf.properties.publicKeyIdentifier).key"])
+        // The .cer is the exact DER.
+        #expect([UInt8](try Data(contentsOf: t.store.directory(of: TestStore.my).appendingPathComponent("\(leafThumbprint).cer")))
+                == (try t.fixtures.bytes("leaf.der")))
+    }
+
+    @Test("the stored key file is unencrypted PKCS#8 of the imported key")
+    func storedKey() throws {
+        let t = try TestStore()
+        try t.importFiles(["modern.pfx"])
+        let text = String(decoding: try Data(contentsOf: try t.keyFile(for: "leaf.pem")), as: UTF8.self)
+        #expect(text.hasPrefix("-----BEGIN PRIVATE KEY-----\n"))
+        let key = try PrivateKey(bytes: Array(text.utf8), password: nil)
+        #expect(try t.fixtures.certificate("leaf.pem").matches(key))
+    }
+
+    @Test("a bare certificate is keyless; its key file later re-links it", arguments: ["leaf.key", "leaf-sec1.der", "key-only.pfx"])
+    func bareCertificateThenKey(keyFile: String) throws {
+        let t = try TestStore()
+        let first = try t.importFiles(["leaf.pem"])
+        #expect(first.committed)
+        #expect(first.items.map(\.action) == [.added])
+        #expect(first.items.first?.store == "LocalMachine/My")
+        #expect(first.items.first?.hasPrivateKey == false)
+        #expect(try #require(try t.entry("leaf.pem")).keyStatus == .missing)
+
+        let second = try t.importFiles([keyFile])
+        #expect(second.committed)
+        #expect(second.failures.isEmpty)
+        #expect(second.items.map(\.action) == [.keyAdded])
+        #expect(second.items.first?.thumbprint == (try t.fixtures.certificate("leaf.pem").thumbprint))
+        #expect(second.items.first?.hasPrivateKey == true)
+        #expect(try #require(try t.entry("leaf.pem")).keyStatus == .present)
+
+        let third = try t.importFiles([keyFile])
+        #expect(third.items.map(\.action) == [.alreadyPresent])
+        #expect(try #require(try t.entry("leaf.pem")).keyStatus == .present)
+    }
+
+    @Test("a PFX re-links the key of a certificate imported bare")
+    func bareCertificateThenPFX() throws {
+        let t = try TestStore()
+        try t.importFiles(["leaf.der"])
+        let result = try t.importFiles(["modern.pfx"], options: TestStore.options { $0.exportable = true })
+        #expect(result.items.map(\.action) == [.keyAdded])
+        let entry = try #require(try t.entry("leaf.pem"))
+        #expect(entry.keyStatus == .present)
+        #expect(entry.storeProperties.exportable)
+    }
+
+    @Test("re-importing says AlreadyPresent and duplicates nothing")
+    func reimport() throws {
+        let t = try TestStore()
+        try t.importFiles(["chain.pfx"])
+        let before = try t.snapshot()
+        let again = try t.importFiles(["chain.pfx"])
+        #expect(again.committed)
+        #expect(again.items.count == 2)
+        #expect(again.items.allSatisfy { $0.action == .alreadyPresent })
+        #expect(again.alreadyPresentCount == 2)
+        #expect(again.items.first { $0.store == "LocalMachine/My" }?.hasPrivateKey == true)
+        #expect(try t.snapshot() == before)
+        #expect(try t.files(in: TestStore.my).count == 2)
+    }
+
+    @Test("the result's JSON form uses the documented action names")
+    func resultJSON() throws {
+        let t = try TestStore()
+        try t.importFiles(["leaf.pem"])
+        let result = try t.importFiles(["modern.pfx", "leaf-renewed.pem"])
+        #expect(result.keyAddedCount == 1)
+        #expect(result.addedCount == 1)
+        let json = String(decoding: try JSONEncoder().encode(result), as: UTF8.self)
+        #expect(json.contains(#""action":"KeyAdded""#))
+        #expect(json.contains(#""action":"Added""#))
+        #expect(json.contains(#""committed":true"#))
+        let decoded = try JSONDecoder().decode(ImportResult.self, from: Data(json.utf8))
+        #expect(decoded.items == result.items)
+    }
+
+    @Test("re-importing with the key and exportable, or with a new friendly name, updates the store properties")
+    func reimportUpdates() throws {
+        let t = try TestStore()
+        try t.importFiles(["chain.pfx"])
+        #expect(try t.entry("leaf.pem")?.storeProperties.exportable == false)
+
+        let exportable = try t.importFiles(["chain.pfx"], options: TestStore.options { $0.exportable = true })
+        #expect(exportable.items.first { $0.store == "LocalMachine/My" }?.action == .updated)
+        // The CA came without a key: nothing to make exportable.
+        #expect(exportable.items.first { $0.store == "LocalMachine/CA" }?.action == .alreadyPresent)
+        #expect(exportable.updatedCount == 1)
+        #expect(try t.entry("leaf.pem")?.storeProperties.exportable == true)
+        #expect(try t.entry("ca.pem", in: TestStore.ca)?.storeProperties.exportable == false)
+
+        let renamed = try t.importFiles(["leaf.pem"], options: TestStore.options { $0.friendlyName = "Renamed" })
+        #expect(renamed.items.map(\.action) == [.updated])
+        #expect(try t.entry("leaf.pem")?.storeProperties.friendlyName == "Renamed")
+        let before = try t.snapshot()
+        let same = try t.importFiles(["leaf.pem"], options: TestStore.options { $0.friendlyName = "Renamed" })
+        #expect(same.items.map(\.action) == [.alreadyPresent])
+        #expect(try t.snapshot() == before)
+    }
+
+    @Test("re-importing the certificate alone never makes its key exportable")
+    func exportableNeedsTheKey() throws {
+        let t = try TestStore()
+        try t.importFiles(["modern.pfx"])
+        let result = try t.importFiles(["leaf.pem"], options: TestStore.options { $0.exportable = true })
+        #expect(result.items.map(\.action) == [.alreadyPresent])
+        #expect(try t.entry("leaf.pem")?.storeProperties.exportable == false)
+    }
+
+    @Test("when nothing can be imported, nothing is written, not even the lock file")
+    func failedImportLeavesNoTrace() throws {
+        let t = try TestStore()
+        let missing = t.root.appendingPathComponent("missing.pfx").path
+        let result = try t.importFiles(["leaf.csr", "leaf.pem", missing])
+        #expect(!result.committed)
+        #expect(result.failures.map(\.kind) == [.badData, .inputUnreadable])
+        #expect(result.failures.map(\.file) == [t.fixtures.path("leaf.csr"), missing])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: t.root.path).isEmpty)
+    }
+
+    @Test("the same certificate twice in one batch is added once")
+    func duplicateInBatch() throws {
+        let t = try TestStore()
+        let result = try t.importFiles(["leaf.pem", "leaf.der"])
+        #expect(result.committed)
+        #expect(result.addedCount == 1)
+        #expect(try t.files(in: TestStore.my).count == 2)
+    }
+
+    @Test("a key that matches nothing fails and leaves the store byte-for-byte unchanged", arguments: ["other.key", "rsa-trad.pem"])
+    func orphanKey(keyFile: String) throws {
+        let t = try TestStore()
+        try t.importFiles(["chain.pfx"])
+        let before = try t.snapshot()
+        #expect(!before.isEmpty)
+        let result = try t.importFiles([keyFile])
+        #expect(!result.committed)
+        #expect(result.items.isEmpty)
+        #expect(result.failures.count == 1)
+        #expect(result.failures.first?.file == t.fixtures.path(keyFile))
+        #expect(result.failures.first?.message.contains("matches no certificate") == true)
+        #expect(try t.snapshot() == before)
+    }
+
+    @Test("a batch with one bad file imports nothing")
+    func batchWithBadFile() throws {
+        let t = try TestStore()
+        try t.importFiles(["other.pem"])
+        let garbage = try Scratch.makeDirectory("garbage").appendingPathComponent("garbage.bin")
+        try Data(pseudoRandomBytes(count: 512, seed: 99)).write(to: garbage)
+        let before = try t.snapshot()
+
+        let result = try t.importFiles(["chain.pfx", garbage.path, "rsa.pem"])
+        #expect(!result.committed)
+        #expect(result.items.isEmpty)
+        #expect(result.failures.map(\.file) == [garbage.path])
+        #expect(try t.snapshot() == before)
+    }
+
+    @Test("skipInvalid imports the good files and reports the bad ones")
+    func skipInvalid() throws {
+        let t = try TestStore()
+        let missing = t.root.appendingPathComponent("no-such-file.pem").path
+        let result = try t.importFiles(["chain.pfx", "leaf.csr", missing, "other.key"],
+                                       options: TestStore.options { $0.skipInvalid = true })
+        #expect(result.committed)
+        #expect(result.addedCount == 2)
+        #expect(Set(result.failures.map(\.file)) == [t.fixtures.path("leaf.csr"), missing, t.fixtures.path("other.key")])
+        #expect(try #require(try t.entry("leaf.pem")).hasPrivateKey)
+        #expect(try t.entry("ca.pem", in: TestStore.ca) != nil)
+    }
+
+    @Test("a certificate and its key given as two files of one batch",
+          arguments: [["leaf.pem", "leaf.key"], ["leaf.key", "leaf.pem"]])
+    func certificateAndKeyTogether(files: [String]) throws {
+        let t = try TestStore()
+        let result = try t.importFiles(files)
+        #expect(result.failures.isEmpty, "\(result.failures)")
+        #expect(result.committed)
+        #expect(try t.entry("leaf.pem")?.keyStatus == .present)
+    }
+
+    @Test("a renewed certificate with the same key finds the key already in the store")
+    func renewal() throws {
+        let t = try TestStore()
+        try t.importFiles(["modern.pfx"])
+        let result = try t.importFiles(["leaf-renewed.pem"])
+        #expect(result.items.map(\.action) == [.added])
+        #expect(result.items.first?.hasPrivateKey == true)
+        #expect(try t.entry("leaf-renewed.pem")?.keyStatus == .present)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: t.store.keysDirectory.path).count == 1)
+    }
+
+    @Test("one key file re-links every keyless certificate of its public key")
+    func keyForTwoCertificates() throws {
+        let t = try TestStore()
+        try t.importFiles(["leaf.pem", "leaf-renewed.pem"])
+        let result = try t.importFiles(["leaf.key"])
+        #expect(result.items.count == 2)
+        #expect(result.items.allSatisfy { $0.action == .keyAdded && $0.hasPrivateKey })
+        #expect(Set(result.items.map(\.thumbprint)) == [try t.fixtures.certificate("leaf.pem").thumbprint,
+                                                         try t.fixtures.certificate("leaf-renewed.pem").thumbprint])
+        #expect(try t.entry("leaf.pem")?.keyStatus == .present)
+        #expect(try t.entry("leaf-renewed.pem")?.keyStatus == .present)
+    }
+
+    @Test("an Ed25519 PFX imports with its key")
+    func ed25519() throws {
+        let t = try TestStore()
+        let result = try t.importFiles(["ed25519.pfx"])
+        #expect(result.items.first?.hasPrivateKey == true)
+        #expect(try t.entry("ed25519.pem")?.keyStatus == .present)
+    }
+
+    @Test("a PEM bundle with certificate and key")
+    func pemBundle() throws {
+        let t = try TestStore()
+        let result = try t.importFiles(["leaf-bundle.pem"])
+        #expect(result.items.map(\.action) == [.added])
+        #expect(result.items.first?.hasPrivateKey == true)
+        #expect(try t.entry("leaf.pem")?.keyStatus == .present)
+    }
+
+    @Test("where keyless certificates go", arguments: [
+        ("ca.pem", "LocalMachine/My", "LocalMachine/CA"),      // a CA without key, target My → CA
+        ("ca.pem", "LocalMachine/Root", "LocalMachine/Root"),
+        ("other.pem", "LocalMachine/CA", "LocalMachine/CA"),
+    ])
+    func placement(file: String, target: String, expected: String) throws {
+        let t = try TestStore()
+        let result = try t.importFiles([file], options: TestStore.options { $0.target = try! StorePath(parsing: target) })
+        #expect(result.items.map(\.store) == [expected])
+        #expect(try t.store.entries(in: try StorePath(parsing: expected)).entries.map(\.thumbprint)
+                == [try t.fixtures.certificate(file).thumbprint])
+    }
+
+    @Test("a target in another location never lands in the store's own location")
+    func targetInAnotherLocation() throws {
+        let t = try TestStore()  // a LocalMachine store
+        let target = try StorePath(parsing: "CurrentUser/My")
+        // Refusing the import would be fine; reporting CurrentUser/My while writing LocalMachine/My is not.
+        if let result = try? t.importFiles(["other.pem"], options: TestStore.options { $0.target = target }), result.committed {
+            #expect(result.items.map(\.store) == ["CurrentUser/My"])
+            let currentUser = CertificateStore(root: t.root, location: "CurrentUser")
+            #expect(try currentUser.entries(in: target).entries.count == 1)
+        }
+        #expect(try t.store.entries(in: TestStore.my).entries.isEmpty)
+    }
+
+    @Test("a CA certificate that comes with its key stays in the target store")
+    func authorityWithKey() throws {
+        let t = try TestStore()
+        let bundle = try Scratch.makeDirectory("ca-bundle").appendingPathComponent("ca-with-key.pem")
+        try Data(try t.fixtures.bytes("ca.pem") + t.fixtures.bytes("ca.key")).write(to: bundle)
+        let result = try t.importFiles([bundle.path])
+        #expect(result.items.map(\.store) == ["LocalMachine/My"])
+        #expect(result.items.first?.hasPrivateKey == true)
+        #expect(try t.entry("ca.pem")?.keyStatus == .present)
+        #expect(try t.store.entries(in: TestStore.ca).entries.isEmpty)
+    }
+
+    @Test("a PKCS#7 bundle: the leaf in My, the CA in CA")
+    func pkcs7() throws {
+        let t = try TestStore()
+        let result = try t.importFiles(["bundle-der.p7b"])
+        #expect(Set(result.items.map(\.store)) == ["LocalMachine/My", "LocalMachine/CA"])
+        #expect(try t.entry("leaf.pem") != nil)
+        #expect(try t.entry("ca.pem", in: TestStore.ca) != nil)
+    }
+
+    @Test("passwords: none given fails with passwordRequired, asked for, or wrong")
+    func passwords() throws {
+        let t = try TestStore()
+        let none = try t.importFiles(["modern.pfx"], options: TestStore.options(password: nil))
+        #expect(!none.committed)
+        #expect(none.failures.first?.message == CertStoreError.passwordRequired.message)
+
+        let wrong = try t.importFiles(["modern.pfx"], options: TestStore.options(password: "wrong"))
+        #expect(wrong.failures.first?.message.hasPrefix("wrong password") == true)
+        #expect(try t.store.entries(in: TestStore.my).entries.isEmpty)
+
+        let askedFor = LockedBox<[String]>([])
+        let asked = try t.importFiles(["modern.pfx"], options: TestStore.options(password: nil) {
+            $0.askPassword = { file in
+                askedFor.withLock { $0.append(file) }
+                return Password(Fixtures.pfxPassword)
+            }
+        })
+        #expect(asked.committed)
+        #expect(askedFor.withLock { $0 } == [t.fixtures.path("modern.pfx")])
+        #expect(try t.entry("leaf.pem")?.hasPrivateKey == true)
+    }
+
+    @Test("the friendly name option overrides the file's; a bad one is a usage error")
+    func friendlyNames() throws {
+        let t = try TestStore()
+        try t.importFiles(["chain.pfx"], options: TestStore.options { $0.friendlyName = "Exchange 2025" })
+        #expect(try t.entry("leaf.pem")?.storeProperties.friendlyName == "Exchange 2025")
+        #expect(try t.entry("ca.pem", in: TestStore.ca)?.storeProperties.friendlyName == "Exchange 2025")
+
+        for bad in [String(repeating: "x", count: 64), "tab\there"] {
+            let error = try #require(throws: CertStoreError.self) {
+                try t.importFiles(["other.pem"], options: TestStore.options { $0.friendlyName = bad })
+            }
+            #expect(error.kind == .usage)
+        }
+        #expect(try t.entry("other.pem") == nil)
+    }
+
+    @Test("a damaged key (halves disagree) is refused")
+    func inconsistentKey() throws {
+        let t = try TestStore()
+        let file = try Scratch.makeDirectory("bad-key").appendingPathComponent("bad.pem")
+        try Data(try t.fixtures.bytes("other.pem") + Fixtures.pem(try t.fixtures.inconsistentKeyDER(), label: "EC PRIVATE KEY")).write(to: file)
+        let result = try t.importFiles([file.path])
+        #expect(!result.committed)
+        #expect(result.failures.first?.message.contains("damaged") == true)
+        #expect(try t.entry("other.pem") == nil)
+    }
+
+    @Test("a mismatched key file is replaced by importing the right key")
+    func mismatchedKeyIsRepaired() throws {
+        let t = try TestStore()
+        try t.importFiles(["modern.pfx"])
+        let keyURL = try t.keyFile(for: "leaf.pem")
+        try Data(try t.fixtures.bytes("other.key")).write(to: keyURL)
+        #expect(try t.entry("leaf.pem")?.keyStatus == .mismatched)
+
+        let result = try t.importFiles(["modern.pfx"])
+        #expect(result.items.map(\.action) == [.keyAdded])
+        #expect(try t.entry("leaf.pem")?.keyStatus == .present)
+        #expect(try fileMode(keyURL) == 0o600)
+    }
+
+    @Test("exportable is recorded only for certificates imported with a key")
+    func exportableFlag() throws {
+        let t = try TestStore()
+        try t.importFiles(["chain.pfx"], options: TestStore.options { $0.exportable = true })
+        #expect(try t.entry("leaf.pem")?.storeProperties.exportable == true)
+        #expect(try t.entry("ca.pem", in: TestStore.ca)?.storeProperties.exportable == false)
+    }
+
+    @Test("a key re-linked with exportable makes the certificate exportable")
+    func exportableOnKeyRelink() throws {
+        let t = try TestStore()
+        try t.importFiles(["leaf.pem"])
+        try t.importFiles(["leaf.key"], options: TestStore.options { $0.exportable = true })
+        #expect(try t.entry("leaf.pem")?.storeProperties.exportable == true)
+    }
+
+    @Test("a busy store: the import waits, then fails with kind busy")
+    func busy() throws {
+        let t = try TestStore()
+        try t.store.withWriteLock {
+            let other = CertificateStore(root: t.root, lockTimeout: 0.1)
+            let error = try #require(throws: CertStoreError.self) {
+                try Importer(store: other).importFiles([t.fixtures.path("leaf.pem")], options: TestStore.options())
+            }
+            #expect(error.kind == .busy)
+        }
+        #expect(try t.entry("leaf.pem") == nil)
+        // Released: the next import goes through.
+        #expect(try t.importFiles(["leaf.pem"]).committed)
+    }
+}
+
+/// A tiny lock-protected box for values written from `@Sendable` callbacks.
+final class LockedBox<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
+}
