@@ -33,8 +33,10 @@ struct AuditCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
+        // A monitoring plugin answers UNKNOWN (3) when it cannot check, including for bad arguments it can see.
         guard criticalDays >= 0, warningDays >= criticalDays else {
-            throw ValidationError("need 0 <= --critical-days <= --warning-days")
+            Failure.report(CertStoreError(.usage, "need 0 <= --critical-days <= --warning-days"))
+            throw ExitCode(Severity.unknown.exitCode)
         }
     }
 

@@ -10,7 +10,7 @@ struct BindingsCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
             let store = try global.openStore()
             let bindings = try BindingManager(store: store).bindings()
             let personal = BindingManager(store: store).personal

@@ -28,7 +28,7 @@ struct CertStoreCommand: ParsableCommand {
             EnableCommand.self, DisableCommand.self, BindingsCommand.self,
             ConnectorCommand.self, DependencyCommand.self,
             RemoveCommand.self, PruneCommand.self, TrashCommand.self, RestoreCommand.self,
-            AuditCommand.self, DiagnoseCommand.self,
+            AuditCommand.self, DiagnoseCommand.self, CheckCommand.self,
         ]
     )
 }

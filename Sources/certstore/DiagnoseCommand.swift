@@ -29,7 +29,7 @@ struct DiagnoseCommand: ParsableCommand {
 
     func run() throws {
         var found = false
-        try Failure.run {
+        try Failure.run(global) {
             let result = try ProtocolLogDiagnoser(store: try global.openStore()).diagnose(logs)
             found = result.failures > 0
             for bad in result.malformed {

@@ -23,7 +23,8 @@ struct DisableCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
+            try global.requirePersonalStore("disable")
             let store = try global.openStore()
             let list = try services.map(ExchangeService.parseList)
             let result = try BindingManager(store: store).disable(try Thumbprint(parsing: thumbprint), services: list,

@@ -15,8 +15,9 @@ struct EnableCommand: ParsableCommand {
 
             The first SMTP certificate becomes the default SMTP certificate. When another one is the default, \
             Exchange's question "Overwrite the existing default SMTP certificate?" is asked on the terminal, or \
-            read from standard input when it is piped; --overwrite-default answers Yes, --keep-default No. \
-            KB 4495258 says: answer No.
+            read from standard input when it is piped (there an empty line is not an answer: nothing changes \
+            and the exit status is 64); --overwrite-default answers Yes, --keep-default No. KB 4495258 says: \
+            answer No.
             """)
 
     @Argument(help: ArgumentHelp("The certificate's thumbprint.", valueName: "thumbprint"))
@@ -39,7 +40,8 @@ struct EnableCommand: ParsableCommand {
     }
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
+            try global.requirePersonalStore("enable")
             let store = try global.openStore()
             let list = try ExchangeService.parseList(services)
             let answer: BindingManager.OverwriteAnswer = overwriteDefault ? .overwrite : keepDefault ? .keep : .ask(Confirmation.overwriteDefault)
@@ -84,7 +86,10 @@ enum Confirmation {
                 return nil
             }
             if !Terminal.stdinIsTerminal { Terminal.err(line) }  // show the piped answer, as a transcript would
-            switch line.trimmingCharacters(in: .whitespaces).lowercased() {
+            let answer = line.trimmingCharacters(in: .whitespaces).lowercased()
+            // Exchange's default is Yes on Enter; from a pipe an empty line is not taken as consent.
+            if answer.isEmpty && !Terminal.stdinIsTerminal { return nil }
+            switch answer {
             case "", "y", "yes", "a", "yes to all": return true
             case "n", "no", "l", "no to all": return false
             case "?", "help":

@@ -20,7 +20,7 @@ struct ExportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("pem, der or pfx (default: from the --out extension: .pfx/.p12 → pfx, .der/.cer → der, else pem).", valueName: "kind"))
     var type: String?
 
-    @Flag(help: "Include the issuing chain from LocalMachine/CA and LocalMachine/Root (always in PKCS#12).")
+    @Flag(help: "Include the issuing chain from LocalMachine/CA and LocalMachine/Root (PEM; PKCS#12 always has it; not with DER).")
     var chain = false
 
     @Flag(help: "PKCS#12 with 3DES and a SHA-1 MAC, for old Windows importers.")
@@ -33,7 +33,7 @@ struct ExportCommand: ParsableCommand {
     @OptionGroup var passwords: PasswordOptions
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
             let kind: Exporter.Kind
             if let type {
                 guard let parsed = Exporter.Kind(rawValue: type.lowercased()) else {
@@ -42,6 +42,9 @@ struct ExportCommand: ParsableCommand {
                 kind = parsed
             } else {
                 kind = Exporter.Kind.inferred(from: out)
+            }
+            if kind == .der && chain {
+                throw CertStoreError(.usage, "a DER file holds one certificate, so --chain cannot apply", hint: "use PEM (--type pem) or PKCS#12 for a chain")
             }
             if kind == .pfx && out == "-" {
                 throw CertStoreError(.usage, "a PKCS#12 file is not written to standard output", hint: "give --out FILE.pfx")

@@ -18,14 +18,19 @@ enum Failure {
     }
 
     static func report(_ error: CertStoreError, prefix: String? = nil) {
-        let message = Terminal.sanitize(error.message)
+        // Line breaks in a message are layout; anything else that could drive a terminal is escaped.
+        let message = error.message.split(separator: "\n", omittingEmptySubsequences: false).map { Terminal.sanitize(String($0)) }.joined(separator: "\n")
         Terminal.err(Terminal.paint("error:", .red, forStderr: true) + " " + (prefix.map { "\($0): " } ?? "") + message)
         if let hint = error.hint { Terminal.err("hint: " + hint) }
     }
 
-    /// Runs a command body; a `CertStoreError` is reported and becomes its exit code.
-    static func run(_ body: () throws -> Void) throws {
+    /// Runs a command body; a `CertStoreError` is reported and becomes its exit code. Checked first, before
+    /// anything can change: the output format is one this command has (prometheus is audit's alone).
+    static func run(_ global: GlobalOptions, _ body: () throws -> Void) throws {
         do {
+            if global.format == .prometheus {
+                throw CertStoreError(.usage, "--format prometheus is only for `certstore audit`", hint: "use table, list, csv or json")
+            }
             try body()
         } catch let error as CertStoreError {
             report(error)

@@ -30,12 +30,26 @@ struct GlobalOptions: ParsableArguments {
         try StorePath(parsing: store)
     }
 
+    /// For commands that act on the personal store only (enable, disable, prune): `--store` may name its
+    /// location, but not another store of it.
+    func requirePersonalStore(_ command: String) throws {
+        let path = try storePath()
+        guard path.store == "My" else {
+            throw CertStoreError(.usage, "`certstore \(command)` works on \(path.location)/My, not \(path)",
+                                 hint: "services bind certificates of the personal store; drop --store or use --store \(path.location)/My")
+        }
+    }
+
     func openStore() throws -> CertificateStore {
         let path = try storePath()
         var limits = Limits.default
         if let maxIterations {
             limits.maxIterations = maxIterations
-        } else if let env = ProcessInfo.processInfo.environment["CERTSTORE_MAX_ITERATIONS"], let value = Int(env) {
+        } else if let env = ProcessInfo.processInfo.environment["CERTSTORE_MAX_ITERATIONS"] {
+            guard let value = Int(env.trimmingCharacters(in: .whitespaces)), value >= 1 else {
+                throw CertStoreError(.usage, "CERTSTORE_MAX_ITERATIONS=\(env) is not a whole number of at least 1",
+                                     hint: "unset it, or set it to an iteration count such as 2000000")
+            }
             limits.maxIterations = value
         }
         return CertificateStore(root: CertificateStore.defaultRoot(explicit: root), location: path.location,

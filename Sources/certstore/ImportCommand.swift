@@ -34,7 +34,7 @@ struct ImportCommand: ParsableCommand {
     var rootCAType: String?
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
             let store = try global.openStore()
             var options = Importer.Options()
             options.target = try global.storePath()

@@ -73,7 +73,7 @@ struct ListCommand: ParsableCommand {
     }
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
             let store = try global.openStore()
             let context = try PropertyContext(store: store)
             let path = try global.storePath()

@@ -19,7 +19,8 @@ struct PruneCommand: ParsableCommand {
     }
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
+            try global.requirePersonalStore("prune")
             let result = try Remover(store: try global.openStore()).pruneKeyless(dryRun: dryRun)
             var rows: [RecordWriter.Row] = []
             func row(_ action: String, _ entry: StoreEntry, _ reason: String, _ trashID: String?) -> RecordWriter.Row {

@@ -62,8 +62,7 @@ struct RecordWriter {
     func write(_ rows: some Sequence<Row>, columns: [String]) {
         switch format {
         case .prometheus:
-            Failure.report(CertStoreError(.usage, "--format prometheus is only for `certstore audit`", hint: "use table, list, csv or json"))
-            exit(64)
+            preconditionFailure("Failure.run rejects --format prometheus before a command runs")
         case .json:
             var first = true
             Terminal.out("[")

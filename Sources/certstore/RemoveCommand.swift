@@ -30,7 +30,7 @@ struct RemoveCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
             let store = try global.openStore()
             let (plan, trash) = try Remover(store: store).remove(try Thumbprint(parsing: thumbprint), in: try global.storePath(),
                                                                   deleteKey: deleteKey, force: force, dryRun: dryRun)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CertStore
+import Foundation
 
 struct RestoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,8 +13,13 @@ struct RestoreCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
             let entry = try Trash(store: try global.openStore()).restore(reference)
+            if global.format == .json {
+                Terminal.out(JSONText.render(["restored": true, "id": entry.id, "thumbprint": entry.thumbprint, "store": entry.store,
+                                              "subject": entry.subject, "keyRestored": entry.keyFile != nil] as [String: Any]))
+                return
+            }
             Terminal.out("Restored \(entry.thumbprint) (\(Terminal.sanitize(entry.subject))) to \(entry.store)" + (entry.keyFile != nil ? " with its private key." : "."))
         }
     }

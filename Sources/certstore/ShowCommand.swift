@@ -17,7 +17,7 @@ struct ShowCommand: ParsableCommand {
     var property: [String] = []
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
             let store = try global.openStore()
             let context = try PropertyContext(store: store)
             let entry = try store.requireEntry(try Thumbprint(parsing: thumbprint), in: try global.storePath())

@@ -335,7 +335,7 @@ public struct Auditor: Sendable {
                 report.findings.append(Finding(.warning, check: "leftover-temporary-file", object: path,
                     title: "a temporary file was left by an interrupted write",
                     detail: "\(path) is debris from a write that never completed; the store itself is consistent",
-                    fix: ["rm -f \(path)"]))
+                    fix: ["certstore check --repair"]))
             }
         }
         var info = stat()
@@ -343,7 +343,7 @@ public struct Auditor: Sendable {
             report.findings.append(Finding(.critical, check: "key-directory-permissions", object: store.keysDirectory.path,
                 title: "the key directory is open to other users",
                 detail: "\(store.keysDirectory.path) has mode \(String(info.st_mode & 0o777, radix: 8)); it must be 700",
-                fix: ["chmod 700 \(store.keysDirectory.path)"]))
+                fix: ["certstore check --repair   (chmod 700)"]))
         }
         for name in (try? FileSystem.list(store.keysDirectory)) ?? [] where name.hasSuffix(".key") {
             let path = store.keysDirectory.appendingPathComponent(name).path
@@ -351,7 +351,7 @@ public struct Auditor: Sendable {
                 report.findings.append(Finding(.critical, check: "key-file-permissions", object: path,
                     title: "a private key file is readable by other users",
                     detail: "\(path) has mode \(String(info.st_mode & 0o777, radix: 8)); it must be 600",
-                    fix: ["chmod 600 \(path)"]))
+                    fix: ["certstore check --repair   (chmod 600)"]))
             }
         }
     }

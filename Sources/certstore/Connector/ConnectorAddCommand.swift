@@ -13,7 +13,7 @@ struct ConnectorAddCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
             let store = try global.openStore()
             let tlsName = try ConnectorSupport.tlsCertificateName(options, store: store)
             let connector = try ConnectorManager(store: store).add(

@@ -9,7 +9,7 @@ struct ConnectorListCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
             let store = try global.openStore()
             let connectors = try ConnectorManager(store: store).connectors()
             let rows = try ConnectorSupport.rows(connectors, store: store)

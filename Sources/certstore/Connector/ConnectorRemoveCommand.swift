@@ -1,5 +1,6 @@
 import ArgumentParser
 import CertStore
+import Foundation
 
 struct ConnectorRemoveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -12,8 +13,12 @@ struct ConnectorRemoveCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
             let removed = try ConnectorManager(store: try global.openStore()).remove(name)
+            if global.format == .json {
+                Terminal.out(JSONText.render(["removed": removed.name] as [String: Any]))
+                return
+            }
             Terminal.out("Removed send connector \"\(removed.name)\".")
         }
     }

@@ -14,7 +14,8 @@ struct ConnectorResolveCommand: ParsableCommand {
 
             Exit status: 0 the chosen certificate has a usable key; 1 it does, but a keyless twin shares its \
             issuer and subject (the choice depends on store order); 2 no usable certificate (keyless, none \
-            found, or invalid syntax): outbound TLS fails.
+            found, or invalid syntax): outbound TLS fails; 3 the connector does not exist or the store cannot \
+            be read.
             """)
 
     @Argument(help: ArgumentHelp("The connector's name.", valueName: "name"))
@@ -24,7 +25,16 @@ struct ConnectorResolveCommand: ParsableCommand {
 
     func run() throws {
         var code: Int32 = 0
-        try Failure.run {
+        do {
+            try resolve(&code)
+        } catch let exit as ExitCode where exit.rawValue != 64 {
+            throw ExitCode(3)  // audit-style: the answer is UNKNOWN
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    private func resolve(_ code: inout Int32) throws {
+        try Failure.run(global) {
             let store = try global.openStore()
             let connector = try ConnectorManager(store: store).connector(named: name)
             let selection = try ConnectorResolver(store: store).resolve(connector)
@@ -35,7 +45,6 @@ struct ConnectorResolveCommand: ParsableCommand {
                 printText(connector, selection)
             }
         }
-        if code != 0 { throw ExitCode(code) }
     }
 
     private func json(_ connector: SendConnector, _ selection: CertificateSelection) -> [String: Any] {

@@ -27,7 +27,7 @@ struct ConnectorSetCommand: ParsableCommand {
     }
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
             let store = try global.openStore()
             let tlsName = try ConnectorSupport.tlsCertificateName(options, store: store)
             let connector = try ConnectorManager(store: store).set(name) { connector in

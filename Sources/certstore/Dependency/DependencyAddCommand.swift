@@ -1,5 +1,6 @@
 import ArgumentParser
 import CertStore
+import Foundation
 
 struct DependencyAddCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,9 +20,14 @@ struct DependencyAddCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
             let dependency = try DependencyManager(store: try global.openStore()).add(
                 application: application, thumbprint: try thumbprint.map(Thumbprint.init(parsing:)), tlsCertificateName: tlsCertificateName)
+            if global.format == .json {
+                Terminal.out(JSONText.render(["application": dependency.application, "thumbprint": dependency.thumbprint ?? NSNull(),
+                                              "tlsCertificateName": dependency.tlsCertificateName ?? NSNull()] as [String: Any]))
+                return
+            }
             Terminal.out("\"\(dependency.application)\" depends on \(dependency.thumbprint ?? dependency.tlsCertificateName ?? "?").")
         }
     }

@@ -9,7 +9,7 @@ struct DependencyListCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
             let store = try global.openStore()
             let resolver = try ConnectorResolver(store: store)
             let rows = try DependencyManager(store: store).dependencies().map { dependency -> RecordWriter.Row in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CertStore
+import Foundation
 
 struct DependencyRemoveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,9 +16,14 @@ struct DependencyRemoveCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
             let removed = try DependencyManager(store: try global.openStore()).remove(
                 application: application, thumbprint: try thumbprint.map(Thumbprint.init(parsing:)))
+            if global.format == .json {
+                Terminal.out(JSONText.render(["removed": removed.map { ["application": $0.application, "thumbprint": $0.thumbprint ?? NSNull(),
+                                                                         "tlsCertificateName": $0.tlsCertificateName ?? NSNull()] as [String: Any] }]))
+                return
+            }
             Terminal.out("Removed \(removed.count) dependency record(s) of \"\(application)\".")
         }
     }

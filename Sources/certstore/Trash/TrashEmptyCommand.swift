@@ -1,5 +1,6 @@
 import ArgumentParser
 import CertStore
+import Foundation
 
 struct TrashEmptyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,8 +20,12 @@ struct TrashEmptyCommand: ParsableCommand {
     }
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
             let deleted = try Trash(store: try global.openStore()).empty(olderThanDays: all ? nil : olderThan)
+            if global.format == .json {
+                Terminal.out(JSONText.render(["deleted": deleted.map { ["id": $0.id, "thumbprint": $0.thumbprint] }] as [String: Any]))
+                return
+            }
             Terminal.out("Deleted \(deleted.count) trash entr\(deleted.count == 1 ? "y" : "ies") for good.")
         }
     }

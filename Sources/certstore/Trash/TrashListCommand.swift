@@ -7,7 +7,7 @@ struct TrashListCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try Failure.run {
+        try Failure.run(global) {
             let rows = try Trash(store: try global.openStore()).entries().map { entry -> RecordWriter.Row in
                 [(name: "Id", jsonKey: "id", value: .string(entry.id)),
                  (name: "Thumbprint", jsonKey: "thumbprint", value: .string(entry.thumbprint)),

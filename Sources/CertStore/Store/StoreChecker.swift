@@ -1,0 +1,222 @@
+import Foundation
+
+/// `check`: verifies a location file by file, and with `repair` removes only what is provably debris.
+///
+/// Debris is what an interrupted write leaves: temporary files (`.NAME.tmp-…`), a `.json` whose `.cer` never
+/// arrived (the `.cer` is written last), half-made or half-deleted trash entries. Key files and key
+/// directories get their modes back. A key, a certificate or a document is never deleted by a repair.
+public struct StoreChecker: Sendable {
+    public struct Report: Sendable {
+        public var findings: [Finding] = []
+        /// What `--repair` did, one line per action.
+        public var repaired: [String] = []
+        public var status: Severity { findings.map(\.severity).max() ?? .ok }
+        public var filesChecked = 0
+    }
+
+    public let store: CertificateStore
+    public init(store: CertificateStore) { self.store = store }
+
+    public func run(repair: Bool) throws -> Report {
+        guard FileSystem.exists(store.directory) else {
+            var report = Report()
+            report.findings.append(Finding(.unknown, check: "location-missing", object: store.directory.path,
+                                           title: "no store location at \(store.directory.path)", detail: "nothing to check"))
+            return report
+        }
+        return repair ? try store.withWriteLock { try check(repair: true) } : try check(repair: false)
+    }
+
+    private func check(repair: Bool) throws -> Report {
+        var report = Report()
+        var allThumbprints = Set<String>()
+        var publicKeys = Set<String>()
+
+        func debris(_ url: URL, _ title: String, _ detail: String) {
+            if repair {
+                do {
+                    try removeTree(url)
+                    report.repaired.append("removed \(url.path) (\(title))")
+                    return
+                } catch {
+                    report.repaired.append("could not remove \(url.path): \(error)")
+                }
+            }
+            report.findings.append(Finding(.warning, check: "debris", object: url.path, title: title, detail: detail,
+                                           fix: ["certstore check --repair"]))
+        }
+
+        // Certificates.
+        for name in StorePath.stores {
+            let folder = store.directory.appendingPathComponent(name)
+            let names = try FileSystem.list(folder)
+            for file in names.sorted() {
+                let url = folder.appendingPathComponent(file)
+                report.filesChecked += 1
+                if isSymlink(url) {
+                    report.findings.append(Finding(.critical, check: "symlink", object: url.path, title: "a symbolic link is inside the store",
+                                                   detail: "certstore never follows links in a store; something put \(url.path) there",
+                                                   fix: ["ls -l \(url.path)   (then replace it with the real file or remove it)"]))
+                    continue
+                }
+                if file.hasPrefix(".") && file.contains(".tmp-") {
+                    debris(url, "a temporary file from an interrupted write", "\(file) was never renamed into place")
+                } else if file.hasSuffix(".cer") {
+                    let thumbprint = String(file.dropLast(4))
+                    do {
+                        let der = try FileSystem.read(url, limit: store.limits.maxFileSize)
+                        let certificate = try Certificate(der: der)
+                        if certificate.thumbprint != thumbprint {
+                            report.findings.append(Finding(.critical, check: "name-mismatch", object: url.path,
+                                title: "a certificate file's name does not match its content",
+                                detail: "\(file) holds the certificate \(certificate.thumbprint)",
+                                fix: ["certstore import \(url.path) --store \(store.location)/\(name)   (then remove the misnamed file)"]))
+                        }
+                        allThumbprints.insert(certificate.thumbprint)
+                        publicKeys.insert(certificate.publicKeyIdentifier)
+                    } catch let error as CertStoreError {
+                        report.findings.append(Finding(.critical, check: "unreadable-certificate", object: url.path,
+                            title: "a certificate file cannot be read", detail: error.message,
+                            fix: ["certstore restore \(thumbprint)   (if a good copy is in the trash), or re-import the original"]))
+                    }
+                } else if file.hasSuffix(".json") {
+                    let thumbprint = String(file.dropLast(5))
+                    if !names.contains("\(thumbprint).cer") {
+                        debris(url, "properties without a certificate", "\(file) belongs to no .cer (an import interrupted before its commit point)")
+                    } else if (try? store.readStoreProperties(thumbprint, in: StorePath(parsing: "\(store.location)/\(name)"))) == nil {
+                        report.findings.append(Finding(.critical, check: "unreadable-properties", object: url.path,
+                            title: "a properties file is not valid JSON", detail: "\(file) cannot be read; certstore will not overwrite it",
+                            fix: ["fix or delete \(url.path) (it only holds the friendly name and flags)"]))
+                    }
+                } else {
+                    report.findings.append(Finding(.warning, check: "unknown-file", object: url.path, title: "an unexpected file is in a store",
+                                                   detail: "\(file) is neither a certificate nor its properties", fix: ["mv \(url.path) /root/"]))
+                }
+            }
+        }
+
+        // Keys.
+        let keys = store.keysDirectory
+        var info = stat()
+        if lstat(keys.path, &info) == 0 {
+            if (info.st_mode & S_IFMT) != S_IFDIR {
+                report.findings.append(Finding(.critical, check: "symlink", object: keys.path, title: "the key directory is not a directory",
+                                               detail: "\(keys.path) is a link or a file; certstore refuses to use it"))
+            } else {
+                if info.st_mode & 0o077 != 0 {
+                    if repair, chmod(keys.path, 0o700) == 0 {
+                        report.repaired.append("chmod 700 \(keys.path)")
+                    } else {
+                        report.findings.append(Finding(.critical, check: "key-directory-permissions", object: keys.path,
+                            title: "the key directory is open to other users", detail: "mode \(String(info.st_mode & 0o777, radix: 8)); it must be 700",
+                            fix: ["certstore check --repair"]))
+                    }
+                }
+                for file in try FileSystem.list(keys).sorted() {
+                    let url = keys.appendingPathComponent(file)
+                    report.filesChecked += 1
+                    if isSymlink(url) {
+                        report.findings.append(Finding(.critical, check: "symlink", object: url.path, title: "a symbolic link is in the key directory",
+                                                       detail: "certstore never reads a key through a link"))
+                        continue
+                    }
+                    if file.hasPrefix(".") && file.contains(".tmp-") {
+                        debris(url, "a temporary key file from an interrupted write", "\(file) was never renamed into place")
+                        continue
+                    }
+                    guard file.hasSuffix(".key") else {
+                        report.findings.append(Finding(.warning, check: "unknown-file", object: url.path, title: "an unexpected file is in the key directory",
+                                                       detail: file))
+                        continue
+                    }
+                    if lstat(url.path, &info) == 0, info.st_mode & 0o077 != 0 {
+                        if repair, chmod(url.path, 0o600) == 0 {
+                            report.repaired.append("chmod 600 \(url.path)")
+                        } else {
+                            report.findings.append(Finding(.critical, check: "key-file-permissions", object: url.path,
+                                title: "a private key file is readable by other users", detail: "mode \(String(info.st_mode & 0o777, radix: 8)); it must be 600",
+                                fix: ["certstore check --repair"]))
+                        }
+                    }
+                    let identifier = String(file.dropLast(4))
+                    guard let bytes = try? FileSystem.read(url, limit: 1 << 20),
+                          let key = try? PrivateKey(bytes: bytes, password: nil, limits: store.limits) else {
+                        report.findings.append(Finding(.critical, check: "unreadable-key", object: url.path, title: "a private key file cannot be read",
+                                                       detail: "\(file) is not an unencrypted private key OpenSSL can load",
+                                                       fix: ["certstore import KEY.pem   (the right key replaces it)"]))
+                        continue
+                    }
+                    if key.publicKeyIdentifier != identifier {
+                        report.findings.append(Finding(.critical, check: "key-name-mismatch", object: url.path,
+                            title: "a key file holds another key than its name says",
+                            detail: "\(file) holds the key \(key.publicKeyIdentifier): swapped or copied behind certstore's back",
+                            fix: ["certstore import \(url.path)   (files it under its right name), then remove the misnamed file"]))
+                    } else if !key.isConsistent {
+                        report.findings.append(Finding(.critical, check: "inconsistent-key", object: url.path, title: "a private key fails its consistency check",
+                                                       detail: "\(file): the private and public halves do not agree"))
+                    } else if !publicKeys.contains(identifier) {
+                        report.findings.append(Finding(.warning, check: "orphan-key", object: url.path, title: "a private key belongs to no certificate",
+                                                       detail: "\(file) is kept (a key is never deleted by a repair)"))
+                    }
+                }
+            }
+        }
+
+        // Location documents and what they point at.
+        for name in try FileSystem.list(store.directory).sorted() where name.hasPrefix(".") && name.contains(".tmp-") {
+            debris(store.directory.appendingPathComponent(name), "a temporary file from an interrupted write", name)
+        }
+        do {
+            let bindings = try store.read(ServiceBindings.self)
+            for thumbprint in bindings.allBoundThumbprints.union([bindings.defaultSmtpCertificate].compactMap { $0 }).sorted()
+            where !allThumbprints.contains(thumbprint) {
+                report.findings.append(Finding(.critical, check: "binding-dangling", object: thumbprint,
+                    title: "bindings.json names a certificate that is not in the store",
+                    detail: "\(thumbprint) is bound to \(bindings.services(of: thumbprint).sorted().map(\.rawValue).joined(separator: ", "))" + (bindings.defaultSmtpCertificate == thumbprint ? " and is the default SMTP certificate" : ""),
+                    fix: ["certstore restore \(thumbprint)", "certstore disable \(thumbprint)"]))
+            }
+        } catch let error as CertStoreError {
+            report.findings.append(Finding(.critical, check: "unreadable-document", object: ServiceBindings.fileName, title: "bindings.json cannot be read", detail: error.message))
+        }
+        for read in [{ _ = try store.read(SendConnectors.self) }, { _ = try store.read(Dependencies.self) }] as [() throws -> Void] {
+            do { try read() } catch let error as CertStoreError {
+                report.findings.append(Finding(.critical, check: "unreadable-document", object: store.directory.path, title: "a location document cannot be read", detail: error.message))
+            }
+        }
+        if let dependencies = try? store.read(Dependencies.self) {
+            for dependency in dependencies.dependencies {
+                if let thumbprint = dependency.thumbprint, !allThumbprints.contains(thumbprint) {
+                    report.findings.append(Finding(.warning, check: "dependency-dangling", object: thumbprint,
+                        title: "a dependency names a certificate that is not in the store", detail: "\"\(dependency.application)\" → \(thumbprint)",
+                        fix: ["certstore dependency remove \"\(dependency.application)\" \(thumbprint)"]))
+                }
+            }
+        }
+
+        // Trash staging left by an interrupted remove, restore or empty.
+        let trash = store.directory.appendingPathComponent("Trash")
+        for name in try FileSystem.list(trash).sorted() where name.hasPrefix(".") && (name.hasSuffix(".partial") || name.hasSuffix(".deleting")) {
+            debris(trash.appendingPathComponent(name), "a half-written or half-deleted trash entry", name)
+        }
+        report.findings.sort { $0.severity != $1.severity ? $0.severity > $1.severity : $0.object < $1.object }
+        return report
+    }
+
+    private func isSymlink(_ url: URL) -> Bool {
+        var info = stat()
+        return lstat(url.path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK
+    }
+
+    /// Removes a file, or a directory of files (trash staging), without following links.
+    private func removeTree(_ url: URL) throws {
+        var info = stat()
+        guard lstat(url.path, &info) == 0 else { return }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            for name in try FileSystem.list(url) { try removeTree(url.appendingPathComponent(name)) }
+            guard rmdir(url.path) == 0 else { throw FileSystem.posixError("remove", url, errno) }
+            try FileSystem.syncDirectory(url.deletingLastPathComponent())
+        } else {
+            try FileSystem.remove(url)
+        }
+    }
+}
