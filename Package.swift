@@ -30,6 +30,12 @@ let package = Package(
                 .product(name: "CSV", package: "CSV.swift"),
             ]
         ),
+        // libFuzzer harness over every parser that takes outside bytes (scripts/fuzz.sh).
+        .executableTarget(
+            name: "certstore-fuzz",
+            dependencies: ["CertStore"],
+            path: "Fuzz/certstore-fuzz"
+        ),
         .testTarget(
             name: "CertStoreTests",
             dependencies: ["CertStore"]
