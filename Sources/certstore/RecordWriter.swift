@@ -48,14 +48,23 @@ struct RecordWriter {
         return data + Data("\n".utf8)
     }
 
+    static let jsonEncoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
     /// One JSON object, keys sorted (the documented, stable order).
-    static func jsonObject(_ row: Row, pretty: Bool = true) -> String {
-        var object: [String: Any] = [:]
-        for column in row { object[column.jsonKey] = json(column.value) }
-        var options: JSONSerialization.WritingOptions = [.sortedKeys, .withoutEscapingSlashes]
-        if pretty { options.insert(.prettyPrinted) }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: options)) ?? Data("{}".utf8)
+    static func jsonObject(_ row: Row) -> String {
+        let data = (try? jsonEncoder.encode(JSONRecord(row))) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The objects of a JSON array, indented as one, without the brackets (so batches can be joined).
+    static func jsonArrayBody(_ records: [JSONRecord]) -> Data {
+        // The encoder writes "[\n" … "\n]": keep what is between.
+        guard let data = try? jsonEncoder.encode(records), data.count >= 4 else { return Data() }
+        return data.dropFirst(2).dropLast(2)
     }
 
     /// Writes all rows; `columns` gives the header order when there are no rows.
@@ -64,15 +73,23 @@ struct RecordWriter {
         case .prometheus:
             preconditionFailure("Failure.run rejects --format prometheus before a command runs")
         case .json:
-            var first = true
-            Terminal.out("[")
-            for row in rows {
-                let body = Self.jsonObject(row).split(separator: "\n").map { "  " + $0 }.joined(separator: "\n")
-                if !first { Terminal.out(",") }
-                FileHandle.standardOutput.write(Data(body.utf8))
-                first = false
+            // Foundation's JSONEncoder, a batch at a time: streams in bounded memory, and sorts keys far faster
+            // than JSONSerialization (which compares them with locale-aware collation).
+            FileHandle.standardOutput.write(Data("[".utf8))
+            var batch: [JSONRecord] = []
+            var wroteAny = false
+            func flush() {
+                guard !batch.isEmpty else { return }
+                FileHandle.standardOutput.write(Data((wroteAny ? ",\n" : "\n").utf8) + Self.jsonArrayBody(batch))
+                wroteAny = true
+                batch.removeAll(keepingCapacity: true)
             }
-            Terminal.out(first ? "]" : "\n]")
+            for row in rows {
+                batch.append(JSONRecord(row))
+                if batch.count == 512 { flush() }
+            }
+            flush()
+            FileHandle.standardOutput.write(Data((wroteAny ? "\n]\n" : "]\n").utf8))
         case .csv:
             // Each record through CSV.swift into memory, then out through the process's own stdout, line by line.
             FileHandle.standardOutput.write(Self.csvLine(columns))
@@ -115,5 +132,37 @@ extension String {
         var s = self
         while s.last == " " { s.removeLast() }
         return s
+    }
+}
+
+/// A row as an Encodable JSON object (camelCase keys, typed values).
+struct JSONRecord: Encodable {
+    let row: RecordWriter.Row
+
+    init(_ row: RecordWriter.Row) { self.row = row }
+
+    struct Key: CodingKey {
+        let stringValue: String
+        init(_ string: String) { stringValue = string }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        for column in row {
+            let key = Key(column.jsonKey)
+            switch column.value {
+            case .string(let s): try container.encode(s, forKey: key)
+            case .bool(let b): try container.encode(b, forKey: key)
+            case .int(let i): try container.encode(i, forKey: key)
+            case .date(let d):
+                if let d { try container.encode(RecordWriter.dateText(d), forKey: key) } else { try container.encodeNil(forKey: key) }
+            case .list(let items): try container.encode(items, forKey: key)
+            case .flags(let names, _): try container.encode(names, forKey: key)
+            case .null: try container.encodeNil(forKey: key)
+            }
+        }
     }
 }

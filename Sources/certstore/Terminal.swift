@@ -35,6 +35,8 @@ enum Terminal {
 
     /// Replaces control characters so a hostile certificate name cannot drive the terminal.
     static func sanitize(_ text: String) -> String {
+        // Fast path: printable ASCII needs no look at Unicode properties.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) { return text }
         guard text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {

@@ -6,8 +6,8 @@ import Testing
 private func entry(_ file: String, store: StorePath = .personal, keyStatus: PrivateKeyStatus = .missing,
                    properties storeProperties: StoreProperties = StoreProperties()) throws -> StoreEntry {
     let certificate = try Fixtures.get().certificate(file)
-    return StoreEntry(store: store, certificate: certificate, properties: certificate.properties(),
-                      storeProperties: storeProperties, keyStatus: keyStatus)
+    return StoreEntry(store: store, properties: certificate.properties(), storeProperties: storeProperties,
+                      keyStatus: keyStatus, source: CertificateSource(parsed: certificate, path: "/nonexistent"))
 }
 
 @Suite("CertificateFilter")

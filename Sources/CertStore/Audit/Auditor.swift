@@ -36,8 +36,8 @@ public struct Auditor: Sendable {
             problems += found
         }
         let personal = stores["My"] ?? []
-        let resolver = ConnectorResolver(personal: personal, roots: (stores["Root"] ?? []).map(\.certificate),
-                                         intermediates: (stores["CA"] ?? []).map(\.certificate), now: now)
+        let resolver = ConnectorResolver(personal: personal, roots: (stores["Root"] ?? []).compactMap { try? $0.loadCertificate() },
+                                         intermediates: (stores["CA"] ?? []).compactMap { try? $0.loadCertificate() }, now: now)
         var bindings = ServiceBindings()
         var connectors = SendConnectors()
         var dependencies = Dependencies()

@@ -8,49 +8,52 @@ public struct ConnectorResolver: Sendable {
     public let now: Date
     /// The server's own FQDN, used when a connector has neither TLSCertificateName nor FQDN.
     public let hostName: String
-    private let chainResults: [String: ChainValidator.Result]
+    private let chains: ChainMemo
 
     public init(personal: [StoreEntry], roots: [Certificate], intermediates: [Certificate], now: Date = Date(),
-                hostName: String = ProcessInfo.processInfo.hostName) {
+                hostName: String = ConnectorResolver.localHostName) {
         let ordered = personal.sorted { a, b in
             let ta = a.storeProperties.importedAt ?? .distantPast, tb = b.storeProperties.importedAt ?? .distantPast
             return ta != tb ? ta < tb : a.thumbprint < b.thumbprint
         }
-        let validator = ChainValidator(roots: roots, intermediates: intermediates)
         self.personal = ordered
-        self.validator = validator
+        self.validator = ChainValidator(roots: roots, intermediates: intermediates)
         self.now = now
         self.hostName = hostName
-        var results: [String: ChainValidator.Result] = [:]
-        for entry in ordered { results[entry.thumbprint] = validator.validate(entry.certificate, at: now) }
-        self.chainResults = results
+        self.chains = ChainMemo()
     }
 
-    private init(personal: [StoreEntry], validator: ChainValidator, now: Date, hostName: String, chainResults: [String: ChainValidator.Result]) {
+    private init(personal: [StoreEntry], validator: ChainValidator, now: Date, hostName: String, chains: ChainMemo) {
         self.personal = personal
         self.validator = validator
         self.now = now
         self.hostName = hostName
-        self.chainResults = chainResults
+        self.chains = chains
     }
 
     /// Reads `My`, `CA` and `Root` of the store's location.
     public init(store: CertificateStore, now: Date = Date()) throws {
         let path = StorePath(trustedLocation: store.location, store: "My")
         self.init(personal: try store.entries(in: path).entries,
-                  roots: try store.entries(in: path.sibling("Root")).entries.map(\.certificate),
-                  intermediates: try store.entries(in: path.sibling("CA")).entries.map(\.certificate),
+                  roots: try store.entries(in: path.sibling("Root")).entries.compactMap { try? $0.loadCertificate() },
+                  intermediates: try store.entries(in: path.sibling("CA")).entries.compactMap { try? $0.loadCertificate() },
                   now: now)
     }
 
     /// The same resolver as if `thumbprint` were not in `My` (what removal would leave).
     public func without(_ thumbprint: String) -> ConnectorResolver {
         ConnectorResolver(personal: personal.filter { $0.thumbprint != thumbprint }, validator: validator, now: now,
-                          hostName: hostName, chainResults: chainResults)
+                          hostName: hostName, chains: chains)
     }
 
+    /// Chain verification of one certificate, computed once per resolver (only for the certificates asked about).
     public func chainResult(for entry: StoreEntry) -> ChainValidator.Result {
-        chainResults[entry.thumbprint] ?? validator.validate(entry.certificate, at: now)
+        chains.result(for: entry.thumbprint) {
+            guard let certificate = try? entry.loadCertificate() else {
+                return ChainValidator.Result(outcome: .invalid, errorCode: -1, errorText: "the certificate file cannot be read", chain: [])
+            }
+            return validator.validate(certificate, at: now)
+        }
     }
 
     public func resolve(_ connector: SendConnector) -> CertificateSelection {
@@ -171,5 +174,31 @@ public struct ConnectorResolver: Sendable {
             DistinguishedName.normalize($0.properties.subjectString) == key.0 && DistinguishedName.normalize($0.properties.issuerString) == key.1
         }
         return all.count > 1 ? all : []
+    }
+}
+
+extension ConnectorResolver {
+    /// The kernel's host name (gethostname: no DNS lookup, unlike ProcessInfo.hostName).
+    public static var localHostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+}
+
+/// Memoised chain results, shared by a resolver and the copies `without(_:)` makes.
+final class ChainMemo: @unchecked Sendable {
+    private var results: [String: ChainValidator.Result] = [:]
+    private let lock = NSLock()
+
+    func result(for key: String, _ compute: () -> ChainValidator.Result) -> ChainValidator.Result {
+        lock.lock()
+        if let known = results[key] { lock.unlock(); return known }
+        lock.unlock()
+        let value = compute()
+        lock.lock()
+        results[key] = value
+        lock.unlock()
+        return value
     }
 }

@@ -25,8 +25,9 @@ public struct Exporter: Sendable {
         var current = entry
         while !current.properties.isSelfSigned, chain.count < 10,
               let issuer = authorities.first(where: { candidate in
-                  candidate.thumbprint != current.thumbprint && !chain.contains { $0.thumbprint == candidate.thumbprint }
-                      && current.certificate.isIssued(by: candidate.certificate)
+                  guard candidate.thumbprint != current.thumbprint, !chain.contains(where: { $0.thumbprint == candidate.thumbprint }),
+                        let subject = try? current.loadCertificate(), let issuer = try? candidate.loadCertificate() else { return false }
+                  return subject.isIssued(by: issuer)
               }) {
             chain.append(issuer)
             current = issuer
@@ -39,9 +40,9 @@ public struct Exporter: Sendable {
         let chain = includeChain || kind == .pfx ? try self.chain(for: entry) : []
         switch kind {
         case .der:
-            return entry.certificate.der
+            return try entry.loadCertificate().der
         case .pem:
-            return Array(([entry] + (includeChain ? chain : [])).map(\.certificate.pem).joined().utf8)
+            return Array(try ([entry] + (includeChain ? chain : [])).map { try $0.loadCertificate().pem }.joined().utf8)
         case .pfx:
             guard entry.hasPrivateKey, let key = try store.privateKey(for: entry) else {
                 throw CertStoreError(.refused, "the certificate \(entry.thumbprint) has no usable private key (\(entry.keyStatus.rawValue)), so there is nothing to put in a PKCS#12 file",
@@ -55,7 +56,7 @@ public struct Exporter: Sendable {
                 throw CertStoreError.usage("a PKCS#12 export needs a password",
                                            hint: "give it with --password-file, --password-stdin or --password-env, or run on a terminal to be asked")
             }
-            return try PKCS12Writer.create(key: key, certificate: entry.certificate, chain: chain.map(\.certificate),
+            return try PKCS12Writer.create(key: key, certificate: try entry.loadCertificate(), chain: try chain.map { try $0.loadCertificate() },
                                            password: password, friendlyName: entry.storeProperties.friendlyName,
                                            encryption: encryption)
         }

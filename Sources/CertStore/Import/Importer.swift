@@ -133,7 +133,7 @@ public struct Importer: Sendable {
                                          friendlyName: StoreProperties.sanitizeFriendlyName(name)))
         }
         for (identifier, item) in keysByIdentifier where !usedKeys.contains(identifier) && !batch.certificateKeyIDs.contains(identifier) {
-            let owners = try store.certificates(withPublicKey: identifier).filter { $0.certificate.matches(item.value) }
+            let owners = try store.certificates(withPublicKey: identifier).filter { (try? $0.loadCertificate())?.matches(item.value) ?? false }
             guard !owners.isEmpty else {
                 throw CertStoreError(.badData,
                                      file.certificates.isEmpty

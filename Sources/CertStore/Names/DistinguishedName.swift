@@ -13,15 +13,27 @@ public struct NameAttribute: Sendable, Equatable, Codable {
 public struct DistinguishedName: Sendable, Equatable, Codable {
     /// Relative distinguished names in encoded order; each holds one or more attributes in encoded order.
     public let rdns: [[NameAttribute]]
-
-    public init(_ rdns: [[NameAttribute]]) { self.rdns = rdns }
-
     /// The Windows form (`X500DistinguishedName.Name`): RDNs reversed, `", "` between them, `" + "` inside a
     /// multi-valued RDN, Windows labels (`S=`, `E=`, `OID.x.y=`), and Windows quoting (no backslashes).
-    public var windowsString: String {
-        rdns.reversed().map { rdn in
+    /// Computed once: listings print it for every certificate.
+    public let windowsString: String
+
+    public init(_ rdns: [[NameAttribute]]) {
+        self.rdns = rdns
+        self.windowsString = rdns.reversed().map { rdn in
             rdn.map { "\(Self.label(forOID: $0.oid))=\(Self.quote($0.value))" }.joined(separator: " + ")
         }.joined(separator: ", ")
+    }
+
+    enum CodingKeys: String, CodingKey { case rdns }
+
+    public init(from decoder: any Decoder) throws {
+        self.init(try decoder.container(keyedBy: CodingKeys.self).decode([[NameAttribute]].self, forKey: .rdns))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(rdns, forKey: .rdns)
     }
 
     /// The value of the last (most specific) common name, if any.

@@ -54,23 +54,54 @@ public final class CertificateStore: Sendable {
     // MARK: reading
 
     /// Every readable certificate in `store`, ordered by thumbprint, plus the files that are not.
+    ///
+    /// Served from the store index where every file an entry came from is unchanged; everything else is
+    /// parsed and checked afresh (on all cores), and the index is saved when the lock is free.
     public func entries(in store: StorePath) throws -> (entries: [StoreEntry], problems: [StoreProblem]) {
-        let names = try FileSystem.list(directory(of: store)).filter { $0.hasSuffix(".cer") }.sorted()
-        var entries: [StoreEntry] = []
-        var problems: [StoreProblem] = []
-        for name in names {
+        let folder = directory(of: store)
+        try refuseLink(folder)
+        let names = try FileSystem.list(folder).filter { $0.hasSuffix(".cer") && !$0.hasPrefix(".") }.sorted()
+        let indexURL = StoreIndex.url(self, store)
+        let cached = StoreIndex.load(indexURL)
+        var records = [StoreIndex.Record?](repeating: nil, count: names.count)
+        var misses: [Int] = []
+        let folderPath = folder.path, keysPath = keysDirectory.path
+        for (index, name) in names.enumerated() {
             let thumbprint = String(name.dropLast(4))
-            do {
-                entries.append(try readEntry(thumbprint, in: store))
-            } catch let error as CertStoreError {
-                problems.append(StoreProblem(path: "\(store)/\(name)", message: error.message))
+            if let record = cached[thumbprint], isCurrent(record, thumbprint: thumbprint, folder: folderPath, keys: keysPath) {
+                records[index] = record
+            } else {
+                misses.append(index)
             }
+        }
+        let fresh = parseConcurrently(misses.map { String(names[$0].dropLast(4)) }, in: store)
+        var problems: [StoreProblem] = []
+        var parsed: [String: Certificate] = [:]
+        for (offset, index) in misses.enumerated() {
+            switch fresh[offset] {
+            case .success(let (record, certificate)):
+                records[index] = record
+                parsed[record.properties.thumbprint] = certificate
+            case .failure(let error):
+                problems.append(StoreProblem(path: "\(store)/\(names[index])", message: error.message))
+            }
+        }
+        let kept = records.compactMap { $0 }
+        if !misses.isEmpty || cached.count != kept.count { saveIndex(kept, to: indexURL) }
+        let entries = kept.map { record -> StoreEntry in
+            let path = "\(folderPath)/\(record.properties.thumbprint).cer"
+            let source = parsed[record.properties.thumbprint].map { CertificateSource(parsed: $0, path: path) }
+                ?? CertificateSource(path: path, thumbprint: record.properties.thumbprint, limit: limits.maxFileSize)
+            return StoreEntry(store: store, properties: record.properties, storeProperties: record.storeProperties,
+                              keyStatus: record.keyStatus, source: source)
         }
         return (entries, problems)
     }
 
-    /// The certificate with `thumbprint` in `store`, or nil when it is not there.
+    /// The certificate with `thumbprint` in `store`, or nil when it is not there. Reads that one file only,
+    /// so a lookup costs the same in a store of a hundred certificates or of a hundred thousand.
     public func entry(_ thumbprint: Thumbprint, in store: StorePath) throws -> StoreEntry? {
+        try refuseLink(directory(of: store))
         guard FileSystem.exists(certificateURL(thumbprint.value, in: store)) else { return nil }
         return try readEntry(thumbprint.value, in: store)
     }
@@ -88,16 +119,77 @@ public final class CertificateStore: Sendable {
     }
 
     func readEntry(_ thumbprint: String, in store: StorePath) throws -> StoreEntry {
-        let der = try FileSystem.read(certificateURL(thumbprint, in: store), limit: limits.maxFileSize)
+        let (record, certificate) = try parseRecord(thumbprint, in: store)
+        return StoreEntry(store: store, properties: record.properties, storeProperties: record.storeProperties,
+                          keyStatus: record.keyStatus,
+                          source: CertificateSource(parsed: certificate, path: certificateURL(thumbprint, in: store).path))
+    }
+
+    /// Parses one certificate and checks its key. Stamps are taken before reading, so a file that changes
+    /// meanwhile is looked at again next time.
+    private func parseRecord(_ thumbprint: String, in store: StorePath) throws -> (StoreIndex.Record, Certificate) {
+        let cerURL = certificateURL(thumbprint, in: store)
+        guard let cerStamp = FileStamp(path: cerURL.path) else {
+            throw CertStoreError.notFound("\(cerURL.path) disappeared while it was being read")
+        }
+        let jsonStamp = FileStamp(path: propertiesURL(thumbprint, in: store).path)
+        let der = try FileSystem.read(cerURL, limit: limits.maxFileSize)
         let certificate = try Certificate(der: der)
         let properties = certificate.properties()
         guard properties.thumbprint == thumbprint else {
             throw CertStoreError.badData("the file name does not match its content (SHA-1 is \(properties.thumbprint))",
                                          hint: "run `certstore check`")
         }
-        return StoreEntry(store: store, certificate: certificate, properties: properties,
-                          storeProperties: try readStoreProperties(thumbprint, in: store),
-                          keyStatus: keyStatus(for: certificate, identifier: properties.publicKeyIdentifier))
+        let keyStamp = FileStamp(path: keyURL(properties.publicKeyIdentifier).path)
+        let record = StoreIndex.Record(cer: cerStamp, json: jsonStamp, key: keyStamp,
+                                       keyStatus: keyStatus(for: certificate, identifier: properties.publicKeyIdentifier),
+                                       properties: properties, storeProperties: try readStoreProperties(thumbprint, in: store))
+        return (record, certificate)
+    }
+
+    /// Plain path strings here: building URLs costs more than the three `lstat` calls.
+    private func isCurrent(_ record: StoreIndex.Record, thumbprint: String, folder: String, keys: String) -> Bool {
+        FileStamp(path: "\(folder)/\(thumbprint).cer") == record.cer
+            && FileStamp(path: "\(folder)/\(thumbprint).json") == record.json
+            && FileStamp(path: "\(keys)/\(record.properties.publicKeyIdentifier).key") == record.key
+    }
+
+    /// OpenSSL 3.0 parsing is the cost of a cold listing: spread it over the cores.
+    private func parseConcurrently(_ thumbprints: [String], in store: StorePath)
+        -> [Result<(StoreIndex.Record, Certificate), CertStoreError>] {
+        let results = ResultSlots<(StoreIndex.Record, Certificate)>(count: thumbprints.count)
+        let workers = thumbprints.count < 64 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            for index in stride(from: worker, to: thumbprints.count, by: workers) {
+                do {
+                    results.set(index, .success(try parseRecord(thumbprints[index], in: store)))
+                } catch let error as CertStoreError {
+                    results.set(index, .failure(error))
+                } catch {
+                    results.set(index, .failure(.internalError("\(error)")))
+                }
+            }
+        }
+        return results.values
+    }
+
+    /// Saves the index only if no writer holds the lock right now; a reader never waits, and never fails
+    /// because the index could not be written (a read-only store just stays unindexed).
+    private func saveIndex(_ records: [StoreIndex.Record], to url: URL) {
+        guard FileSystem.exists(directory), let lock = try? StoreLock(directory: directory, timeout: 0) else { return }
+        withExtendedLifetime(lock) {
+            try? FileSystem.ensureDirectory(url.deletingLastPathComponent(), mode: 0o755)
+            try? FileSystem.writeAtomically(StoreIndex.encode(records), to: url, mode: 0o644)
+        }
+    }
+
+    /// A store directory that is a symbolic link is refused: certstore never follows links inside a store.
+    private func refuseLink(_ url: URL) throws {
+        var info = stat()
+        if lstat(url.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK {
+            throw CertStoreError(.permission, "\(url.path) is a symbolic link; certstore never follows links inside a store",
+                                 hint: "replace the link with the real directory (`certstore check` lists what else is wrong)")
+        }
     }
 
     func readStoreProperties(_ thumbprint: String, in store: StorePath) throws -> StoreProperties {
@@ -116,7 +208,7 @@ public final class CertificateStore: Sendable {
         let url = keyURL(identifier)
         guard FileSystem.exists(url) else { return .missing }
         guard let bytes = try? FileSystem.read(url, limit: 1 << 20),
-              let key = try? PrivateKey(bytes: bytes, password: nil, limits: limits) else { return .unreadable }
+              let key = try? PrivateKey(storedKey: bytes, limits: limits) else { return .unreadable }
         guard certificate.matches(key) else { return .mismatched }
         return key.isConsistent ? .present : .inconsistent
     }
@@ -125,7 +217,7 @@ public final class CertificateStore: Sendable {
     public func privateKey(for entry: StoreEntry) throws -> PrivateKey? {
         guard entry.keyStatus == .present else { return nil }
         let bytes = try FileSystem.read(keyURL(entry.properties.publicKeyIdentifier), limit: 1 << 20)
-        return try PrivateKey(bytes: bytes, password: nil, limits: limits)
+        return try PrivateKey(storedKey: bytes, limits: limits)
     }
 
     /// Every certificate of every store in this location whose public key is `identifier`.
@@ -165,5 +257,23 @@ public final class CertificateStore: Sendable {
 
     func writeStoreProperties(_ properties: StoreProperties, thumbprint: String, in store: StorePath) throws {
         try FileSystem.writeAtomically(try properties.encoded(), to: propertiesURL(thumbprint, in: store), mode: 0o644)
+    }
+}
+
+/// Result slots filled from several threads, each index by exactly one worker.
+final class ResultSlots<Value>: @unchecked Sendable {
+    private var slots: [Result<Value, CertStoreError>?]
+    private let lock = NSLock()
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ value: Result<Value, CertStoreError>) {
+        lock.lock()
+        slots[index] = value
+        lock.unlock()
+    }
+
+    var values: [Result<Value, CertStoreError>] {
+        slots.map { $0 ?? .failure(.internalError("a parse result is missing")) }
     }
 }

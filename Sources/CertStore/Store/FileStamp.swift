@@ -1,0 +1,32 @@
+import Foundation
+
+/// The identity of a file as the kernel reports it: device, inode, size, modification and change times.
+///
+/// A cached result is trusted only while the stamp of every file it came from is unchanged. `ctime` cannot
+/// be set from user space, so even a copy that restores the old modification time is noticed.
+struct FileStamp: Equatable, Sendable {
+    var device: UInt64
+    var inode: UInt64
+    var size: UInt64
+    var modified: UInt64
+    var changed: UInt64
+
+    /// The stamp of `path` (not following a link), or nil when there is no such file.
+    init?(path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = UInt64(info.st_size)
+        modified = UInt64(info.st_mtim.tv_sec) &* 1_000_000_000 &+ UInt64(info.st_mtim.tv_nsec)
+        changed = UInt64(info.st_ctim.tv_sec) &* 1_000_000_000 &+ UInt64(info.st_ctim.tv_nsec)
+    }
+
+    init(device: UInt64, inode: UInt64, size: UInt64, modified: UInt64, changed: UInt64) {
+        self.device = device
+        self.inode = inode
+        self.size = size
+        self.modified = modified
+        self.changed = changed
+    }
+}
