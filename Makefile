@@ -13,7 +13,9 @@ deps:
 	  else echo "installing:$$missing (needs root)"; sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; fi; \
 	fi
 	@# The audit tests validate the Prometheus output with the reference parser.
-	@python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check prometheus-client
+	@# pip where the interpreter allows it; Debian's own python3 refuses pip (PEP 668) and takes the package.
+	@python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check prometheus-client 2>/dev/null \
+	  || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq python3-prometheus-client || sudo apt-get install -y -qq python3-prometheus-client; }
 
 build: deps
 	$(SWIFT) build

@@ -18,9 +18,11 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // Linux calls Glibc does not export (syncfs), as header-only inline functions.
+        .systemLibrary(name: "CLinux"),
         .target(
             name: "CertStore",
-            dependencies: ["COpenSSL", .product(name: "CSV", package: "CSV.swift")]
+            dependencies: ["COpenSSL", "CLinux", .product(name: "CSV", package: "CSV.swift")]
         ),
         .executableTarget(
             name: "certstore",

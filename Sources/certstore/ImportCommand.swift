@@ -15,7 +15,7 @@ struct ImportCommand: ParsableCommand {
             whole import before anything is written, unless --skip-invalid.
             """)
 
-    @Argument(help: ArgumentHelp("Files to import.", valueName: "file"))
+    @Argument(help: ArgumentHelp("Files to import; a directory stands for every file in it and below.", valueName: "file"))
     var files: [String]
 
     @OptionGroup var global: GlobalOptions

@@ -29,6 +29,11 @@ struct RemoveCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    private func keyNote(_ plan: RemovalPlan, future: Bool) -> String {
+        if plan.deletesKey { return " and its private key." }
+        return plan.entry.keyStatus == .missing ? "." : (future ? "; its private key stays." : "; its private key stays in the store.")
+    }
+
     func run() throws {
         try Failure.run(global) {
             let store = try global.openStore()
@@ -46,7 +51,7 @@ struct RemoveCommand: ParsableCommand {
             let what = "\(plan.entry.thumbprint) (\(Terminal.sanitize(plan.entry.properties.subjectString))) from \(plan.entry.store)"
             if dryRun {
                 if plan.isAllowed {
-                    Terminal.out("Would remove \(what)" + (plan.deletesKey ? " and its private key." : "; its private key stays."))
+                    Terminal.out("Would remove \(what)" + keyNote(plan, future: true))
                     for note in plan.notes { Terminal.out("  - \(note)") }
                     Terminal.out("Nothing was changed (--dry-run).")
                 } else {
@@ -60,7 +65,7 @@ struct RemoveCommand: ParsableCommand {
             for blocker in plan.blockers {
                 Terminal.warn(Terminal.paint("FORCED:", .red, forStderr: true) + " this removal breaks: \(blocker)")
             }
-            Terminal.out("Removed \(what)" + (plan.deletesKey ? " and its private key." : "; its private key stays in the store."))
+            Terminal.out("Removed \(what)" + keyNote(plan, future: false))
             for note in plan.notes { Terminal.out("  - \(note)") }
             if let trash { Terminal.out("In the trash as \(trash.id); undo with: certstore restore \(trash.id)") }
         }

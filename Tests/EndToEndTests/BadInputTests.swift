@@ -59,8 +59,7 @@ struct BadInputTests {
         try Self.expectUnchanged(t, before)
     }
 
-    @Test("missing input file: exit 66 (input unreadable), store unchanged",
-          .disabled("bug: `certstore import /nonexistent.pfx` exits 65; ImportCommand maps every per-file failure to 65, though the file is unreadable (documented 66)"))
+    @Test("missing input file: exit 66 (input unreadable), store unchanged")
     func missingInputFile() throws {
         let f = try Fixtures.get()
         let (t, before) = try Self.populatedStore("missing", f)
@@ -103,8 +102,7 @@ struct BadInputTests {
         #expect(shown.first?["HasPrivateKey"] == "True")
     }
 
-    @Test("a failed import into a root that does not exist yet creates nothing",
-          .disabled("bug: `certstore import wrong.pfx --root NEW` (wrong password) exits 65 but creates NEW/LocalMachine/.lock; the writer lock is taken even when every file failed to parse"))
+    @Test("a failed import into a root that does not exist yet creates nothing")
     func failedImportCreatesNothing() throws {
         let f = try Fixtures.get()
         let t = try TestDirectory("fresh")

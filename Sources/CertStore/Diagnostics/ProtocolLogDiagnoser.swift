@@ -114,7 +114,10 @@ public struct ProtocolLogDiagnoser: Sendable {
             func isHex(_ s: String, _ length: Int? = nil) -> Bool {
                 !s.isEmpty && s.allSatisfy(\.isHexDigit) && (length == nil || s.count == length)
             }
-            guard let index = tokens.firstIndex(where: { isHex($0, 40) }) else { return certificate }
+            // The serial may itself be 40 hex digits (20-byte serials are common): the thumbprint is the 40-digit
+            // token that follows another hex token, else the first 40-digit token.
+            let pair = tokens.indices.dropLast().first { isHex(tokens[$0]) && isHex(tokens[$0 + 1], 40) }
+            guard let index = pair.map({ $0 + 1 }) ?? tokens.firstIndex(where: { isHex($0, 40) }) else { return certificate }
             certificate.thumbprint = tokens[index].uppercased()
             var namesEnd = index
             if index > 0, isHex(tokens[index - 1]) {
@@ -156,18 +159,21 @@ public struct ProtocolLogDiagnoser: Sendable {
             }
             var matchedBy = Diagnosis.MatchedBy.none
             var candidates: [StoreEntry] = []
-            if let thumbprint = logged.thumbprint.flatMap({ try? Thumbprint(parsing: $0) }) {
+            // A logged thumbprint names exactly one certificate: when it is not in the store, another certificate
+            // with the same names (its renewed twin, say) is not the one that failed.
+            let loggedThumbprint = logged.thumbprint.flatMap { try? Thumbprint(parsing: $0) }
+            if let thumbprint = loggedThumbprint {
                 candidates = all.filter { $0.thumbprint == thumbprint.value }
                 if !candidates.isEmpty { matchedBy = .thumbprint }
             }
-            if candidates.isEmpty, let serial = logged.serialNumber, let issuer = logged.issuer {
+            if candidates.isEmpty, loggedThumbprint == nil, let serial = logged.serialNumber, let issuer = logged.issuer {
                 candidates = all.filter {
                     $0.properties.serialNumber.caseInsensitiveCompare(serial) == .orderedSame
                         && DistinguishedName.normalize($0.properties.issuerString) == DistinguishedName.normalize(issuer)
                 }
                 if !candidates.isEmpty { matchedBy = .serialAndIssuer }
             }
-            if candidates.isEmpty, let subject = logged.subject {
+            if candidates.isEmpty, loggedThumbprint == nil, let subject = logged.subject {
                 candidates = all.filter {
                     DistinguishedName.normalize($0.properties.subjectString) == DistinguishedName.normalize(subject)
                         && (logged.issuer == nil || DistinguishedName.normalize($0.properties.issuerString) == DistinguishedName.normalize(logged.issuer!))
@@ -186,7 +192,10 @@ public struct ProtocolLogDiagnoser: Sendable {
                 var explanation = "the certificate \(logged.thumbprint ?? logged.subject ?? "?") is not in this store"
                 if let trashed { explanation += "; it was removed at \(trashed.removedAt.formatted(.iso8601)) (trash entry \(trashed.id))" }
                 else { explanation += ": the log may come from another server, or the certificate was deleted" }
-                if !twins.isEmpty { explanation += "; certificates with the same subject are in the store: \(twins.map(\.thumbprint).joined(separator: ", "))" }
+                if !twins.isEmpty {
+                    explanation += "; certificates with the same subject are in the store now: "
+                        + twins.map { "\($0.thumbprint) (HasPrivateKey \($0.hasPrivateKey ? "True" : "False"))" }.joined(separator: ", ")
+                }
                 return Diagnosis(cause: .notInStore, matchedBy: .none, entry: nil, candidates: twins, trashed: trashed,
                                  explanation: explanation,
                                  fix: ["certstore connector resolve \"\(failure.connector)\""])

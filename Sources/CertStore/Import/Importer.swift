@@ -38,7 +38,7 @@ public struct Importer: Sendable {
         }
         var result = ImportResult()
         var parsed: [(path: String, file: CredentialFile)] = []
-        for path in paths {
+        for path in try Self.expandDirectories(paths) {
             do {
                 parsed.append((path, try parse(path, options: options)))
             } catch let error as CertStoreError {
@@ -63,13 +63,36 @@ public struct Importer: Sendable {
                 }
             }
             if !result.failures.isEmpty && !options.skipInvalid { return result }
-            var written = Set<String>()
+            // All files of the call become durable together: a few flushes instead of several per file.
+            let batch = WriteBatch(anchor: store.directory)
+            var state = ApplyState()
             for (path, plan) in plans {
-                try apply(plan, file: path, options: options, written: &written, result: &result)
+                try apply(plan, file: path, options: options, batch: batch, state: &state, result: &result)
             }
+            try batch.commit()
             result.committed = true
             return result
         }
+    }
+
+    /// A directory stands for the regular files in it and its subdirectories (sorted; hidden names skipped),
+    /// so a whole export folder imports in one call without running into the argument-length limit.
+    static func expandDirectories(_ paths: [String]) throws -> [String] {
+        var files: [String] = []
+        func walk(_ path: String, depth: Int) throws {
+            var info = stat()
+            guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { files.append(path); return }
+            guard depth < 8 else { return }
+            for name in try FileSystem.list(URL(fileURLWithPath: path)).sorted() where !name.hasPrefix(".") {
+                let child = (path as NSString).appendingPathComponent(name)
+                var childInfo = stat()
+                guard stat(child, &childInfo) == 0 else { continue }
+                if (childInfo.st_mode & S_IFMT) == S_IFDIR { try walk(child, depth: depth + 1) }
+                else if (childInfo.st_mode & S_IFMT) == S_IFREG { files.append(child) }
+            }
+        }
+        for path in paths { try walk(path, depth: 0) }
+        return files
     }
 
     private func parse(_ path: String, options: Options) throws -> CredentialFile {
@@ -146,28 +169,40 @@ public struct Importer: Sendable {
         return plan
     }
 
-    private func apply(_ plan: Plan, file: String, options: Options, written: inout Set<String>, result: inout ImportResult) throws {
+    /// What this call has staged so far (not yet visible on disk).
+    struct ApplyState {
+        var written = Set<String>()
+        var stagedKeys = Set<String>()
+    }
+
+    private func stageKey(_ key: PrivateKey, batch: WriteBatch, state: inout ApplyState) throws {
+        guard state.stagedKeys.insert(key.publicKeyIdentifier).inserted else { return }
+        try store.writeKey(key, batch: batch)
+    }
+
+    private func apply(_ plan: Plan, file: String, options: Options, batch: WriteBatch, state: inout ApplyState,
+                       result: inout ImportResult) throws {
         for placement in plan.placements {
             let certificate = placement.certificate
             let thumbprint = certificate.thumbprint
+            // The same certificate twice in one call: reported once, written once.
+            guard !state.written.contains("\(placement.store)/\(thumbprint)") else { continue }
             let subject = certificate.properties().subjectString
             let existing = try store.entry(Thumbprint(trusted: thumbprint), in: placement.store)
-            let alreadyWritten = written.contains("\(placement.store)/\(thumbprint)")
             var action: ImportResult.Action
             var hasKey = existing?.hasPrivateKey ?? false
             if let existing {
                 action = .alreadyPresent
+                var properties = existing.storeProperties
+                var changed = false
                 if let key = placement.key, existing.keyStatus != .present {
-                    try store.writeKey(key)
-                    var properties = existing.storeProperties
+                    try stageKey(key, batch: batch, state: &state)
                     properties.exportable = options.exportable
-                    try store.writeStoreProperties(properties, thumbprint: thumbprint, in: placement.store)
+                    changed = true
                     action = .keyAdded
                     hasKey = true
                 }
                 // Giving the key again with --exportable or --friendly-name proves possession: update them.
-                var properties = try store.readStoreProperties(thumbprint, in: placement.store)
-                var changed = false
                 if options.exportable && !properties.exportable && (placement.key != nil || action == .keyAdded) {
                     properties.exportable = true
                     changed = true
@@ -177,36 +212,36 @@ public struct Importer: Sendable {
                     changed = true
                 }
                 if changed {
-                    try store.writeStoreProperties(properties, thumbprint: thumbprint, in: placement.store)
+                    try store.writeStoreProperties(properties, thumbprint: thumbprint, in: placement.store, batch: batch)
                     if action == .alreadyPresent { action = .updated }
                 }
-                if alreadyWritten && action == .alreadyPresent { continue }
             } else {
-                if let key = placement.key {
+                if let key = placement.key, !state.stagedKeys.contains(key.publicKeyIdentifier) {
                     let status = store.keyStatus(for: certificate, identifier: key.publicKeyIdentifier)
-                    if status != .present { try store.writeKey(key) }
+                    if status != .present { try stageKey(key, batch: batch, state: &state) }
                 }
                 var properties = StoreProperties(friendlyName: placement.friendlyName, archived: false,
                                                  exportable: placement.key != nil && options.exportable,
                                                  importedAt: options.now, source: URL(fileURLWithPath: file).lastPathComponent)
                 if placement.store.store == "Root" { properties.rootCAType = options.rootCAType }
-                try store.writeCertificate(certificate, properties: properties, in: placement.store)
+                try store.writeCertificate(certificate, properties: properties, in: placement.store, batch: batch)
                 action = .added
-                hasKey = placement.key != nil
-                    || store.keyStatus(for: certificate, identifier: certificate.publicKeyIdentifier) == .present
+                let identifier = certificate.publicKeyIdentifier
+                hasKey = placement.key != nil || state.stagedKeys.contains(identifier)
+                    || store.keyStatus(for: certificate, identifier: identifier) == .present
             }
-            written.insert("\(placement.store)/\(thumbprint)")
+            state.written.insert("\(placement.store)/\(thumbprint)")
             result.items.append(.init(file: file, thumbprint: thumbprint, store: placement.store.description,
                                       subject: subject, action: action, hasPrivateKey: hasKey))
         }
         for (key, owners) in plan.orphanKeys {
             let wasPresent = owners.allSatisfy { $0.keyStatus == .present }
-            if !wasPresent { try store.writeKey(key) }
+            if !wasPresent { try stageKey(key, batch: batch, state: &state) }
             for owner in owners {
                 if owner.keyStatus != .present && options.exportable {
                     var properties = owner.storeProperties
                     properties.exportable = true
-                    try store.writeStoreProperties(properties, thumbprint: owner.thumbprint, in: owner.store)
+                    try store.writeStoreProperties(properties, thumbprint: owner.thumbprint, in: owner.store, batch: batch)
                 }
                 result.items.append(.init(file: file, thumbprint: owner.thumbprint, store: owner.store.description,
                                           subject: owner.properties.subjectString,

@@ -239,24 +239,37 @@ public final class CertificateStore: Sendable {
         return try body()
     }
 
-    /// Writes a key file (0600 in a 0700 directory), replacing one that is unusable.
-    func writeKey(_ key: PrivateKey) throws {
+    /// Writes a key file (0600 in a 0700 directory), replacing one that is unusable; staged in `batch` when given.
+    func writeKey(_ key: PrivateKey, batch: WriteBatch? = nil) throws {
         try FileSystem.ensureDirectory(keysDirectory, mode: 0o700)
         var pem = try key.pkcs8PEM()
         defer { wipe(&pem) }
-        try FileSystem.writeAtomically(pem, to: keyURL(key.publicKeyIdentifier), mode: 0o600)
+        if let batch {
+            try batch.stage(pem, to: keyURL(key.publicKeyIdentifier), mode: 0o600, phase: .keys)
+        } else {
+            try FileSystem.writeAtomically(pem, to: keyURL(key.publicKeyIdentifier), mode: 0o600)
+        }
     }
 
     /// Writes a certificate and its properties; the `.cer` goes last, so it is the commit point.
-    func writeCertificate(_ certificate: Certificate, properties: StoreProperties, in store: StorePath) throws {
+    func writeCertificate(_ certificate: Certificate, properties: StoreProperties, in store: StorePath, batch: WriteBatch? = nil) throws {
         let thumbprint = certificate.thumbprint
         try FileSystem.ensureDirectory(directory(of: store), mode: 0o755)
-        try FileSystem.writeAtomically(try properties.encoded(), to: propertiesURL(thumbprint, in: store), mode: 0o644)
-        try FileSystem.writeAtomically(certificate.der, to: certificateURL(thumbprint, in: store), mode: 0o644)
+        if let batch {
+            try batch.stage(try properties.encoded(), to: propertiesURL(thumbprint, in: store), mode: 0o644, phase: .properties)
+            try batch.stage(certificate.der, to: certificateURL(thumbprint, in: store), mode: 0o644, phase: .certificates)
+        } else {
+            try FileSystem.writeAtomically(try properties.encoded(), to: propertiesURL(thumbprint, in: store), mode: 0o644)
+            try FileSystem.writeAtomically(certificate.der, to: certificateURL(thumbprint, in: store), mode: 0o644)
+        }
     }
 
-    func writeStoreProperties(_ properties: StoreProperties, thumbprint: String, in store: StorePath) throws {
-        try FileSystem.writeAtomically(try properties.encoded(), to: propertiesURL(thumbprint, in: store), mode: 0o644)
+    func writeStoreProperties(_ properties: StoreProperties, thumbprint: String, in store: StorePath, batch: WriteBatch? = nil) throws {
+        if let batch {
+            try batch.stage(try properties.encoded(), to: propertiesURL(thumbprint, in: store), mode: 0o644, phase: .properties)
+        } else {
+            try FileSystem.writeAtomically(try properties.encoded(), to: propertiesURL(thumbprint, in: store), mode: 0o644)
+        }
     }
 }
 

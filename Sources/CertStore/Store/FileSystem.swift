@@ -6,33 +6,42 @@ enum FileSystem {
     /// Writes `bytes` to `url` atomically: temp file in the same directory → fsync → rename → fsync dir.
     /// A reader sees the old file or the new one, never half of one, even after `kill -9` or power loss.
     static func writeAtomically(_ bytes: [UInt8], to url: URL, mode: mode_t) throws {
+        let temp = try writeTemporary(bytes, beside: url, mode: mode, sync: true)
+        guard rename(temp.path, url.path) == 0 else {
+            let code = errno
+            unlink(temp.path)
+            throw posixError("rename into place", url, code)
+        }
+        try syncDirectory(url.deletingLastPathComponent())
+    }
+
+    /// Writes `bytes` to a new temporary file beside `url` (exclusive create, no link followed, exact mode
+    /// whatever the umask), flushed to disk when `sync` is set. Returns its URL; the caller renames it.
+    static func writeTemporary(_ bytes: [UInt8], beside url: URL, mode: mode_t, sync: Bool) throws -> URL {
         let directory = url.deletingLastPathComponent()
         let temp = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let fd = open(temp.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard fd >= 0 else { throw posixError("create", temp, errno) }
         var ok = false
         defer {
+            close(fd)
             if !ok { unlink(temp.path) }
         }
-        do {
-            defer { close(fd) }
-            guard fchmod(fd, mode) == 0 else { throw posixError("set the mode of", temp, errno) }
-            try bytes.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw posixError("write", temp, errno)
-                    }
-                    offset += n
+        guard fchmod(fd, mode) == 0 else { throw posixError("set the mode of", temp, errno) }
+        try bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw posixError("write", temp, errno)
                 }
+                offset += n
             }
-            guard fsync(fd) == 0 else { throw posixError("flush", temp, errno) }
         }
-        guard rename(temp.path, url.path) == 0 else { throw posixError("rename into place", url, errno) }
+        if sync { guard fsync(fd) == 0 else { throw posixError("flush", temp, errno) } }
         ok = true
-        try syncDirectory(directory)
+        return temp
     }
 
     /// Makes a rename or unlink in `directory` durable.

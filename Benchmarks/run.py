@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmarks: certstore against the peers in ../shared/bench on the same corpora.
+
+usage: Benchmarks/run.py [--sizes 100,1000,10000] [--big 100000] [--work DIR] [--out FILE]
+
+Builds certstore in release mode, generates each corpus once with gen_corpus.py (kept in --work), imports
+it, and times: inventory (list --format json, first run without the index and warm runs with it) against
+peer_inventory.py (pyca/cryptography); bulk import against peer_openssl_loop.sh (openssl CLI); `show` and
+importing one more certificate on a small and a big store; audit; peak memory of list. Prints a markdown
+report (also written to --out). Timings are medians of repeated runs on this machine; nothing is asserted.
+"""
+import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
+
+repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+shared = os.path.join(os.path.dirname(repo), "shared", "bench")
+binary = os.path.join(repo, ".build", "release", "certstore")
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
+
+
+def timed(cmd, repeat=1, setup=None, **kw):
+    times = []
+    for _ in range(repeat):
+        if setup:
+            setup()
+        start = time.perf_counter()
+        run(cmd, **kw)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_kb(cmd):
+    r = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
+    return int(r.stderr.strip().splitlines()[-1])
+
+
+def corpus(work, n):
+    path = os.path.join(work, f"corpus-{n}")
+    if not os.path.exists(os.path.join(path, "done")):
+        shutil.rmtree(path, ignore_errors=True)
+        run([sys.executable, os.path.join(shared, "gen_corpus.py"), path, str(n)])
+        open(os.path.join(path, "done"), "w").close()
+    return path
+
+
+def store_for(work, n, c):
+    """A store holding corpus c (certificates and keys), imported once and reused."""
+    root = os.path.join(work, f"store-{n}")
+    if not os.path.exists(os.path.join(root, "done")):
+        shutil.rmtree(root, ignore_errors=True)
+        run([binary, "import", "--root", root, os.path.join(c, "certs"), os.path.join(c, "keys")])
+        open(os.path.join(root, "done"), "w").close()
+    return root
+
+
+def drop_index(root):
+    shutil.rmtree(os.path.join(root, "LocalMachine", ".cache"), ignore_errors=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="100,1000,10000")
+    ap.add_argument("--big", type=int, default=0, help="also measure lookup/import/memory at this size (e.g. 100000)")
+    ap.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "certstore-bench"))
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    os.makedirs(args.work, exist_ok=True)
+    run(["swift", "build", "-c", "release", "--product", "certstore"], cwd=repo)
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    lines = [f"certstore benchmarks — {time.strftime('%Y-%m-%d %H:%M')} — {os.cpu_count()} cores — "
+             + subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.strip(), ""]
+
+    lines += ["## Inventory: `list --format json` against peer_inventory.py (pyca/cryptography)", "",
+              "| certificates | peer | certstore first run (no index) | ratio | certstore warm, all 28 properties | ratio | certstore warm, the peer's 5 fields | ratio | table, warm |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    inventory = {}
+    for n in sizes:
+        c = corpus(args.work, n)
+        root = store_for(args.work, n, c)
+        peer = timed([sys.executable, os.path.join(shared, "peer_inventory.py"), c], repeat=max(1, args.repeat // 2))
+        cold = timed([binary, "list", "--root", root, "--format", "json"], repeat=3, setup=lambda: drop_index(root))
+        run([binary, "list", "--root", root])  # writes the index
+        warm = timed([binary, "list", "--root", root, "--format", "json"], repeat=args.repeat)
+        warm5 = timed([binary, "list", "--root", root, "--format", "json", "--property", "thumbprint,subject,issuer,notafter,hasprivatekey"], repeat=args.repeat)
+        table = timed([binary, "list", "--root", root], repeat=args.repeat)
+        inventory[n] = (peer, cold, warm, warm5, table)
+        lines.append(f"| {n:,} | {peer:.2f} s | {cold:.2f} s | {peer / cold:.1f}× | {warm:.3f} s | {peer / warm:.1f}× | {warm5:.3f} s | {peer / warm5:.1f}× | {table:.3f} s |")
+
+    lines += ["", "## Bulk import against peer_openssl_loop.sh (openssl CLI, one process per question)", "",
+              "| certificates (+ keys) | certstore import (one call) | certificates/s | peer loop on the first 200 | certificates/s |",
+              "|---:|---:|---:|---:|---:|"]
+    for n in sizes:
+        c = corpus(args.work, n)
+        root = os.path.join(args.work, f"import-{n}")
+        t = timed([binary, "import", "--root", root, os.path.join(c, "certs"), os.path.join(c, "keys")],
+                  setup=lambda: shutil.rmtree(root, ignore_errors=True))
+        limit = min(n, 200)
+        peer = timed(["bash", os.path.join(shared, "peer_openssl_loop.sh"), c, str(limit)])
+        lines.append(f"| {n:,} (+{n // 2:,}) | {t:.2f} s | {n / t:,.0f} | {peer:.2f} s | {limit / peer:,.0f} |")
+        shutil.rmtree(root, ignore_errors=True)
+
+    lines += ["", "## audit (all stores, bindings, connectors, key files)", "", "| certificates | audit |", "|---:|---:|"]
+    for n in sizes:
+        root = store_for(args.work, n, corpus(args.work, n))
+        r = subprocess.run([binary, "audit", "--root", root], stdout=subprocess.DEVNULL)
+        t = timed([binary, "audit", "--root", root], repeat=3) if r.returncode in (0, 1, 2) else float("nan")
+        lines.append(f"| {n:,} | {t:.2f} s |")
+
+    if args.big:
+        small_n, big_n = min(sizes), args.big
+        small = store_for(args.work, small_n, corpus(args.work, small_n))
+        bigc = corpus(args.work, big_n)
+        big = store_for(args.work, big_n, bigc)
+        run([binary, "list", "--root", big])
+        thumb_small = subprocess.run([binary, "list", "--root", small, "--property", "thumbprint", "--format", "csv"], capture_output=True, text=True).stdout.splitlines()[1]
+        thumb_big = subprocess.run([binary, "list", "--root", big, "--property", "thumbprint", "--format", "csv"], capture_output=True, text=True).stdout.splitlines()[1]
+        show_small = timed([binary, "show", thumb_small, "--root", small], repeat=21)
+        show_big = timed([binary, "show", thumb_big, "--root", big], repeat=21)
+        extra = os.path.join(args.work, "extra")
+        if not os.path.exists(os.path.join(extra, "done")):
+            run([sys.executable, os.path.join(shared, "gen_corpus.py"), extra, "2"])
+            open(os.path.join(extra, "done"), "w").close()
+        one = [os.path.join(extra, "certs", "00000.pem"), os.path.join(extra, "keys", "00000.key")]
+        empty = os.path.join(args.work, "empty")
+        imp_empty = timed([binary, "import", "--root", empty] + one, repeat=5, setup=lambda: shutil.rmtree(empty, ignore_errors=True))
+
+        def remove_extra():
+            subprocess.run([binary, "remove", "--root", big, "--delete-key", "--force",
+                            subprocess.run(["openssl", "x509", "-in", one[0], "-noout", "-fingerprint", "-sha1"], capture_output=True, text=True)
+                            .stdout.strip().split("=")[1].replace(":", "")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run([binary, "trash", "empty", "--all", "--root", big], stdout=subprocess.DEVNULL)
+        imp_big = timed([binary, "import", "--root", big] + one, repeat=5, setup=remove_extra)
+        remove_extra()
+        mem_table = peak_kb([binary, "list", "--root", big])
+        mem_json = peak_kb([binary, "list", "--root", big, "--format", "json"])
+        lines += ["", f"## Scale: {small_n:,} against {big_n:,} certificates", "",
+                  "| measure | small store | big store | big / small |", "|---|---:|---:|---:|",
+                  f"| `show THUMBPRINT` (median of 21) | {show_small * 1000:.1f} ms | {show_big * 1000:.1f} ms | {show_big / show_small:.2f} |",
+                  f"| import one more certificate + key (median of 5) | {imp_empty * 1000:.1f} ms (empty store) | {imp_big * 1000:.1f} ms | {imp_big / imp_empty:.2f} |",
+                  f"| peak memory of `list` (table / json) | | {mem_table / 1024:.0f} MiB / {mem_json / 1024:.0f} MiB | |"]
+    report = "\n".join(lines) + "\n"
+    print(report)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(report)
+
+
+if __name__ == "__main__":
+    main()
