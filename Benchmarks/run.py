@@ -16,17 +16,20 @@ shared = os.path.join(os.path.dirname(repo), "shared", "bench")
 binary = os.path.join(repo, ".build", "release", "certstore")
 
 
-def run(cmd, **kw):
-    return subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, **kw)
+def run(cmd, ok=(0,), **kw):
+    r = subprocess.run(cmd, stdout=subprocess.DEVNULL, **kw)
+    if r.returncode not in ok:
+        raise SystemExit(f"{' '.join(cmd)} exited {r.returncode}")
+    return r
 
 
-def timed(cmd, repeat=1, setup=None, **kw):
+def timed(cmd, repeat=1, setup=None, ok=(0,), **kw):
     times = []
     for _ in range(repeat):
         if setup:
             setup()
         start = time.perf_counter()
-        run(cmd, **kw)
+        run(cmd, ok=ok, **kw)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -105,8 +108,8 @@ def main():
     lines += ["", "## audit (all stores, bindings, connectors, key files)", "", "| certificates | audit |", "|---:|---:|"]
     for n in sizes:
         root = store_for(args.work, n, corpus(args.work, n))
-        r = subprocess.run([binary, "audit", "--root", root], stdout=subprocess.DEVNULL)
-        t = timed([binary, "audit", "--root", root], repeat=3) if r.returncode in (0, 1, 2) else float("nan")
+        # The corpus stores hold keyless certificates nothing uses: audit answers WARNING (1) there.
+        t = timed([binary, "audit", "--root", root], repeat=3, ok=(0, 1, 2))
         lines.append(f"| {n:,} | {t:.2f} s |")
 
     if args.big:
