@@ -32,13 +32,11 @@ struct ExchangeListing {
     ]
 
     func run(store: CertificateStore, filter: CertificateFilter) throws {
+        try global.requirePersonalStore("list --view exchange")
         let view = try ExchangeCertificateView(store: store)
         var certificates: [ExchangeCertificate]
-        if let thumbprint, let exact = try? Thumbprint(parsing: thumbprint) {
-            // Get-ExchangeCertificate -Thumbprint: a keyless certificate is an error, not an empty list.
-            certificates = [try view.certificate(exact)]
-        } else {
-            var exchangeFilter = ExchangeCertificateView.Filter()
+        var exchangeFilter = ExchangeCertificateView.Filter()
+        do {
             exchangeFilter.rootCAType = try rootCAType.map { value in
                 guard let type = ExchangeCertificate.RootCAType.allCases.first(where: { $0.rawValue.caseInsensitiveCompare(value) == .orderedSame }) else {
                     throw CertStoreError(.usage, "unknown RootCAType \"\(value)\"", hint: "use " + ExchangeCertificate.RootCAType.allCases.map(\.rawValue).joined(separator: ", "))
@@ -53,6 +51,14 @@ struct ExchangeListing {
             }
             exchangeFilter.services = Set(try services.map(ExchangeService.parseList) ?? [])
             exchangeFilter.domain = domain
+        }
+        if let thumbprint, let exact = try? Thumbprint(parsing: thumbprint) {
+            // Get-ExchangeCertificate -Thumbprint: a keyless certificate is an error, not an empty list; the
+            // other filters still apply to the one certificate found.
+            let found = try view.certificate(exact)
+            certificates = view.certificates(exchangeFilter).contains { $0.thumbprint == found.thumbprint } && filter.matches(found.entry)
+                ? [found] : []
+        } else {
             certificates = view.certificates(exchangeFilter).filter { filter.matches($0.entry) }
         }
         var selected = Self.columns
