@@ -15,7 +15,7 @@ let package = Package(
         // System OpenSSL 3 (Debian: libssl-dev). Macros Swift cannot import are wrapped in shim.h.
         .systemLibrary(
             name: "COpenSSL",
-            pkgConfig: "libcrypto",
+            pkgConfig: "openssl",
             providers: [.apt(["libssl-dev"])]
         ),
         // Linux calls Glibc does not export (syncfs), as header-only inline functions.

@@ -18,6 +18,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/pkcs7.h>
 #include <openssl/provider.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -152,6 +153,12 @@ static inline const ASN1_OCTET_STRING *shim_SAFEBAG_local_key_id(const PKCS12_SA
     const ASN1_TYPE *t = PKCS12_SAFEBAG_get0_attr(bag, NID_localKeyID);
     if (t == NULL || t->type != V_ASN1_OCTET_STRING) return NULL;
     return t->value.octet_string;
+}
+
+/* ---- TLS client (probe) ---- */
+/* SNI: SSL_set_tlsext_host_name is a macro over SSL_ctrl. */
+static inline long shim_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
+    return SSL_set_tlsext_host_name(ssl, name);
 }
 
 #endif /* COPENSSL_SHIM_H */

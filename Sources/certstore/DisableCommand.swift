@@ -27,6 +27,7 @@ struct DisableCommand: ParsableCommand {
             try global.requirePersonalStore("disable")
             let store = try global.openStore()
             let list = try services.map(ExchangeService.parseList)
+            defer { Deployment.synchronize(store) }
             let result = try BindingManager(store: store).disable(try Thumbprint(parsing: thumbprint), services: list,
                                                                   newDefault: try newDefault.map(Thumbprint.init(parsing:)))
             for warning in result.warnings { Terminal.warn(warning) }

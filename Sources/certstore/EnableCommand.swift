@@ -33,6 +33,9 @@ struct EnableCommand: ParsableCommand {
     @Flag(help: "Answer No: bind SMTP but keep the current default SMTP certificate.")
     var keepDefault = false
 
+    @Option(help: ArgumentHelp("The account the daemon runs as (postfix, dovecot, www-data): it alone may read the service's key file.", valueName: "user"))
+    var serviceUser: String?
+
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -45,7 +48,9 @@ struct EnableCommand: ParsableCommand {
             let store = try global.openStore()
             let list = try ExchangeService.parseList(services)
             let answer: BindingManager.OverwriteAnswer = overwriteDefault ? .overwrite : keepDefault ? .keep : .ask(Confirmation.overwriteDefault)
-            let result = try BindingManager(store: store).enable(try Thumbprint(parsing: thumbprint), services: list, answer: answer)
+            let result = try BindingManager(store: store).enable(try Thumbprint(parsing: thumbprint), services: list, answer: answer,
+                                                                 serviceUser: serviceUser)
+            defer { Deployment.synchronize(store) }
             for warning in result.warnings { Terminal.warn(warning) }
             if global.format == .json {
                 let object: [String: Any] = [

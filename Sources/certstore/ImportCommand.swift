@@ -54,6 +54,8 @@ struct ImportCommand: ParsableCommand {
             }
             let result = try Importer(store: store).importFiles(files, options: options)
             report(result)
+            // A bound certificate that just got its key back (or a renewal of one) changes what services present.
+            if result.committed && result.items.contains(where: { $0.action == .keyAdded }) { Deployment.synchronize(store) }
             if let first = result.failures.first {
                 // The first failure decides the code: 66 for a file that cannot be read, 65 for bad data.
                 throw ExitCode(Failure.exitCode(for: first.kind))

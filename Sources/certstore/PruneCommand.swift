@@ -21,7 +21,9 @@ struct PruneCommand: ParsableCommand {
     func run() throws {
         try Failure.run(global) {
             try global.requirePersonalStore("prune")
-            let result = try Remover(store: try global.openStore()).pruneKeyless(dryRun: dryRun)
+            let store = try global.openStore()
+            let result = try Remover(store: store).pruneKeyless(dryRun: dryRun)
+            defer { if !dryRun && !result.removed.isEmpty { Deployment.synchronize(store) } }
             var rows: [RecordWriter.Row] = []
             func row(_ action: String, _ entry: StoreEntry, _ reason: String, _ trashID: String?) -> RecordWriter.Row {
                 [(name: "Action", jsonKey: "action", value: .string(action)),

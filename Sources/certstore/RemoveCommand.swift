@@ -37,6 +37,7 @@ struct RemoveCommand: ParsableCommand {
     func run() throws {
         try Failure.run(global) {
             let store = try global.openStore()
+            defer { if !dryRun { Deployment.synchronize(store) } }
             let (plan, trash) = try Remover(store: store).remove(try Thumbprint(parsing: thumbprint), in: try global.storePath(),
                                                                   deleteKey: deleteKey, force: force, dryRun: dryRun)
             if global.format == .json {

@@ -14,7 +14,9 @@ struct RestoreCommand: ParsableCommand {
 
     func run() throws {
         try Failure.run(global) {
-            let entry = try Trash(store: try global.openStore()).restore(reference)
+            let store = try global.openStore()
+            let entry = try Trash(store: store).restore(reference)
+            defer { Deployment.synchronize(store) }
             if global.format == .json {
                 Terminal.out(JSONText.render(["restored": true, "id": entry.id, "thumbprint": entry.thumbprint, "store": entry.store,
                                               "subject": entry.subject, "keyRestored": entry.keyFile != nil] as [String: Any]))

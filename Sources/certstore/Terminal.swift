@@ -21,8 +21,8 @@ enum Terminal {
         return "\u{1B}[\(color.rawValue)m\(text)\u{1B}[0m"
     }
 
-    static func out(_ text: String) {
-        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    static func out(_ text: String, terminator: String = "\n") {
+        FileHandle.standardOutput.write(Data((text + terminator).utf8))
     }
 
     static func err(_ text: String) {

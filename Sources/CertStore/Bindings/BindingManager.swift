@@ -56,7 +56,12 @@ public struct BindingManager: Sendable {
 
     public func bindings() throws -> ServiceBindings { try store.read(ServiceBindings.self) }
 
-    public func enable(_ thumbprint: Thumbprint, services: [ExchangeService], answer: OverwriteAnswer, now: Date = Date()) throws -> EnableResult {
+    public func enable(_ thumbprint: Thumbprint, services: [ExchangeService], answer: OverwriteAnswer,
+                       serviceUser: String? = nil, now: Date = Date()) throws -> EnableResult {
+        if let serviceUser, ServiceFiles.account(serviceUser) == nil {
+            throw CertStoreError(.usage, "there is no account \"\(serviceUser)\" on this machine",
+                                 hint: "name the account the daemon runs as (postfix, dovecot, www-data)")
+        }
         let entry = try store.requireEntry(thumbprint, in: personal)
         let validity = ExchangeCertificateValidity.evaluate(entry)
         guard validity == .valid else { throw validity.error(thumbprint: entry.thumbprint) }
@@ -100,6 +105,11 @@ public struct BindingManager: Sendable {
             }
             if services.contains(.smtp) && (bindings.defaultSmtpCertificate == nil || overwrite) {
                 bindings.defaultSmtpCertificate = entry.thumbprint
+            }
+            if let serviceUser {
+                var users = bindings.serviceUsers ?? [:]
+                for service in services { users[service.rawValue] = serviceUser }
+                bindings.serviceUsers = users
             }
             try store.write(bindings)
             return EnableResult(thumbprint: entry.thumbprint, newlyBound: newly, alreadyBound: already,

@@ -7,6 +7,9 @@ public struct ServiceBindings: LocationDocument, Equatable {
     public var services: [String: [String]] = [:]
     /// The certificate SMTP presents by default (internal transport / anonymous TLS).
     public var defaultSmtpCertificate: String?
+    /// Service name → the Unix account that runs it (`postfix`, `dovecot`, `www-data`): it alone is given read
+    /// access to the service's private key file.
+    public var serviceUsers: [String: String]? = nil
 
     public init() {}
 

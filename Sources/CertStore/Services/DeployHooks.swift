@@ -1,0 +1,109 @@
+import Foundation
+
+/// Executables in `<location>/Hooks/`, run in name order after a service's files switched — where a reload
+/// of postfix, dovecot or nginx belongs (certbot's deploy hooks, for certstore).
+public struct DeployHooks: Sendable {
+    public struct Outcome: Sendable {
+        public let hook: String
+        public let service: ExchangeService
+        public let exitStatus: Int32?
+        public let timedOut: Bool
+        public let output: String
+        public var succeeded: Bool { exitStatus == 0 && !timedOut }
+    }
+
+    public let store: CertificateStore
+    public var timeout: Double = 60
+
+    public init(store: CertificateStore) { self.store = store }
+
+    public var directory: URL { store.directory.appendingPathComponent("Hooks", isDirectory: true) }
+
+    /// The hooks that would run: regular, executable files not starting with a dot, in name order.
+    public func hooks() -> [URL] {
+        ((try? FileSystem.list(directory)) ?? []).sorted().compactMap { name in
+            guard !name.hasPrefix(".") else { return nil }
+            let url = directory.appendingPathComponent(name)
+            var info = stat()
+            guard stat(url.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, access(url.path, X_OK) == 0 else { return nil }
+            return url
+        }
+    }
+
+    /// Runs every hook once per change. Environment: CERTSTORE_SERVICE, CERTSTORE_OLD_THUMBPRINT,
+    /// CERTSTORE_NEW_THUMBPRINT (empty when none), CERTSTORE_SERVICE_DIR, CERTSTORE_ROOT, CERTSTORE_LOCATION.
+    /// A hook that fails or times out is reported; the change it follows stands.
+    public func run(for changes: [ServiceFiles.Change]) -> [Outcome] {
+        var outcomes: [Outcome] = []
+        for change in changes {
+            for hook in hooks() {
+                outcomes.append(run(hook, change))
+            }
+        }
+        return outcomes
+    }
+
+    private func run(_ hook: URL, _ change: ServiceFiles.Change) -> Outcome {
+        let process = Process()
+        process.executableURL = hook
+        var environment = ProcessInfo.processInfo.environment
+        environment["CERTSTORE_SERVICE"] = change.service.rawValue
+        environment["CERTSTORE_OLD_THUMBPRINT"] = change.oldThumbprint ?? ""
+        environment["CERTSTORE_NEW_THUMBPRINT"] = change.newThumbprint ?? ""
+        environment["CERTSTORE_SERVICE_DIR"] = change.directory
+        environment["CERTSTORE_ROOT"] = store.root.path
+        environment["CERTSTORE_LOCATION"] = store.location
+        process.environment = environment
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        let collected = OutputBuffer()
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if !data.isEmpty { collected.append(data) }
+        }
+        do {
+            try process.run()
+        } catch {
+            output.fileHandleForReading.readabilityHandler = nil
+            return Outcome(hook: hook.lastPathComponent, service: change.service, exitStatus: nil, timedOut: false,
+                           output: "cannot run: \(error.localizedDescription)")
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        var timedOut = false
+        while process.isRunning {
+            if Date() > deadline {
+                timedOut = true
+                process.terminate()
+                usleep(200_000)
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                break
+            }
+            usleep(20_000)
+        }
+        process.waitUntilExit()
+        output.fileHandleForReading.readabilityHandler = nil
+        collected.append(output.fileHandleForReading.readDataToEndOfFile())
+        return Outcome(hook: hook.lastPathComponent, service: change.service,
+                       exitStatus: timedOut ? nil : process.terminationStatus, timedOut: timedOut, output: collected.text)
+    }
+}
+
+/// Bytes gathered from a pipe's handler thread.
+final class OutputBuffer: @unchecked Sendable {
+    private var data = Data()
+    private let lock = NSLock()
+
+    func append(_ more: Data) {
+        lock.lock()
+        if data.count < 64 * 1024 { data.append(more.prefix(64 * 1024 - data.count)) }
+        lock.unlock()
+    }
+
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,49 @@
+import Foundation
+
+/// The configuration lines that point a daemon at the service files certstore maintains.
+public enum ServiceConfig {
+    public enum Daemon: String, Sendable, CaseIterable {
+        case postfix, dovecot, nginx
+    }
+
+    /// Lines for `daemon`, reading the files of the service it serves (SMTP, IMAP, IIS).
+    public static func lines(for daemon: Daemon, store: CertificateStore) throws -> String {
+        let files = ServiceFiles(store: store)
+        let connectors = try store.read(SendConnectors.self).sendConnectors
+        func path(_ service: ExchangeService, _ file: String) -> String {
+            files.currentLink(service).appendingPathComponent(file).path
+        }
+        let header = "# Written by `certstore service-config \(daemon.rawValue)` for \(store.directory.path).\n"
+            + "# certstore switches these files atomically when bindings change; reload the daemon from a hook in \(DeployHooks(store: store).directory.path)/.\n"
+        switch daemon {
+        case .postfix:
+            let verbose = connectors.contains { $0.protocolLoggingLevel == "Verbose" }
+            return header + """
+                # SMTP: the certificate bound with `certstore enable THUMBPRINT --services SMTP`.
+                smtpd_tls_chain_files = \(path(.smtp, "privkey.pem")), \(path(.smtp, "fullchain.pem"))
+                smtp_tls_chain_files = \(path(.smtp, "privkey.pem")), \(path(.smtp, "fullchain.pem"))
+                smtpd_tls_security_level = may
+                smtp_tls_security_level = may
+                # \(verbose ? "A send connector has protocol logging Verbose" : "Protocol logging: set a connector Verbose for level 2") (Set-SendConnector -ProtocolLoggingLevel).
+                smtp_tls_loglevel = \(verbose ? 2 : 1)
+                smtpd_tls_loglevel = \(verbose ? 2 : 1)
+
+                """
+        case .dovecot:
+            return header + """
+                # IMAP/POP: the certificate bound with `certstore enable THUMBPRINT --services IMAP,POP`.
+                ssl = yes
+                ssl_cert = <\(path(.imap, "fullchain.pem"))
+                ssl_key = <\(path(.imap, "privkey.pem"))
+
+                """
+        case .nginx:
+            return header + """
+                # Web (IIS): the certificate bound with `certstore enable THUMBPRINT --services IIS`.
+                ssl_certificate \(path(.iis, "fullchain.pem"));
+                ssl_certificate_key \(path(.iis, "privkey.pem"));
+
+                """
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+
+/// The files a Linux daemon reads for a bound service, kept in step with the bindings:
+///
+/// ```
+/// <location>/Services/<SERVICE>/current -> v<stamp>-<thumbprint8>   (a symbolic link, switched atomically)
+/// <location>/Services/<SERVICE>/v…/cert.pem, chain.pem, fullchain.pem, privkey.pem, thumbprint
+/// ```
+///
+/// A new version directory is written and flushed, then one `rename` of a symbolic link switches the
+/// service over, so a daemon reloading at any moment reads a complete, matching certificate and key. The
+/// key file is 0600 root, or 0400 owned by the service's configured account (and nobody else).
+public struct ServiceFiles: Sendable {
+    /// What changed for one service.
+    public struct Change: Sendable, Equatable {
+        public let service: ExchangeService
+        public let oldThumbprint: String?
+        public let newThumbprint: String?
+        public let directory: String
+    }
+
+    public let store: CertificateStore
+    public init(store: CertificateStore) { self.store = store }
+
+    public var directory: URL { store.directory.appendingPathComponent("Services", isDirectory: true) }
+
+    public func currentLink(_ service: ExchangeService) -> URL {
+        directory.appendingPathComponent(service.rawValue).appendingPathComponent("current")
+    }
+
+    /// The certificate each bindable service presents now: a usable key first; then a trusted CA-issued,
+    /// time-valid certificate (newest NotBefore first, as Exchange picks for STARTTLS); then, for SMTP, the
+    /// default SMTP certificate; then anything else bound with a usable key, newest first.
+    public static func choose(_ service: ExchangeService, bindings: ServiceBindings, resolver: ConnectorResolver) -> StoreEntry? {
+        let bound = bindings.thumbprints(for: service)
+        let candidates = resolver.personal.filter { bound.contains($0.thumbprint) && ExchangeCertificateValidity.evaluate($0) == .valid }
+        func rank(_ entry: StoreEntry) -> (Int, Int, Int, Date) {
+            let chain = resolver.chainResult(for: entry)
+            let trusted = chain.outcome == .valid && !entry.properties.isSelfSigned ? 1 : 0
+            let timeValid = entry.properties.isTimeValid(at: resolver.now) ? 1 : 0
+            let isDefault = service == .smtp && bindings.defaultSmtpCertificate == entry.thumbprint ? 1 : 0
+            return (trusted, timeValid, isDefault, entry.properties.notBefore ?? .distantPast)
+        }
+        return candidates.max { a, b in
+            let (x, y) = (rank(a), rank(b))
+            return (x.0, x.1, x.2) != (y.0, y.1, y.2) ? (x.0, x.1, x.2) < (y.0, y.1, y.2) : x.3 < y.3
+        }
+    }
+
+    /// The thumbprint a service's files hold now (nil when it has none).
+    public func deployedThumbprint(_ service: ExchangeService) -> String? {
+        let file = currentLink(service).appendingPathComponent("thumbprint")
+        guard let bytes = try? FileSystem.read(file, limit: 100, followLinks: true) else { return nil }
+        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Brings every bindable service's files in line with the bindings. Takes the writer lock.
+    public func synchronize(now: Date = Date()) throws -> [Change] {
+        try store.withWriteLock {
+            let bindings = try store.read(ServiceBindings.self)
+            let resolver = try ConnectorResolver(store: store, now: now)
+            var changes: [Change] = []
+            for service in ExchangeService.bindable {
+                let chosen = Self.choose(service, bindings: bindings, resolver: resolver)
+                let deployed = deployedThumbprint(service)
+                let user = bindings.serviceUsers?[service.rawValue]
+                if let chosen {
+                    if deployed == chosen.thumbprint, filesIntact(service, user: user) { continue }
+                    try deploy(chosen, for: service, user: user, resolver: resolver, now: now)
+                } else {
+                    guard deployed != nil || FileSystem.exists(currentLink(service)) else { continue }
+                    try withdraw(service)
+                }
+                changes.append(Change(service: service, oldThumbprint: deployed, newThumbprint: chosen?.thumbprint,
+                                      directory: currentLink(service).path))
+            }
+            return changes
+        }
+    }
+
+    /// The deployed key still has the owner and mode it should (an account change re-deploys).
+    private func filesIntact(_ service: ExchangeService, user: String?) -> Bool {
+        var info = stat()
+        let key = currentLink(service).appendingPathComponent("privkey.pem").path
+        guard stat(key, &info) == 0 else { return false }
+        let expectedOwner = user.flatMap(Self.account)?.uid ?? 0
+        return info.st_uid == expectedOwner && info.st_mode & 0o077 == 0
+    }
+
+    private func deploy(_ entry: StoreEntry, for service: ExchangeService, user: String?, resolver: ConnectorResolver, now: Date) throws {
+        guard let key = try store.privateKey(for: entry) else {
+            throw CertStoreError(.refused, "\(entry.thumbprint) has no usable private key to deploy for \(service.rawValue)")
+        }
+        let certificate = try entry.loadCertificate()
+        let chain = try Exporter(store: store).chain(for: entry).filter { !$0.properties.isSelfSigned }.map { try $0.loadCertificate() }
+        let folder = directory.appendingPathComponent(service.rawValue, isDirectory: true)
+        try FileSystem.ensureDirectory(folder, mode: 0o755)
+        let stamp = now.formatted(Date.ISO8601FormatStyle().year().month().day().dateSeparator(.omitted)
+            .time(includingFractionalSeconds: false).timeSeparator(.omitted).dateTimeSeparator(.standard))
+        var name = "v\(stamp)Z-\(entry.thumbprint.prefix(8))"
+        var suffix = 1
+        while FileSystem.exists(folder.appendingPathComponent(name)) { suffix += 1; name = "v\(stamp)Z-\(entry.thumbprint.prefix(8))-\(suffix)" }
+        let version = folder.appendingPathComponent(name, isDirectory: true)
+        try FileSystem.ensureDirectory(version, mode: 0o755)
+        let leaf = Array(certificate.pem.utf8)
+        let chainPEM = Array(chain.map(\.pem).joined().utf8)
+        try FileSystem.writeAtomically(leaf, to: version.appendingPathComponent("cert.pem"), mode: 0o644)
+        try FileSystem.writeAtomically(chainPEM, to: version.appendingPathComponent("chain.pem"), mode: 0o644)
+        try FileSystem.writeAtomically(leaf + chainPEM, to: version.appendingPathComponent("fullchain.pem"), mode: 0o644)
+        try FileSystem.writeAtomically(Array((entry.thumbprint + "\n").utf8), to: version.appendingPathComponent("thumbprint"), mode: 0o644)
+        var pem = try key.pkcs8PEM()
+        defer { wipe(&pem) }
+        let keyURL = version.appendingPathComponent("privkey.pem")
+        if let user {
+            guard let account = Self.account(user) else {
+                throw CertStoreError(.usage, "there is no account \"\(user)\" on this machine", hint: "create it, or bind without --service-user")
+            }
+            let temp = try FileSystem.writeTemporary(pem, beside: keyURL, mode: 0o400, sync: true)
+            guard chown(temp.path, account.uid, account.gid) == 0 else {
+                let code = errno
+                unlink(temp.path)
+                throw FileSystem.posixError("give \(user) the key file", keyURL, code)
+            }
+            guard rename(temp.path, keyURL.path) == 0 else { throw FileSystem.posixError("rename into place", keyURL, errno) }
+            try FileSystem.syncDirectory(version)
+        } else {
+            try FileSystem.writeAtomically(pem, to: keyURL, mode: 0o600)
+        }
+        try switchLink(folder: folder, to: name)
+        try prune(folder: folder, keep: name)
+    }
+
+    private func withdraw(_ service: ExchangeService) throws {
+        let folder = directory.appendingPathComponent(service.rawValue, isDirectory: true)
+        if FileSystem.exists(currentLink(service)) { try FileSystem.remove(currentLink(service)) }
+        try prune(folder: folder, keep: nil)
+    }
+
+    /// `current.new -> name`, then rename over `current`: the switch is one atomic rename.
+    private func switchLink(folder: URL, to name: String) throws {
+        let temp = folder.appendingPathComponent(".current.new-\(getpid())")
+        unlink(temp.path)
+        guard symlink(name, temp.path) == 0 else { throw FileSystem.posixError("create the link", temp, errno) }
+        guard rename(temp.path, folder.appendingPathComponent("current").path) == 0 else {
+            let code = errno
+            unlink(temp.path)
+            throw FileSystem.posixError("switch", folder.appendingPathComponent("current"), code)
+        }
+        try FileSystem.syncDirectory(folder)
+    }
+
+    /// Keeps the live version and the one before it (a daemon may still be reading it); removes older ones.
+    private func prune(folder: URL, keep: String?) throws {
+        let versions = try FileSystem.list(folder).filter { $0.hasPrefix("v") }.sorted()
+        var keepSet = Set([keep].compactMap { $0 })
+        if let previous = versions.filter({ $0 != keep }).last, keep != nil { keepSet.insert(previous) }
+        for version in versions where !keepSet.contains(version) {
+            let url = folder.appendingPathComponent(version)
+            for file in try FileSystem.list(url) { try FileSystem.remove(url.appendingPathComponent(file)) }
+            rmdir(url.path)
+        }
+        try FileSystem.syncDirectory(folder)
+    }
+
+    static func account(_ name: String) -> (uid: uid_t, gid: gid_t)? {
+        guard let entry = getpwnam(name) else { return nil }
+        return (entry.pointee.pw_uid, entry.pointee.pw_gid)
+    }
+}
