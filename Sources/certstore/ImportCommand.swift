@@ -41,6 +41,8 @@ struct ImportCommand: ParsableCommand {
             options.friendlyName = friendlyName
             options.exportable = exportable
             options.skipInvalid = skipInvalid
+            let progress = Terminal.Progress("reading")
+            options.progress = { done, total in progress.update(done, total) }
             if let rootCAType {
                 guard let type = ExchangeCertificate.RootCAType.allCases.first(where: { $0.rawValue.caseInsensitiveCompare(rootCAType) == .orderedSame }),
                       type != .none, type != .unknown else {

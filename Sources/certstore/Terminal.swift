@@ -33,6 +33,29 @@ enum Terminal {
         err(paint("warning:", .yellow, forStderr: true) + " " + text)
     }
 
+    /// A one-line progress bar on stderr, drawn only on a terminal (silent when piped or redirected).
+    final class Progress: @unchecked Sendable {
+        private let label: String
+        private var lastPercent = -1
+        private let lock = NSLock()
+
+        init(_ label: String) { self.label = label }
+
+        func update(_ done: Int, _ total: Int) {
+            guard Terminal.stderrIsTerminal, total >= 20 else { return }
+            let percent = total == 0 ? 100 : done * 100 / total
+            lock.lock()
+            defer { lock.unlock() }
+            guard percent != lastPercent else { return }
+            lastPercent = percent
+            let width = 30
+            let filled = width * percent / 100
+            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+            let line = done >= total ? "\r\u{1B}[K" : "\r\(label) [\(bar)] \(done)/\(total)"
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+
     /// Replaces control characters so a hostile certificate name cannot drive the terminal.
     static func sanitize(_ text: String) -> String {
         // Fast path: printable ASCII needs no look at Unicode properties.

@@ -20,6 +20,8 @@ public struct Importer: Sendable {
         /// Recorded on certificates imported into `Root`: what `RootCAType` the Exchange view reports.
         public var rootCAType: ExchangeCertificate.RootCAType?
         public var now = Date()
+        /// Called as files are read: (files done, files in all). The CLI draws a progress bar from it.
+        public var progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
 
         public init() {}
     }
@@ -38,13 +40,16 @@ public struct Importer: Sendable {
         }
         var result = ImportResult()
         var parsed: [(path: String, file: CredentialFile)] = []
-        for path in try Self.expandDirectories(paths) {
+        let files = try Self.expandDirectories(paths)
+        for (index, path) in files.enumerated() {
+            options.progress?(index, files.count)
             do {
                 parsed.append((path, try parse(path, options: options)))
             } catch let error as CertStoreError {
                 result.failures.append(.init(file: path, error: error))
             }
         }
+        options.progress?(files.count, files.count)
         // Nothing to write: do not even take the lock (a failed import leaves no trace, not even .lock).
         if parsed.isEmpty || (!result.failures.isEmpty && !options.skipInvalid) { return result }
         // A certificate and its key may come in different files of one call (certbot's cert.pem + privkey.pem).
