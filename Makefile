@@ -33,7 +33,7 @@ release: deps
 # git does not keep file modes, so a fresh clone's demo keys are 0644: give them the modes certstore writes.
 # The audit exits 2 (CRITICAL) on the demo store, which is the point; any other failure stops make.
 demo: build
-	@chmod 700 Stores/LocalMachine/Keys && chmod 600 Stores/LocalMachine/Keys/*.key
+	@chmod 700 Stores/LocalMachine/Keys && chmod 600 Stores/LocalMachine/Keys/*.key Stores/LocalMachine/Services/*/v*/privkey.pem
 	@$(SWIFT) run -q certstore audit || { status=$$?; [ $$status -eq 2 ] && echo "(exit status 2: CRITICAL, as expected on the demo store)"; }
 
 test: deps

@@ -111,6 +111,8 @@ Microsoft KB 4495258. Every private key under `LocalMachine/Keys/` is a DEMO key
 - `LocalMachine/My`: EXCH01 (self-signed, with key; bound to SMTP, IIS, IMAP, POP; the default SMTP
   certificate), mail.contoso.com 2025 (**private key missing**), mail.contoso.com 2026 (the renewed
   twin, with key, exportable, not yet bound)
+- `Services/<SERVICE>/current/`: the files a daemon reads for each bound service (certstore keeps them
+  in step with the bindings; `certstore service-config postfix` prints the lines that point postfix there)
 - `connectors.json`: the send connector "Outbound to Office 365", whose TLSCertificateName names
   mail.contoso.com by issuer and subject, so it resolves to the keyless 2025 certificate (imported
   first): outbound TLS fails with NoCredentials until the keyless twin is removed.

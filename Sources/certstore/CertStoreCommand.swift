@@ -29,7 +29,7 @@ struct CertStoreCommand: ParsableCommand {
             ConnectorCommand.self, DependencyCommand.self,
             RemoveCommand.self, PruneCommand.self, TrashCommand.self, RestoreCommand.self,
             AuditCommand.self, DiagnoseCommand.self, CheckCommand.self,
-            ServiceConfigCommand.self, ProbeCommand.self,
+            ServiceConfigCommand.self, ProbeCommand.self, DeployCommand.self,
         ]
     )
 }

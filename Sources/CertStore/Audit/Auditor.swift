@@ -54,6 +54,7 @@ public struct Auditor: Sendable {
         checkKeyless(connectors: connectors, dependencies: dependencies, context: context, report: &report)
         checkDependencies(dependencies, context: context, report: &report)
         checkFiles(problems: problems, context: context, report: &report)
+        checkServiceFiles(context: context, report: &report)
 
         for entry in stores.values.flatMap({ $0 }) {
             report.certificates.append(.init(store: entry.store.description, thumbprint: entry.thumbprint,
@@ -317,6 +318,33 @@ public struct Auditor: Sendable {
                         detail: selection.chosen.map { "\(text) resolves to \(context.name($0)) (\($0.keyStatus.rawValue))" } ?? "\(text) resolves to nothing",
                         fix: selection.twins.filter { !$0.hasPrivateKey }.map { "certstore remove \($0.thumbprint)" }))
                 }
+            }
+        }
+    }
+
+    /// The files daemons read must hold what the bindings say, readable by the service's account.
+    private func checkServiceFiles(context: Context, report: inout AuditReport) {
+        let files = ServiceFiles(store: store)
+        for service in ExchangeService.bindable {
+            let chosen = ServiceFiles.choose(service, bindings: context.bindings, resolver: context.resolver)
+            let deployed = files.deployedThumbprint(service)
+            let object = "service:\(service.rawValue)"
+            if let chosen, deployed != chosen.thumbprint {
+                report.findings.append(Finding(.warning, check: "service-files-stale", object: object,
+                    title: "\(service.rawValue)'s files hold \(deployed ?? "nothing"), but its binding says \(chosen.thumbprint)",
+                    detail: "the daemon reads \(files.currentLink(service).path); bring it in line (and run the deploy hooks)",
+                    fix: ["certstore deploy"]))
+                continue
+            }
+            guard deployed != nil, let user = context.bindings.serviceUsers?[service.rawValue] else { continue }
+            let key = files.currentLink(service).appendingPathComponent("privkey.pem").path
+            var info = stat()
+            let account = ServiceFiles.account(user)
+            if account == nil || stat(key, &info) != 0 || info.st_uid != account!.uid || info.st_mode & 0o400 == 0 {
+                report.findings.append(Finding(.critical, check: "service-key-unreadable", object: object,
+                    title: "\(service.rawValue)'s account \(user) cannot read its private key (UnknownCredentials, KB 4051498)",
+                    detail: account == nil ? "there is no account \(user) on this machine" : "\(key) is not readable by \(user)",
+                    fix: ["certstore deploy"]))
             }
         }
     }

@@ -66,6 +66,13 @@ public struct ServiceFiles: Sendable {
                 let user = bindings.serviceUsers?[service.rawValue]
                 if let chosen {
                     if deployed == chosen.thumbprint, filesIntact(service, user: user) { continue }
+                    if deployed == chosen.thumbprint {
+                        // Same certificate, wrong owner or mode (an account was set or changed): redeploy.
+                        try deploy(chosen, for: service, user: user, resolver: resolver, now: now)
+                        changes.append(Change(service: service, oldThumbprint: deployed, newThumbprint: chosen.thumbprint,
+                                              directory: currentLink(service).path))
+                        continue
+                    }
                     try deploy(chosen, for: service, user: user, resolver: resolver, now: now)
                 } else {
                     guard deployed != nil || FileSystem.exists(currentLink(service)) else { continue }
