@@ -10,7 +10,8 @@ struct AuditCommand: ParsableCommand {
             Checks send connectors (a TLSCertificateName that resolves to a certificate without a usable key is \
             CRITICAL: KB 4495258), keyless twins, the default SMTP certificate, every bound certificate (key, \
             expiry, Server Authentication, key size, SHA-1/MD5 signatures, chain), keyless certificates nothing \
-            uses, orphan keys, dependencies, leftover temporary files and key file permissions. Each finding \
+            uses, orphan keys, dependencies, leftover temporary files, key file permissions, and the service \
+            files daemons read (stale against the bindings, or a key the service's account cannot read). Each finding \
             names the fix; a remediation plan closes the report.
 
             Exit status (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. \

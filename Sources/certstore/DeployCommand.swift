@@ -1,13 +1,15 @@
 import ArgumentParser
 import CertStore
+import Foundation
 
 struct DeployCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deploy",
         abstract: "Bring the services' files in line with the bindings now, and run the deploy hooks for what changed.",
         discussion: """
-            Binding commands do this by themselves; run it after changing a store by hand, after setting up \
-            hooks, or when `audit` says a service's files are stale. It changes nothing when all is in line.
+            Binding commands do this by themselves; run it after changing a store by hand, or when `audit` says \
+            a service's files are stale or unreadable by the service's account. It changes nothing, and runs \
+            no hook, when all is in line.
             """)
 
     @Option(help: ArgumentHelp("Seconds each hook may run before it is stopped.", valueName: "seconds"))
@@ -17,7 +19,9 @@ struct DeployCommand: ParsableCommand {
 
     func run() throws {
         try Failure.run(global) {
-            Deployment.synchronize(try global.openStore(), hookTimeout: hookTimeout)
+            if let error = Deployment.synchronize(try global.openStore(), hookTimeout: hookTimeout) {
+                throw ExitCode(Failure.exitCode(for: error.kind))
+            }
             Terminal.out("Service files are in line with the bindings.")
         }
     }

@@ -5,17 +5,19 @@ import Foundation
 /// deploy hooks for every service whose certificate changed. Reported on stderr; never changes the exit
 /// status of the command that ran (its change stands, as the issue of a failed hook is the hook's).
 enum Deployment {
-    static func synchronize(_ store: CertificateStore, hookTimeout: Double = 60) {
+    /// Returns the error when the files could not be brought in line (already reported as a warning).
+    @discardableResult
+    static func synchronize(_ store: CertificateStore, hookTimeout: Double = 60) -> CertStoreError? {
         let changes: [ServiceFiles.Change]
         do {
             changes = try ServiceFiles(store: store).synchronize()
         } catch let error as CertStoreError {
             Terminal.warn("the service files could not be updated: \(Terminal.sanitize(error.message))")
             if let hint = error.hint { Terminal.err("hint: " + hint) }
-            return
+            return error
         } catch {
             Terminal.warn("the service files could not be updated: \(error)")
-            return
+            return .internalError("\(error)")
         }
         for change in changes {
             let now = change.newThumbprint ?? "nothing (no bound certificate with a usable key)"
@@ -35,5 +37,6 @@ enum Deployment {
                 for line in text.split(separator: "\n").prefix(20) { Terminal.err("  | \(Terminal.sanitize(String(line)))") }
             }
         }
+        return nil
     }
 }

@@ -33,7 +33,7 @@ struct EnableCommand: ParsableCommand {
     @Flag(help: "Answer No: bind SMTP but keep the current default SMTP certificate.")
     var keepDefault = false
 
-    @Option(help: ArgumentHelp("The account the daemon runs as (postfix, dovecot, www-data): it alone may read the service's key file.", valueName: "user"))
+    @Option(help: ArgumentHelp("The account the daemon runs as (postfix, dovecot, www-data): it alone may read the service's key file (\"\" clears it).", valueName: "user"))
     var serviceUser: String?
 
     @OptionGroup var global: GlobalOptions

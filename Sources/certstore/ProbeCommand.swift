@@ -14,9 +14,10 @@ struct ProbeCommand: ParsableCommand {
             (SMTP, IMAP, POP or IIS).
 
             Exit status: 0 OK (the bound certificate is served); 1 WARNING (another certificate is served — the \
-            daemon was not reloaded — or it expires within 60 days, or does not name the host); 2 CRITICAL (the \
-            handshake failed, or the certificate is expired or expires within 30 days); 3 UNKNOWN (cannot \
-            connect).
+            daemon was not reloaded —, nothing is deployed for the service to compare with, the certificate is \
+            not in the store, expires within 60 days, or does not name the host); 2 CRITICAL (the protocol or \
+            the handshake failed or timed out after connecting, or the certificate is expired or expires within \
+            30 days); 3 UNKNOWN (cannot resolve or connect); 64 bad address.
             """)
 
     @Argument(help: ArgumentHelp("The service address, e.g. smtp://127.0.0.1:25.", valueName: "address"))
@@ -30,6 +31,9 @@ struct ProbeCommand: ParsableCommand {
     func run() throws {
         var status = Severity.ok
         do {
+            if global.format == .prometheus {
+                throw CertStoreError(.usage, "--format prometheus is only for `certstore audit`", hint: "use table or json")
+            }
             let target = try Prober.Target(parsing: address)
             var prober = Prober(store: try global.openStore())
             prober.timeout = timeout

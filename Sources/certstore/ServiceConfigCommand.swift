@@ -9,8 +9,9 @@ struct ServiceConfigCommand: ParsableCommand {
             certstore keeps <location>/Services/<SERVICE>/current/{cert,chain,fullchain,privkey}.pem in step with \
             the bindings (a new version directory, then one atomic rename of the `current` link). postfix reads \
             SMTP's files, dovecot IMAP's, nginx IIS's (web). After a change, executables in <location>/Hooks/ run \
-            with CERTSTORE_SERVICE, CERTSTORE_OLD_THUMBPRINT, CERTSTORE_NEW_THUMBPRINT and CERTSTORE_SERVICE_DIR \
-            set — the place for `postfix reload` (and `postqueue -f`, the KB's Retry-Queue).
+            with CERTSTORE_SERVICE, CERTSTORE_OLD_THUMBPRINT, CERTSTORE_NEW_THUMBPRINT, CERTSTORE_SERVICE_DIR, \
+            CERTSTORE_ROOT and CERTSTORE_LOCATION set — the place for `postfix reload` (and `postqueue -f`, the \
+            KB's Retry-Queue); dist/hooks/ has examples. dovecot serves IMAP and POP with IMAP's certificate.
             """)
 
     @Argument(help: ArgumentHelp("postfix, dovecot or nginx.", valueName: "daemon"))

@@ -58,7 +58,7 @@ public struct BindingManager: Sendable {
 
     public func enable(_ thumbprint: Thumbprint, services: [ExchangeService], answer: OverwriteAnswer,
                        serviceUser: String? = nil, now: Date = Date()) throws -> EnableResult {
-        if let serviceUser, ServiceFiles.account(serviceUser) == nil {
+        if let serviceUser, !serviceUser.isEmpty, ServiceFiles.account(serviceUser) == nil {
             throw CertStoreError(.usage, "there is no account \"\(serviceUser)\" on this machine",
                                  hint: "name the account the daemon runs as (postfix, dovecot, www-data)")
         }
@@ -107,9 +107,10 @@ public struct BindingManager: Sendable {
                 bindings.defaultSmtpCertificate = entry.thumbprint
             }
             if let serviceUser {
+                // An empty name clears the account: the key file goes back to the store's owner.
                 var users = bindings.serviceUsers ?? [:]
-                for service in services { users[service.rawValue] = serviceUser }
-                bindings.serviceUsers = users
+                for service in services { users[service.rawValue] = serviceUser.isEmpty ? nil : serviceUser }
+                bindings.serviceUsers = users.isEmpty ? nil : users
             }
             try store.write(bindings)
             return EnableResult(thumbprint: entry.thumbprint, newlyBound: newly, alreadyBound: already,

@@ -30,6 +30,19 @@ public struct DeployHooks: Sendable {
         }
     }
 
+    /// Why a hook must not run: it (or the Hooks directory) can be changed by someone other than root or
+    /// the account running certstore — a hook runs with certstore's privileges. Nil when it is safe.
+    func unsafeReason(_ hook: URL) -> String? {
+        for url in [directory, hook] {
+            var info = stat()
+            guard lstat(url.path, &info) == 0 else { return "\(url.path) cannot be inspected" }
+            if (info.st_mode & S_IFMT) == S_IFLNK { return "\(url.path) is a symbolic link" }
+            if info.st_uid != 0 && info.st_uid != geteuid() { return "\(url.path) is owned by uid \(info.st_uid)" }
+            if info.st_mode & 0o022 != 0 { return "\(url.path) is writable by group or others (mode \(String(info.st_mode & 0o777, radix: 8)))" }
+        }
+        return nil
+    }
+
     /// Runs every hook once per change. Environment: CERTSTORE_SERVICE, CERTSTORE_OLD_THUMBPRINT,
     /// CERTSTORE_NEW_THUMBPRINT (empty when none), CERTSTORE_SERVICE_DIR, CERTSTORE_ROOT, CERTSTORE_LOCATION.
     /// A hook that fails or times out is reported; the change it follows stands.
@@ -44,6 +57,10 @@ public struct DeployHooks: Sendable {
     }
 
     private func run(_ hook: URL, _ change: ServiceFiles.Change) -> Outcome {
+        if let reason = unsafeReason(hook) {
+            return Outcome(hook: hook.lastPathComponent, service: change.service, exitStatus: nil, timedOut: false,
+                           output: "not run: \(reason); hooks run as certstore does, so only root (or certstore's own account) may change them")
+        }
         let process = Process()
         process.executableURL = hook
         var environment = ProcessInfo.processInfo.environment

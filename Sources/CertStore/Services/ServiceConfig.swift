@@ -31,7 +31,8 @@ public enum ServiceConfig {
                 """
         case .dovecot:
             return header + """
-                # IMAP/POP: the certificate bound with `certstore enable THUMBPRINT --services IMAP,POP`.
+                # IMAP and POP (one certificate for both in dovecot): IMAP's files, bound with
+                # `certstore enable THUMBPRINT --services IMAP,POP`.
                 ssl = yes
                 ssl_cert = <\(path(.imap, "fullchain.pem"))
                 ssl_key = <\(path(.imap, "privkey.pem"))

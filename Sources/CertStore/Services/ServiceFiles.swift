@@ -28,9 +28,9 @@ public struct ServiceFiles: Sendable {
         directory.appendingPathComponent(service.rawValue).appendingPathComponent("current")
     }
 
-    /// The certificate each bindable service presents now: a usable key first; then a trusted CA-issued,
-    /// time-valid certificate (newest NotBefore first, as Exchange picks for STARTTLS); then, for SMTP, the
-    /// default SMTP certificate; then anything else bound with a usable key, newest first.
+    /// The certificate each bindable service presents now, among those bound to it with a usable key, ranked
+    /// by: trusted CA-issued (chain to Root, not self-signed); then time-valid; then, for SMTP, being the
+    /// default SMTP certificate; then the newest NotBefore — Exchange's STARTTLS preference.
     public static func choose(_ service: ExchangeService, bindings: ServiceBindings, resolver: ConnectorResolver) -> StoreEntry? {
         let bound = bindings.thumbprints(for: service)
         let candidates = resolver.personal.filter { bound.contains($0.thumbprint) && ExchangeCertificateValidity.evaluate($0) == .valid }
@@ -90,7 +90,14 @@ public struct ServiceFiles: Sendable {
         var info = stat()
         let key = currentLink(service).appendingPathComponent("privkey.pem").path
         guard stat(key, &info) == 0 else { return false }
-        let expectedOwner = user.flatMap(Self.account)?.uid ?? 0
+        // Owned by the service's account when one is set (which must exist), else by whoever runs certstore.
+        let expectedOwner: uid_t
+        if let user {
+            guard let account = Self.account(user) else { return false }
+            expectedOwner = account.uid
+        } else {
+            expectedOwner = geteuid()
+        }
         return info.st_uid == expectedOwner && info.st_mode & 0o077 == 0
     }
 

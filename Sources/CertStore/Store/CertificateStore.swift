@@ -158,7 +158,7 @@ public final class CertificateStore: Sendable {
     private func parseConcurrently(_ thumbprints: [String], in store: StorePath)
         -> [Result<(StoreIndex.Record, Certificate), CertStoreError>] {
         let results = ResultSlots<(StoreIndex.Record, Certificate)>(count: thumbprints.count)
-        let workers = thumbprints.count < 64 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let workers = thumbprints.count < 64 ? 1 : max(1, Int(ProcessInfo.processInfo.environment["CERTSTORE_PARSE_THREADS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             for index in stride(from: worker, to: thumbprints.count, by: workers) {
                 do {
