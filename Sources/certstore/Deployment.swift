@@ -17,7 +17,7 @@ enum Deployment {
             return error
         } catch {
             Terminal.warn("the service files could not be updated: \(error)")
-            return .internalError("\(error)")
+            return CertStoreError(.internalError, "\(error)")
         }
         for change in changes {
             let now = change.newThumbprint ?? "nothing (no bound certificate with a usable key)"
