@@ -184,11 +184,41 @@ public final class CertificateStore: Sendable {
     }
 
     /// A store directory that is a symbolic link is refused: certstore never follows links inside a store.
+    /// The location and its key directory must not be open to other users either (checked on every use).
     private func refuseLink(_ url: URL) throws {
         var info = stat()
         if lstat(url.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK {
             throw CertStoreError(.permission, "\(url.path) is a symbolic link; certstore never follows links inside a store",
                                  hint: "replace the link with the real directory (`certstore check` lists what else is wrong)")
+        }
+        try checkOwnership()
+    }
+
+    /// Like .NET's store checks: the root, the location and the key directory belong to root or to the
+    /// account running certstore, and nobody else can write them (anyone who could would plant certificates
+    /// or swap keys). Refused with the command that fixes it.
+    func checkOwnership(tightenKeys: Bool = false) throws {
+        for (url, keys) in [(root, false), (directory, false), (keysDirectory, true)] {
+            var info = stat()
+            guard lstat(url.path, &info) == 0 else { continue }
+            if (info.st_mode & S_IFMT) == S_IFLNK && url != root {
+                throw CertStoreError(.permission, "\(url.path) is a symbolic link; certstore never follows links inside a store",
+                                     hint: "replace the link with the real directory")
+            }
+            guard (info.st_mode & S_IFMT) == S_IFDIR else { continue }
+            if info.st_uid != 0 && info.st_uid != geteuid() {
+                throw CertStoreError(.permission, "\(url.path) belongs to uid \(info.st_uid), not to root or to you",
+                                     hint: "chown root: \(url.path)   (or run certstore as its owner)")
+            }
+            if info.st_mode & 0o022 != 0 {
+                // Others could have planted certificates or swapped keys: tightening now would not undo that.
+                throw CertStoreError(.permission, "\(url.path) is writable by other users (mode \(String(info.st_mode & 0o777, radix: 8)))",
+                                     hint: "chmod go-w \(url.path), then check what is in it: certstore check")
+            }
+            if keys && tightenKeys && info.st_mode & 0o077 != 0 {
+                // Readable by others (a copy or a git checkout loses modes): a writer closes it before adding keys.
+                guard chmod(url.path, 0o700) == 0 else { throw FileSystem.posixError("set the mode of", url, errno) }
+            }
         }
     }
 
@@ -234,6 +264,7 @@ public final class CertificateStore: Sendable {
     /// Runs `body` holding the location's writer lock, creating the location's directories first.
     func withWriteLock<R>(_ body: () throws -> R) throws -> R {
         try FileSystem.ensureDirectory(directory, mode: 0o755)
+        try checkOwnership(tightenKeys: true)
         let lock = try StoreLock(directory: directory, timeout: lockTimeout)
         defer { withExtendedLifetime(lock) {} }
         return try body()

@@ -11,6 +11,7 @@ enum Scratch {
         let url = FileManager.default.temporaryDirectory
             .appendingPathComponent("certstore-unit-\(getpid())-\(UUID().uuidString.prefix(8))", isDirectory: true)
         try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        chmod(url.path, 0o755)
         atexit { try? FileManager.default.removeItem(at: Scratch.root) }
         return url
     }()
@@ -19,6 +20,9 @@ enum Scratch {
     static func makeDirectory(_ label: String = "test") throws -> URL {
         let url = root.appendingPathComponent("\(label)-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        // One suite sets the process umask to 000 for a moment: never let that make a store root writable by
+        // others (certstore refuses such a store).
+        chmod(url.path, 0o755)
         return url
     }
 }

@@ -8,6 +8,8 @@ final class TestDirectory {
         url = FileManager.default.temporaryDirectory
             .appendingPathComponent("certstore-e2e-\(label)-\(getpid())-\(UUID().uuidString)", isDirectory: true)
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        // The unit suite sets the process umask to 000 for a moment; a store root writable by others is refused.
+        chmod(url.path, 0o755)
     }
 
     deinit { try? FileManager.default.removeItem(at: url) }
