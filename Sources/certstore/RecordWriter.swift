@@ -48,22 +48,22 @@ struct RecordWriter {
         return data + Data("\n".utf8)
     }
 
-    static let jsonEncoder: JSONEncoder = {
+    static func makeJSONEncoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return encoder
-    }()
+    }
 
     /// One JSON object, keys sorted (the documented, stable order).
     static func jsonObject(_ row: Row) -> String {
-        let data = (try? jsonEncoder.encode(JSONRecord(row))) ?? Data("{}".utf8)
+        let data = (try? makeJSONEncoder().encode(JSONRecord(row))) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 
     /// The objects of a JSON array, indented as one, without the brackets (so batches can be joined).
     static func jsonArrayBody(_ records: [JSONRecord]) -> Data {
         // The encoder writes "[\n" … "\n]": keep what is between.
-        guard let data = try? jsonEncoder.encode(records), data.count >= 4 else { return Data() }
+        guard let data = try? makeJSONEncoder().encode(records), data.count >= 4 else { return Data() }
         return data.dropFirst(2).dropLast(2)
     }
 
@@ -76,17 +76,26 @@ struct RecordWriter {
             // Foundation's JSONEncoder, a batch at a time: streams in bounded memory, and sorts keys far faster
             // than JSONSerialization (which compares them with locale-aware collation).
             FileHandle.standardOutput.write(Data("[".utf8))
-            var batch: [JSONRecord] = []
+            var pending: [JSONRecord] = []
             var wroteAny = false
+            let lanes = max(1, ProcessInfo.processInfo.activeProcessorCount)
             func flush() {
-                guard !batch.isEmpty else { return }
-                FileHandle.standardOutput.write(Data((wroteAny ? ",\n" : "\n").utf8) + Self.jsonArrayBody(batch))
-                wroteAny = true
-                batch.removeAll(keepingCapacity: true)
+                guard !pending.isEmpty else { return }
+                // Encode the slices on all cores (one encoder each), write them in order.
+                let slices = stride(from: 0, to: pending.count, by: 512).map { Array(pending[$0..<min($0 + 512, pending.count)]) }
+                let encoded = JSONSlices(count: slices.count)
+                DispatchQueue.concurrentPerform(iterations: slices.count) { index in
+                    encoded.set(index, Self.jsonArrayBody(slices[index]))
+                }
+                for body in encoded.values where !body.isEmpty {
+                    FileHandle.standardOutput.write(Data((wroteAny ? ",\n" : "\n").utf8) + body)
+                    wroteAny = true
+                }
+                pending.removeAll(keepingCapacity: true)
             }
             for row in rows {
-                batch.append(JSONRecord(row))
-                if batch.count == 512 { flush() }
+                pending.append(JSONRecord(row))
+                if pending.count == 512 * lanes { flush() }
             }
             flush()
             FileHandle.standardOutput.write(Data((wroteAny ? "\n]\n" : "]\n").utf8))
@@ -136,7 +145,7 @@ extension String {
 }
 
 /// A row as an Encodable JSON object (camelCase keys, typed values).
-struct JSONRecord: Encodable {
+struct JSONRecord: Encodable, @unchecked Sendable {
     let row: RecordWriter.Row
 
     init(_ row: RecordWriter.Row) { self.row = row }
@@ -164,5 +173,25 @@ struct JSONRecord: Encodable {
             case .null: try container.encodeNil(forKey: key)
             }
         }
+    }
+}
+
+/// Encoded JSON slices filled from several threads, read back in order.
+final class JSONSlices: @unchecked Sendable {
+    private var slices: [Data]
+    private let lock = NSLock()
+
+    init(count: Int) { slices = Array(repeating: Data(), count: count) }
+
+    func set(_ index: Int, _ data: Data) {
+        lock.lock()
+        slices[index] = data
+        lock.unlock()
+    }
+
+    var values: [Data] {
+        lock.lock()
+        defer { lock.unlock() }
+        return slices
     }
 }

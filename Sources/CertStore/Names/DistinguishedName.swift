@@ -25,6 +25,12 @@ public struct DistinguishedName: Sendable, Equatable, Codable {
         }.joined(separator: ", ")
     }
 
+    /// From the store index, which keeps the formatted string beside the attributes.
+    init(rdns: [[NameAttribute]], windowsString: String) {
+        self.rdns = rdns
+        self.windowsString = windowsString
+    }
+
     enum CodingKeys: String, CodingKey { case rdns }
 
     public init(from decoder: any Decoder) throws {
@@ -53,8 +59,25 @@ public struct DistinguishedName: Sendable, Equatable, Codable {
 
     /// Windows quotes a value that is empty, starts or ends with white space, or holds `, + = " \n < > # ;`;
     /// an embedded `"` is doubled. (`\r` is deliberately not in the list: it is not in Windows' either.)
+    private static let special: Set<Unicode.Scalar> = [",", "+", "=", "\"", "\n", "<", ">", "#", ";"]
+
+    /// A byte that sends a value down the careful path: non-ASCII, control, or one of Windows' specials.
+    private static func needsQuoting(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0..<0x20, 0x7F...0xFF, UInt8(ascii: ","), UInt8(ascii: "+"), UInt8(ascii: "="), UInt8(ascii: "\""),
+             UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "#"), UInt8(ascii: ";"): return true
+        default: return false
+        }
+    }
+
     static func quote(_ value: String) -> String {
-        let special: Set<Unicode.Scalar> = [",", "+", "=", "\"", "\n", "<", ">", "#", ";"]
+        // Fast path: printable ASCII without a special character or edge space needs no quotes.
+        let utf8 = value.utf8
+        if let first = utf8.first, let last = utf8.last, first != 0x20, last != 0x20,
+           !utf8.contains(where: Self.needsQuoting) {
+            return value
+        }
+        let special = Self.special
         func isWhite(_ s: Unicode.Scalar?) -> Bool {
             guard let s else { return false }
             return s == " " || (0x09...0x0D).contains(s.value)

@@ -100,6 +100,7 @@ struct ByteReader {
 
 extension ByteWriter {
     mutating func name(_ name: DistinguishedName) {
+        string(name.windowsString)
         varint(UInt64(name.rdns.count))
         for rdn in name.rdns {
             varint(UInt64(rdn.count))
@@ -137,6 +138,7 @@ extension ByteWriter {
 
 extension ByteReader {
     mutating func name() throws -> DistinguishedName {
+        let windowsString = try string()
         let count = try varint()
         guard count < 10_000 else { throw Truncated() }
         var rdns: [[NameAttribute]] = []
@@ -147,7 +149,7 @@ extension ByteReader {
             for _ in 0..<attributes { rdn.append(NameAttribute(oid: try string(), value: try string())) }
             rdns.append(rdn)
         }
-        return DistinguishedName(rdns)
+        return DistinguishedName(rdns: rdns, windowsString: windowsString)
     }
 
     mutating func properties() throws -> CertificateProperties {

@@ -16,7 +16,7 @@ struct StoreIndex {
         let storeProperties: StoreProperties
     }
 
-    static let magic: [UInt8] = Array("CSIDX001".utf8)
+    static let magic: [UInt8] = Array("CSIDX002".utf8)
 
     static func url(_ store: CertificateStore, _ path: StorePath) -> URL {
         store.directory.appendingPathComponent(".cache", isDirectory: true).appendingPathComponent("\(path.store).index")
