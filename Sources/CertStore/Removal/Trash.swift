@@ -31,8 +31,7 @@ public struct Trash: Sendable {
     /// Moves a certificate (and, when asked, its key) into a new trash entry. Caller holds the lock.
     func put(_ entry: StoreEntry, plan: RemovalPlan, forced: Bool, now: Date) throws -> TrashEntry {
         try FileSystem.ensureDirectory(directory, mode: 0o700)
-        let stamp = now.formatted(Date.ISO8601FormatStyle().year().month().day().dateSeparator(.omitted)
-            .time(includingFractionalSeconds: false).timeSeparator(.omitted).dateTimeSeparator(.standard))
+        let stamp = now.compactStamp
         var id = "\(stamp)Z-\(entry.thumbprint.prefix(8))"
         var suffix = 1
         while FileSystem.exists(directory.appendingPathComponent(id)) { suffix += 1; id = "\(stamp)Z-\(entry.thumbprint.prefix(8))-\(suffix)" }

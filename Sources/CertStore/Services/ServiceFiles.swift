@@ -109,8 +109,7 @@ public struct ServiceFiles: Sendable {
         let chain = try Exporter(store: store).chain(for: entry).filter { !$0.properties.isSelfSigned }.map { try $0.loadCertificate() }
         let folder = directory.appendingPathComponent(service.rawValue, isDirectory: true)
         try FileSystem.ensureDirectory(folder, mode: 0o755)
-        let stamp = now.formatted(Date.ISO8601FormatStyle().year().month().day().dateSeparator(.omitted)
-            .time(includingFractionalSeconds: false).timeSeparator(.omitted).dateTimeSeparator(.standard))
+        let stamp = now.compactStamp
         var name = "v\(stamp)Z-\(entry.thumbprint.prefix(8))"
         var suffix = 1
         while FileSystem.exists(folder.appendingPathComponent(name)) { suffix += 1; name = "v\(stamp)Z-\(entry.thumbprint.prefix(8))-\(suffix)" }

@@ -30,3 +30,11 @@ struct FileStamp: Equatable, Sendable {
         self.changed = changed
     }
 }
+
+extension Date {
+    /// `20261129T171630` (UTC, no separators): the time part of trash and service version names.
+    var compactStamp: String {
+        formatted(Date.ISO8601FormatStyle().year().month().day().dateSeparator(.omitted)
+            .time(includingFractionalSeconds: false).timeSeparator(.omitted).dateTimeSeparator(.standard))
+    }
+}
