@@ -92,19 +92,33 @@ public struct DeployHooks: Sendable {
         while process.isRunning {
             if Date() > deadline {
                 timedOut = true
-                process.terminate()
-                usleep(200_000)
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                stopGroup(of: process)
                 break
             }
             usleep(20_000)
         }
         process.waitUntilExit()
         output.fileHandleForReading.readabilityHandler = nil
-        collected.append(output.fileHandleForReading.readDataToEndOfFile())
+        if !timedOut {
+            collected.append(output.fileHandleForReading.readDataToEndOfFile())
+        }
         return Outcome(hook: hook.lastPathComponent, service: change.service,
                        exitStatus: timedOut ? nil : process.terminationStatus, timedOut: timedOut, output: collected.text)
     }
+}
+
+/// Stops a timed-out hook and everything it started. Foundation starts each child as the leader of a
+/// process group of its own, so the group is the hook's; a grandchild must not keep the hook alive (or its
+/// output pipe open). Never signals certstore's own group.
+private func stopGroup(of process: Process) {
+    let pid = process.processIdentifier
+    guard pid > 0 else { return }
+    let ownGroup = getpgrp()
+    let group = getpgid(pid)
+    if group > 0 && group != ownGroup { kill(-group, SIGTERM) } else { kill(pid, SIGTERM) }
+    usleep(200_000)
+    if group > 0 && group != ownGroup { kill(-group, SIGKILL) }
+    if process.isRunning { kill(pid, SIGKILL) }
 }
 
 /// Bytes gathered from a pipe's handler thread.

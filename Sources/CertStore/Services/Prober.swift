@@ -22,14 +22,21 @@ public struct Prober: Sendable {
             if let slash = rest.firstIndex(of: "/") { rest = String(rest[..<slash]) }
             var host = rest
             var port: UInt16? = nil
-            if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") {  // [::1]:25
+            let bad = CertStoreError.usage("not a service address: \"\(text)\"", hint: "for example smtp://127.0.0.1:25 or smtp://[::1]:25")
+            if rest.hasPrefix("[") {  // [::1] or [::1]:25
+                guard let close = rest.firstIndex(of: "]") else { throw bad }
                 host = String(rest[rest.index(after: rest.startIndex)..<close])
                 let after = rest[rest.index(after: close)...]
-                if after.hasPrefix(":") { port = UInt16(after.dropFirst()) ?? 0 }
-            } else if let colon = rest.lastIndex(of: ":"), rest.filter({ $0 == ":" }).count == 1 {
+                if !after.isEmpty {
+                    guard after.hasPrefix(":"), let value = UInt16(after.dropFirst()) else { throw bad }
+                    port = value
+                }
+            } else if let colon = rest.firstIndex(of: ":") {
                 host = String(rest[..<colon])
-                port = UInt16(rest[rest.index(after: colon)...]) ?? 0
+                guard let value = UInt16(rest[rest.index(after: colon)...]) else { throw bad }
+                port = value
             }
+            guard !host.contains("["), !host.contains("]"), !(host.contains(":") && !rest.hasPrefix("[")) else { throw bad }
             guard !host.isEmpty, port != 0 else { throw CertStoreError.usage("not a service address: \"\(text)\"", hint: "for example smtp://127.0.0.1:25") }
             self.scheme = scheme
             self.host = host

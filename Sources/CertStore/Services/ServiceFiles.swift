@@ -98,7 +98,8 @@ public struct ServiceFiles: Sendable {
         } else {
             expectedOwner = geteuid()
         }
-        return info.st_uid == expectedOwner && info.st_mode & 0o077 == 0
+        // Readable by its owner, by nobody else.
+        return info.st_uid == expectedOwner && info.st_mode & 0o077 == 0 && info.st_mode & 0o400 != 0
     }
 
     private func deploy(_ entry: StoreEntry, for service: ExchangeService, user: String?, resolver: ConnectorResolver, now: Date) throws {
@@ -139,14 +140,15 @@ public struct ServiceFiles: Sendable {
         } else {
             try FileSystem.writeAtomically(pem, to: keyURL, mode: 0o600)
         }
+        let previous = Self.linkTarget(folder.appendingPathComponent("current"))
         try switchLink(folder: folder, to: name)
-        try prune(folder: folder, keep: name)
+        try prune(folder: folder, keep: [name, previous].compactMap { $0 })
     }
 
     private func withdraw(_ service: ExchangeService) throws {
         let folder = directory.appendingPathComponent(service.rawValue, isDirectory: true)
         if FileSystem.exists(currentLink(service)) { try FileSystem.remove(currentLink(service)) }
-        try prune(folder: folder, keep: nil)
+        try prune(folder: folder, keep: [])
     }
 
     /// `current.new -> name`, then rename over `current`: the switch is one atomic rename.
@@ -162,11 +164,19 @@ public struct ServiceFiles: Sendable {
         try FileSystem.syncDirectory(folder)
     }
 
-    /// Keeps the live version and the one before it (a daemon may still be reading it); removes older ones.
-    private func prune(folder: URL, keep: String?) throws {
+    /// Where a `current` link points (the version name), if it is one.
+    static func linkTarget(_ link: URL) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+        let length = readlink(link.path, &buffer, buffer.count - 1)
+        guard length > 0 else { return nil }
+        return String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Keeps the live version and the one that was live just before (a daemon may still be reading it);
+    /// removes every other version.
+    private func prune(folder: URL, keep: [String]) throws {
         let versions = try FileSystem.list(folder).filter { $0.hasPrefix("v") }.sorted()
-        var keepSet = Set([keep].compactMap { $0 })
-        if let previous = versions.filter({ $0 != keep }).last, keep != nil { keepSet.insert(previous) }
+        let keepSet = Set(keep)
         for version in versions where !keepSet.contains(version) {
             let url = folder.appendingPathComponent(version)
             for file in try FileSystem.list(url) { try FileSystem.remove(url.appendingPathComponent(file)) }
