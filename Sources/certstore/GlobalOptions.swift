@@ -52,8 +52,11 @@ struct GlobalOptions: ParsableArguments {
             }
             limits.maxIterations = value
         }
+        // A cold look at a big store parses thousands of certificates: show how far it is, on a terminal only.
+        let progress = Terminal.Progress("reading certificates")
         return CertificateStore(root: CertificateStore.defaultRoot(explicit: root), location: path.location,
-                                limits: limits, lockTimeout: lockTimeout)
+                                limits: limits, lockTimeout: lockTimeout,
+                                parseProgress: { done, total in progress.update(done, total) })
     }
 
     func validate() throws {

@@ -16,11 +16,16 @@ public final class CertificateStore: Sendable {
     /// Seconds a writer waits for the lock before "store is busy".
     public let lockTimeout: Double
 
-    public init(root: URL, location: String = "LocalMachine", limits: Limits = .default, lockTimeout: Double = 10) {
+    /// Told how far a cold parse of many certificates has come (done, total): the CLI's progress bar.
+    public let parseProgress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
+
+    public init(root: URL, location: String = "LocalMachine", limits: Limits = .default, lockTimeout: Double = 10,
+                parseProgress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) {
         self.root = root
         self.location = location
         self.limits = limits
         self.lockTimeout = lockTimeout
+        self.parseProgress = parseProgress
     }
 
     /// `--root`, else `$CERTSTORE_ROOT`, else `./Stores` when it exists, else `/var/lib/certstore`.
@@ -158,9 +163,12 @@ public final class CertificateStore: Sendable {
     private func parseConcurrently(_ thumbprints: [String], in store: StorePath)
         -> [Result<(StoreIndex.Record, Certificate), CertStoreError>] {
         let results = ResultSlots<(StoreIndex.Record, Certificate)>(count: thumbprints.count)
+        let progress = parseProgress.flatMap { report in thumbprints.count >= 200 ? ProgressCounter(total: thumbprints.count, report: report) : nil }
+        defer { progress?.finish() }
         let workers = thumbprints.count < 64 ? 1 : max(1, Int(ProcessInfo.processInfo.environment["CERTSTORE_PARSE_THREADS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             for index in stride(from: worker, to: thumbprints.count, by: workers) {
+                defer { progress?.step() }
                 do {
                     results.set(index, .success(try parseRecord(thumbprints[index], in: store)))
                 } catch let error as CertStoreError {
@@ -320,4 +328,27 @@ final class ResultSlots<Value>: @unchecked Sendable {
     var values: [Result<Value, CertStoreError>] {
         slots.map { $0 ?? .failure(.internalError("a parse result is missing")) }
     }
+}
+
+/// Counts finished items from several threads and reports every whole percent.
+final class ProgressCounter: @unchecked Sendable {
+    private let total: Int
+    private let report: @Sendable (Int, Int) -> Void
+    private var done = 0
+    private let lock = NSLock()
+
+    init(total: Int, report: @escaping @Sendable (Int, Int) -> Void) {
+        self.total = total
+        self.report = report
+    }
+
+    func step() {
+        lock.lock()
+        done += 1
+        let now = done
+        lock.unlock()
+        if now * 100 / total != (now - 1) * 100 / total { report(now, total) }
+    }
+
+    func finish() { report(total, total) }
 }
