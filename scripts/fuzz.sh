@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
     --make-corpus) make_corpus=1 ;;
     --no-build) build=0 ;;
     --replay) replay=1 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     credential|tlsname|protocollog) targets+=("$1") ;;
     *) echo "fuzz.sh: unknown argument $1 (targets: ${all_targets[*]})" >&2; exit 64 ;;
   esac

@@ -5,6 +5,8 @@
 #define OPENSSL_API_COMPAT 30000
 #define OPENSSL_NO_DEPRECATED 1
 
+#include <limits.h>
+#include <stdint.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -102,12 +104,26 @@ static inline long shim_pbe_iterations(const X509_ALGOR *alg) {
     if (ptype != V_ASN1_SEQUENCE || pval == NULL) return -1;
     if (OBJ_obj2nid(aoid) == NID_pbes2) {
         PBE2PARAM *pbe2 = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBE2PARAM), (const ASN1_TYPE *)alg->parameter);
-        if (pbe2 == NULL) return -1;
+        if (pbe2 == NULL) return LONG_MAX;  /* unreadable parameters: refuse rather than run */
+        iter = LONG_MAX;                    /* an unknown key-derivation function: refuse rather than run */
         if (pbe2->keyfunc != NULL && OBJ_obj2nid(pbe2->keyfunc->algorithm) == NID_id_pbkdf2) {
             PBKDF2PARAM *kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM), pbe2->keyfunc->parameter);
             if (kdf != NULL) {
                 iter = ASN1_INTEGER_get(kdf->iter);
                 PBKDF2PARAM_free(kdf);
+            }
+        } else if (pbe2->keyfunc != NULL && OBJ_obj2nid(pbe2->keyfunc->algorithm) == NID_id_scrypt) {
+            /* scrypt's cost is N·r·p block mixes: count it like PBKDF2 iterations (OpenSSL's default
+               N=16384, r=8, p=1 gives 131,072). Saturates instead of overflowing. */
+            SCRYPT_PARAMS *sp = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(SCRYPT_PARAMS), pbe2->keyfunc->parameter);
+            if (sp != NULL) {
+                uint64_t n = 0, r = 0, p = 0;
+                if (ASN1_INTEGER_get_uint64(&n, sp->costParameter) && ASN1_INTEGER_get_uint64(&r, sp->blockSize)
+                    && ASN1_INTEGER_get_uint64(&p, sp->parallelizationParameter)) {
+                    unsigned __int128 cost = (unsigned __int128)n * r * p;
+                    iter = cost > (unsigned __int128)LONG_MAX ? LONG_MAX : (long)cost;
+                }
+                SCRYPT_PARAMS_free(sp);
             }
         }
         PBE2PARAM_free(pbe2);

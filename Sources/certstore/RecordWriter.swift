@@ -102,7 +102,8 @@ struct RecordWriter {
         case .csv:
             // Each record through CSV.swift into memory, then out through the process's own stdout, line by line.
             FileHandle.standardOutput.write(Self.csvLine(columns))
-            for row in rows { FileHandle.standardOutput.write(Self.csvLine(row.map { Self.text($0.value, csv: true) })) }
+            // Control characters escaped as in table output (exact values stay available in JSON).
+            for row in rows { FileHandle.standardOutput.write(Self.csvLine(row.map { Terminal.sanitize(Self.text($0.value, csv: true)) })) }
         case .list:
             let width = columns.map(\.count).max() ?? 0
             var first = true

@@ -45,8 +45,10 @@ public struct PKCS12File: Sendable {
         }
         defer { PKCS12_free(p12) }
 
+        let budget = IterationBudget(limits)
         let macIterations = shim_PKCS12_mac_iterations(p12)
-        if macIterations > limits.maxIterations { throw CertStoreError.iterationLimit(macIterations, limits: limits) }
+        // Without a password both empty-password encodings may be tried: the MAC can cost twice.
+        if macIterations >= 0 { try budget.spend(macIterations, times: password == nil || password!.isEmpty ? 2 : 1) }
         let secret = try Self.verifiedPassword(p12, password: password, hasMAC: macIterations >= 0)
 
         guard let safes = PKCS12_unpack_authsafes(p12) else {
@@ -57,7 +59,7 @@ public struct PKCS12File: Sendable {
         // Without a MAC nothing has checked the password yet: a decryption failure then means "wrong password"
         // (or, when none was given, "password required") rather than a damaged file.
         let unverified: PasswordState = macIterations >= 0 ? .verified : (password == nil ? .missing : .unverified)
-        var walker = BagWalker(secret: secret, limits: limits, passwordState: unverified)
+        var walker = BagWalker(secret: secret, budget: budget, passwordState: unverified)
         for index in 0..<shim_sk_PKCS7_num(safes) {
             guard let p7 = shim_sk_PKCS7_value(safes, index) else { continue }
             let bags: OpaquePointer?
@@ -65,8 +67,7 @@ public struct PKCS12File: Sendable {
             case NID_pkcs7_data:
                 bags = PKCS12_unpack_p7data(p7)
             case NID_pkcs7_encrypted:
-                let iterations = shim_pbe_iterations(shim_PKCS7_encdata_algorithm(p7))
-                if iterations > limits.maxIterations { throw CertStoreError.iterationLimit(iterations, limits: limits) }
+                try budget.spend(shim_pbe_iterations(shim_PKCS7_encdata_algorithm(p7)))
                 bags = secret.call { PKCS12_unpack_p7encdata(p7, $0, $1) }
                 if bags == nil { throw Self.decryptionError("the certificate section", passwordState: unverified) }
             default:
@@ -161,15 +162,15 @@ enum Secret {
 /// Walks safe bags (recursively through safeContents bags) collecting certificates and keys.
 private struct BagWalker {
     let secret: Secret
-    let limits: Limits
+    let budget: IterationBudget
     var certificates: [PKCS12File.CertificateBag] = []
     var keys: [PKCS12File.KeyBag] = []
 
     let passwordState: PKCS12File.PasswordState
 
-    init(secret: Secret, limits: Limits, passwordState: PKCS12File.PasswordState) {
+    init(secret: Secret, budget: IterationBudget, passwordState: PKCS12File.PasswordState) {
         self.secret = secret
-        self.limits = limits
+        self.budget = budget
         self.passwordState = passwordState
     }
 
@@ -194,8 +195,7 @@ private struct BagWalker {
                 }
                 keys.append(.init(key: PrivateKey(owning: pkey), friendlyName: name, localKeyID: keyID))
             case NID_pkcs8ShroudedKeyBag:
-                let iterations = shim_pbe_iterations(shim_SAFEBAG_shrouded_algorithm(bag))
-                if iterations > limits.maxIterations { throw CertStoreError.iterationLimit(iterations, limits: limits) }
+                try budget.spend(shim_pbe_iterations(shim_SAFEBAG_shrouded_algorithm(bag)))
                 guard let info = secret.call({ PKCS12_decrypt_skey(bag, $0, $1) }) else {
                     throw PKCS12File.decryptionError("the private key", passwordState: passwordState)
                 }

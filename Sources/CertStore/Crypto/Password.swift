@@ -58,6 +58,30 @@ public struct Limits: Sendable, Equatable {
     }
 }
 
+/// All the key derivations one input file may cost together (MAC attempts, encrypted sections, keys): a file
+/// with many encrypted objects must not multiply the per-derivation cap.
+final class IterationBudget {
+    private(set) var remaining: Int
+    let limits: Limits
+
+    init(_ limits: Limits) {
+        self.limits = limits
+        self.remaining = limits.maxIterations.multipliedReportingOverflow(by: 4).overflow ? Int.max : limits.maxIterations * 4
+    }
+
+    /// Checks one derivation against the per-derivation cap and the file's budget, then spends it.
+    func spend(_ iterations: Int, times: Int = 1) throws {
+        guard iterations <= limits.maxIterations else { throw CertStoreError.iterationLimit(iterations, limits: limits) }
+        let cost = max(iterations, 1) * times
+        guard cost <= remaining else {
+            throw CertStoreError(.badData,
+                                 "the file asks for more key derivations in all than the limit of \(limits.maxIterations * 4) iterations per file allows",
+                                 hint: "if you trust the file, raise the limit with --max-iterations (the budget per file is four times it)")
+        }
+        remaining -= cost
+    }
+}
+
 extension CertStoreError {
     static func iterationLimit(_ count: Int, limits: Limits) -> CertStoreError {
         CertStoreError(.badData,

@@ -12,13 +12,16 @@ public final class PrivateKey: @unchecked Sendable {
     /// Uses the OpenSSL 3 decoder with an explicit passphrase and no callback, so an encrypted key without
     /// a password fails cleanly instead of prompting on the terminal (which `PEM_read_bio_PrivateKey` does).
     public convenience init(bytes: [UInt8], password: Password?, limits: Limits = .default) throws {
+        try self.init(bytes: bytes, password: password, budget: IterationBudget(limits))
+    }
+
+    /// As above, spending from the budget of the file the key came from.
+    convenience init(bytes: [UInt8], password: Password?, budget: IterationBudget) throws {
         let encrypted = PrivateKey.encryptionAlgorithm(bytes)
         if let encrypted {
             let iterations = shim_pbe_iterations(encrypted.algorithm)
             encrypted.free()
-            if iterations > limits.maxIterations {
-                throw CertStoreError.iterationLimit(iterations, limits: limits)
-            }
+            try budget.spend(iterations)
         }
         ERR_clear_error()
         var pkey: OpaquePointer? = nil

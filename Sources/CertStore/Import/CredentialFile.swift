@@ -70,6 +70,7 @@ public struct CredentialFile: Sendable {
         var certificates: [Item<Certificate>] = []
         var keys: [Item<PrivateKey>] = []
         var ignored: [String] = []
+        let budget = IterationBudget(limits)
         var format = Format.pem
         let blocks = PEMBlock.all(in: bytes)
         for (index, block) in blocks.enumerated() {
@@ -91,9 +92,9 @@ public struct CredentialFile: Sendable {
                 certificates += chain.map { Item(value: $0, friendlyName: nil, localKeyID: nil) }
             case let label where label.hasSuffix("PRIVATE KEY"):
                 do {
-                    keys.append(Item(value: try PrivateKey(bytes: block.text, password: password, limits: limits),
+                    keys.append(Item(value: try PrivateKey(bytes: block.text, password: password, budget: budget),
                                      friendlyName: nil, localKeyID: nil))
-                } catch let error as CertStoreError where error == .passwordRequired {
+                } catch let error as CertStoreError where error == .passwordRequired || error.message.contains("iterations") {
                     throw error
                 } catch let error as CertStoreError {
                     throw CertStoreError(.badData, "\(position): \(error.message)", hint: error.hint)

@@ -88,6 +88,8 @@ public final class CertificateStore: Sendable {
                 records[index] = record
                 parsed[record.properties.thumbprint] = certificate
             case .failure(let error):
+                // Removed by a writer while we listed: the certificate is simply gone, not a problem.
+                if !FileSystem.exists(folder.appendingPathComponent(names[index])) { continue }
                 problems.append(StoreProblem(path: "\(store)/\(names[index])", message: error.message))
             }
         }

@@ -49,6 +49,12 @@ public struct StoreChecker: Sendable {
         // Certificates.
         for name in StorePath.stores {
             let folder = store.directory.appendingPathComponent(name)
+            if isSymlink(folder) {
+                report.findings.append(Finding(.critical, check: "symlink", object: folder.path, title: "a store directory is a symbolic link",
+                                               detail: "certstore never follows links inside a store; \(folder.path) was not checked",
+                                               fix: ["ls -l \(folder.path)   (then replace it with the real directory)"]))
+                continue
+            }
             let names = try FileSystem.list(folder)
             for file in names.sorted() {
                 let url = folder.appendingPathComponent(file)
@@ -195,6 +201,12 @@ public struct StoreChecker: Sendable {
 
         // Trash staging left by an interrupted remove, restore or empty.
         let trash = store.directory.appendingPathComponent("Trash")
+        if isSymlink(trash) {
+            report.findings.append(Finding(.critical, check: "symlink", object: trash.path, title: "the trash is a symbolic link",
+                                           detail: "certstore never follows links inside a store; it was not checked"))
+            report.findings.sort { $0.severity != $1.severity ? $0.severity > $1.severity : $0.object < $1.object }
+            return report
+        }
         for name in try FileSystem.list(trash).sorted() where name.hasPrefix(".") && (name.hasSuffix(".partial") || name.hasSuffix(".deleting")) {
             debris(trash.appendingPathComponent(name), "a half-written or half-deleted trash entry", name)
         }
