@@ -158,7 +158,9 @@ struct DiagnoseTests {
     @Test("the single-row form with a 20-byte serial (40 hex digits, as openssl x509 -CAcreateserial and many CAs make) is read right")
     func singleRowFormLongSerial() throws {
         let m = try Self.machine("diag-singlerow-long")
-        #expect(m.keyless.serial.count == 40, "\(m.keyless.serial)")
+        // openssl's random serial is 159 bits: 40 hex digits, or 38 when its first byte happens to be zero (about
+        // one run in 128, which once failed this test); either is far longer than `openssl ca`'s counters.
+        #expect([38, 40].contains(m.keyless.serial.count), "\(m.keyless.serial)")
         try Self.expectSingleRow(m, m.keyless, subject: TestPKI.mailName)
     }
 

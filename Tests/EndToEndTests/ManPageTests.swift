@@ -1,3 +1,4 @@
+import CertStore
 import Foundation
 import Testing
 
@@ -264,38 +265,21 @@ private enum ManPage {
         let stderr: String
     }
 
-    /// Runs a program with output captured in temporary files (no pipe can fill up), no colour, no store root.
+    /// Runs a program in a scratch directory, no colour, no store root (the library's ChildProcess, not
+    /// Foundation.Process: see ChildProcess.swift).
     static func run(_ executable: URL, _ arguments: [String]) throws -> Result {
         let fm = FileManager.default
         let scratch = fm.temporaryDirectory.appendingPathComponent("certstore-manpage-\(UUID().uuidString)")
         try fm.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? fm.removeItem(at: scratch) }
-        let outURL = scratch.appendingPathComponent("stdout")
-        let errURL = scratch.appendingPathComponent("stderr")
-        guard fm.createFile(atPath: outURL.path, contents: nil), fm.createFile(atPath: errURL.path, contents: nil) else {
-            throw Failure(description: "cannot create output files in \(scratch.path)")
-        }
-        let out = try FileHandle(forWritingTo: outURL)
-        let err = try FileHandle(forWritingTo: errURL)
-
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = scratch
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "CERTSTORE_ROOT")
         environment["NO_COLOR"] = "1"
         environment["LC_ALL"] = "C.UTF-8"
-        process.environment = environment
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        process.waitUntilExit()
-        try out.close()
-        try err.close()
-        return Result(status: process.terminationStatus,
-                      stdout: String(decoding: fm.contents(atPath: outURL.path) ?? Data(), as: UTF8.self),
-                      stderr: String(decoding: fm.contents(atPath: errURL.path) ?? Data(), as: UTF8.self))
+        let result = try ChildProcess(executable: executable.path, arguments: arguments, environment: environment,
+                                      currentDirectory: scratch.path).wait(timeout: 120)
+        return Result(status: result.termination.shellStatus,
+                      stdout: String(decoding: result.standardOutput, as: UTF8.self),
+                      stderr: String(decoding: result.standardError, as: UTF8.self))
     }
 }

@@ -142,12 +142,42 @@ struct ReliabilityTests {
                 guard entry["store"] as? String == "LocalMachine/My" else { continue }
                 if !everSeen.contains(thumbprint) { readerFailures.append("unknown certificate \(thumbprint)") }
                 if thumbprint != template.b && entry["hasPrivateKey"] as? Bool != true {
+                    // A is being removed with --delete-key: seen with its key or not at all (F11, fixed).
                     readerFailures.append("\(thumbprint) seen without its key (status \(entry["privateKeyStatus"] ?? "?"))")
                 }
             }
         }
         #expect(readerFailures.isEmpty, "\(readerFailures.count) of \(reads.count) reader runs saw an inconsistent store:\n\(readerFailures.prefix(5).joined(separator: "\n"))")
         print("reliability concurrency: \(writers.count) writers finished in \(String(format: "%.2f", writeSeconds)) s; \(reads.count) concurrent reader runs, \(readerFailures.count) inconsistent, \(raceWarnings) 'disappeared while it was being read' warnings")
+    }
+
+    // F11: the reader read the .cer before the remover unlinked it and looked for the key after the key was
+    // unlinked, and reported a keyless certificate that never existed on disk (23 of 450 reader runs before the fix).
+    @Test("a listing that races `remove --delete-key` shows the certificate with its key or not at all, never without its key")
+    func readerDuringRemoveDeleteKey() throws {
+        let fx = try Fixtures.get()
+        let t = try TestDirectory("rel-race")
+        let template = t.path("template")
+        try spawnCertstore(expecting: 0, ["import", fx.hosts[0].pfx.path, "--password-file", fx.passwordFile.path, "--root", template.path])
+        var seen = 0, withoutKey: [String] = []
+        for round in 0..<30 {
+            let root = t.path("round-\(round)")
+            try copyTree(template, to: root)
+            let remover = try Spawn.certstore(["remove", fx.hosts[0].thumbprint, "--delete-key", "--root", root.path])
+            let readers = try (0..<3).map { _ in try Spawn.certstore(["list", "--format", "json", "--root", root.path]) }
+            #expect(remover.wait().status == 0)
+            for reader in readers.map({ $0.wait() }) {
+                guard reader.status == 0, let entries = try? parseJSONArray(reader.stdout) else {
+                    Issue.record("reader failed:\n\(reader)")
+                    continue
+                }
+                for entry in entries {
+                    seen += 1
+                    if entry["hasPrivateKey"] as? Bool != true { withoutKey.append("round \(round): \(entry["privateKeyStatus"] ?? "?")") }
+                }
+            }
+        }
+        #expect(withoutKey.isEmpty, "\(withoutKey.count) of \(seen) sightings showed the certificate without its key: \(withoutKey.prefix(5))")
     }
 
     // MARK: (2) the lock and its timeout
@@ -220,6 +250,47 @@ struct ReliabilityTests {
         }
     }
 
+    /// What re-running an interrupted removal or restore can leave that a clean run does not (found by this loop;
+    /// docs/RELIABILITY.md F8–F10). Only these exact differences are tolerated as known issues.
+    enum KnownRerunBug: String, CustomStringConvertible {
+        /// `remove`/`prune` killed after the trash entry was committed but before the .cer was unlinked: the re-run
+        /// trashes the certificate again, so the trash holds it twice.
+        case duplicateTrashEntry = "duplicate trash entry"
+        /// `remove --delete-key` killed after the .cer was unlinked but before the key was: the re-run says "not
+        /// found", the key stays in Keys/ (its copy is in the trash) and no repair deletes it.
+        case keyLeftBehind = "key left behind"
+        /// `restore` killed after the .cer was written but before the trash entry was deleted: the re-run is
+        /// refused (exit 2, "already in"), the trash entry stays.
+        case restoreEntryLeft = "trash entry left by restore"
+
+        var description: String {
+            switch self {
+            case .duplicateTrashEntry: "re-running an interrupted remove/prune puts the certificate in the trash a second time (Trash.put is not resumable)"
+            case .keyLeftBehind: "re-running an interrupted `remove --delete-key` cannot finish deleting the key; check --repair keeps it"
+            case .restoreEntryLeft: "re-running an interrupted restore is refused and leaves the trash entry (Trash.restore is not resumable)"
+            }
+        }
+
+        static func classify(_ operation: KillOperation, clean: LogicalStore, final: LogicalStore, restoreRefused: Bool,
+                             restored: String) -> [KnownRerunBug] {
+            var rest = final
+            var found: [KnownRerunBug] = []
+            if [.remove, .prune].contains(operation), rest.trash != clean.trash, Set(rest.trash) == Set(clean.trash) {
+                found.append(.duplicateTrashEntry)
+                rest.trash = clean.trash
+            }
+            if operation == .remove, rest.keys != clean.keys, rest.keys.isSuperset(of: clean.keys) {
+                found.append(.keyLeftBehind)
+                rest.keys = clean.keys
+            }
+            if operation == .restore, restoreRefused, rest.trash == (clean.trash + [restored]).sorted() {
+                found.append(.restoreEntryLeft)
+                rest.trash = clean.trash
+            }
+            return rest == clean ? found : []
+        }
+    }
+
     struct KillTally: CustomStringConvertible {
         var iterations = 0, killed = 0, finishedFirst = 0
         var untouched = 0, partial = 0, complete = 0
@@ -227,11 +298,13 @@ struct ReliabilityTests {
         var checkOK = 0, checkDebris = 0, debrisFiles = 0
         var rerunStatuses: [Int32: Int] = [:]
         var matchesCleanRun = 0
+        var knownBugs: [String: Int] = [:]
         var description: String {
             "\(iterations) iterations: \(killed) killed; store found untouched \(untouched), mid-write \(partial) (\(distinctPartial.count) distinct states), complete \(complete); "
                 + "\(finishedFirst) finished before the kill; check after the kill: \(checkOK) OK, \(checkDebris) debris only "
                 + "(\(debrisFiles) files); re-run exit statuses \(rerunStatuses.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " ")); "
                 + "final store = clean run's: \(matchesCleanRun)/\(iterations)"
+                + (knownBugs.isEmpty ? "" : "; known bugs: " + knownBugs.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
         }
     }
 
@@ -260,10 +333,10 @@ struct ReliabilityTests {
         var latestUntouched = 0.0, earliestDone = window
 
         var rng = SeededGenerator()
-        // 8 operations × 6 = 48 kills per test run (each case gives up after 12 s); the long runs behind
+        // 8 operations × 6 = 48 kills per test run (each case stops after 10 s, at 4 kills at least); the long runs behind
         // docs/RELIABILITY.md set RELIABILITY_KILL_ITERATIONS and RELIABILITY_KILL_SECONDS.
         let iterations = environmentInt("RELIABILITY_KILL_ITERATIONS", default: 6)
-        let budget = Double(environmentInt("RELIABILITY_KILL_SECONDS", default: 12))
+        let budget = Double(environmentInt("RELIABILITY_KILL_SECONDS", default: 10))
         let loopStart = monotonicSeconds()
         var tally = KillTally()
         for iteration in 0..<iterations {
@@ -300,8 +373,12 @@ struct ReliabilityTests {
                 earliestDone = min(earliestDone, delay)
             } else {
                 tally.partial += 1
-                // Distinct interrupted states: the logical content plus the kinds of debris (names without PIDs).
-                tally.distinctPartial.insert("\(afterKill) " + debris.map { $0.replacingOccurrences(of: #"\.tmp-.*"#, with: ".tmp", options: .regularExpression) }.sorted().joined(separator: ","))
+                // Distinct interrupted states: the logical content plus the kinds of debris (names without PIDs,
+                // random suffixes and trash IDs).
+                tally.distinctPartial.insert("\(afterKill) " + debris.map {
+                    $0.replacingOccurrences(of: #"\.tmp-.*"#, with: ".tmp", options: .regularExpression)
+                        .replacingOccurrences(of: #"[0-9]{8}T[0-9]{6}Z-[0-9A-F]{8}(-[0-9]+)?"#, with: "ID", options: .regularExpression)
+                }.sorted().joined(separator: ","))
             }
 
             // Readable and consistent: check finds at most debris, list parses, every .cer is named by its SHA-1.
@@ -328,15 +405,32 @@ struct ReliabilityTests {
             // The interrupted command can simply be run again; then the store is what a clean run leaves.
             let rerun = try spawnCertstore(arguments + rootArgs)
             tally.rerunStatuses[rerun.status, default: 0] += 1
-            #expect(rerun.status == 0 || operation.alreadyDoneStatuses.contains(rerun.status), "\(context): the re-run failed:\n\(rerun)")
+            let restoreRefused = operation == .restore && rerun.status == 2 && rerun.stderr.contains("is already in")
+            if !restoreRefused {
+                #expect(rerun.status == 0 || operation.alreadyDoneStatuses.contains(rerun.status), "\(context): the re-run failed:\n\(rerun)")
+            }
             try spawnCertstore(["check", "--repair"] + rootArgs)
             let final = try LogicalStore.read(root)
+            let known = KnownRerunBug.classify(operation, clean: clean, final: final, restoreRefused: restoreRefused, restored: template.d)
+            let finalCheck = try spawnCertstore(["check", "--format", "json"] + rootArgs)
             if final == clean {
                 tally.matchesCleanRun += 1
+                #expect(finalCheck.status == 0, "\(context): check after the re-run:\n\(finalCheck)")
+            } else if !known.isEmpty {
+                // Intermittent known bugs (docs/RELIABILITY.md F8–F10): recorded as known issues so they stay visible
+                // without failing the run; anything else about the store is still checked strictly.
+                for bug in known {
+                    tally.knownBugs[bug.rawValue, default: 0] += 1
+                    withKnownIssue(Comment(rawValue: "bug: \(bug.description)")) {
+                        Issue.record("\(context): \(bug.rawValue): \(clean.differences(to: final))")
+                    }
+                }
+                let findings = ((try? parseJSONObject(finalCheck.stdout))?["findings"] as? [[String: Any]]) ?? []
+                #expect(finalCheck.status <= 1 && findings.allSatisfy { $0["check"] as? String == "orphan-key" },
+                        "\(context): check after the re-run:\n\(finalCheck)")
             } else {
                 Issue.record("\(context): after the re-run the store differs from a clean run's:\n\(clean.differences(to: final))")
             }
-            try spawnCertstore(expecting: 0, ["check"] + rootArgs)
             try? FileManager.default.removeItem(at: root)
         }
         print("reliability kill -9 \(operation) (clean run \(Int(cleanSeconds * 1000)) ms, kill window 0–\(Int(window * 1000)) ms, seed \(rng.seed)): \(tally)")
@@ -515,8 +609,10 @@ struct ReliabilityTests {
                                                  with: [0x02, 0x02, 0x40, 0x00, 0x02, 0x01, 0x01, 0x02, 0x02, 0x7F, 0xFF],
                                                  in: try Data(contentsOf: der))
         let file = try t.write("scrypt-hostile.der", hostile)
-        let (_, seconds) = try Self.refusedImport(file, template.root, extra: ["--password-file", fx.passwordFile.path], timeout: 10)
-        #expect(seconds < 1, "took \(seconds) s")
+        let (result, seconds) = try Self.refusedImport(file, template.root, extra: ["--password-file", fx.passwordFile.path], timeout: 10)
+        #expect(result.stderr.contains("iterations"), "\(result)")
+        #expect(seconds < 1 * Self.slowdown, "took \(seconds) s")
+        print("reliability hostile: scrypt N=16384 r=1 p=32767 key refused in \(Int(seconds * 1000)) ms")
         try Self.expectUnchanged(template.root, before)
     }
 
@@ -528,9 +624,14 @@ struct ReliabilityTests {
                      "-passout", "file:\(fx.passwordFile.path)", "-out", one.path])
         let block = try Data(contentsOf: one)
         let file = try t.write("k1m-x30.pem", Data((0..<30).flatMap { _ in block }))
-        let (_, seconds) = try Self.refusedImport(file, template.root, extra: ["--password-file", fx.passwordFile.path], timeout: 30)
-        #expect(seconds < 3, "took \(seconds) s")
+        // Measured against one derivation on this machine, now: the 30 keys may cost a few derivations (the
+        // per-file budget is 4 × the cap), never 30 of them (10.9 s here before the budget existed).
+        let (_, single) = try Self.refusedImport(one, template.root, extra: ["--password-file", fx.passwordFile.path], timeout: 60)
+        let (result, seconds) = try Self.refusedImport(file, template.root, extra: ["--password-file", fx.passwordFile.path], timeout: 120)
+        #expect(result.stderr.contains("iterations"), "\(result)")
+        #expect(seconds < max(single, 0.2) * 10, "30 keys took \(seconds) s, one key \(single) s")
         try Self.expectUnchanged(template.root, before)
+        print("reliability hostile: 30 × 1,000,000-iteration keys in one PEM refused in \(Int(seconds * 1000)) ms (one such key: \(Int(single * 1000)) ms)")
     }
 
     @Test("deeply nested ASN.1 (100,000 SEQUENCE headers, indefinite and definite lengths, raw and in PEM) gives exit 65, store unchanged")
@@ -552,18 +653,19 @@ struct ReliabilityTests {
         try Self.expectUnchanged(template.root, before)
     }
 
-    /// The terminal formats (table, list, show, check, audit) with no raw control characters at all, and the
-    /// JSON ones with no raw C0 (JSON escapes those; C1 characters are legal raw in JSON strings and are kept
-    /// so the value is exact). CSV is checked in `csvEscapesControlCharacters`.
+    /// The terminal formats (table, list, CSV, show, check, audit) with no raw control characters at all (CSV
+    /// may end lines with CR LF), and the JSON ones with no raw C0 (JSON escapes those; C1 characters are legal
+    /// raw in JSON strings and are kept so the value is exact).
     static func expectEscapedEverywhere(_ thumbprint: String, root: URL, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let args = ["--root", root.path]
-        for command in [["list"], ["list", "--format", "list"], ["list", "--format", "json"],
+        for command in [["list"], ["list", "--format", "list"], ["list", "--format", "csv"], ["list", "--format", "json"],
                         ["list", "--property", "thumbprint,subject,friendlyname"], ["show", thumbprint],
                         ["show", thumbprint, "--format", "json"], ["check"], ["audit"]] {
             let result = try spawnCertstore(command + args, sourceLocation: sourceLocation)
             #expect(result.status < 64, "\(result)", sourceLocation: sourceLocation)
             var raw = rawControlCharacters(result.stdoutData) + rawControlCharacters(result.stderrData)
             if command.contains("json") { raw.removeAll { $0 >= "U+0080" && $0 <= "U+009F" } }
+            if command.contains("csv") { raw.removeAll { $0 == "U+000D" } }
             #expect(raw.isEmpty, "raw control characters \(raw) in `certstore \(command.joined(separator: " "))`:\n\(result)",
                     sourceLocation: sourceLocation)
         }

@@ -61,8 +61,6 @@ public struct DeployHooks: Sendable {
             return Outcome(hook: hook.lastPathComponent, service: change.service, exitStatus: nil, timedOut: false,
                            output: "not run: \(reason); hooks run as certstore does, so only root (or certstore's own account) may change them")
         }
-        let process = Process()
-        process.executableURL = hook
         var environment = ProcessInfo.processInfo.environment
         environment["CERTSTORE_SERVICE"] = change.service.rawValue
         environment["CERTSTORE_OLD_THUMBPRINT"] = change.oldThumbprint ?? ""
@@ -70,71 +68,21 @@ public struct DeployHooks: Sendable {
         environment["CERTSTORE_SERVICE_DIR"] = change.directory
         environment["CERTSTORE_ROOT"] = store.root.path
         environment["CERTSTORE_LOCATION"] = store.location
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        let collected = OutputBuffer()
-        output.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if !data.isEmpty { collected.append(data) }
-        }
+        let child: ChildProcess
         do {
-            try process.run()
+            // Its own process group: a timeout stops the hook and everything it started, never certstore.
+            child = try ChildProcess(executable: hook.path, environment: environment, input: .null,
+                                     mergeErrors: true, outputLimit: 64 * 1024)
         } catch {
-            output.fileHandleForReading.readabilityHandler = nil
             return Outcome(hook: hook.lastPathComponent, service: change.service, exitStatus: nil, timedOut: false,
-                           output: "cannot run: \(error.localizedDescription)")
+                           output: "cannot run: \(error)")
         }
-        let deadline = Date().addingTimeInterval(timeout)
-        var timedOut = false
-        while process.isRunning {
-            if Date() > deadline {
-                timedOut = true
-                stopGroup(of: process)
-                break
-            }
-            usleep(20_000)
-        }
-        process.waitUntilExit()
-        output.fileHandleForReading.readabilityHandler = nil
-        if !timedOut {
-            collected.append(output.fileHandleForReading.readDataToEndOfFile())
-        }
+        let result = child.wait(timeout: timeout)
+        var exitStatus: Int32?
+        if case .exited(let status) = result.termination { exitStatus = status }
         return Outcome(hook: hook.lastPathComponent, service: change.service,
-                       exitStatus: timedOut ? nil : process.terminationStatus, timedOut: timedOut, output: collected.text)
+                       exitStatus: result.timedOut ? nil : exitStatus ?? result.termination.shellStatus,
+                       timedOut: result.timedOut, output: String(decoding: result.standardOutput, as: UTF8.self))
     }
 }
 
-/// Stops a timed-out hook and everything it started. Foundation starts each child as the leader of a
-/// process group of its own, so the group is the hook's; a grandchild must not keep the hook alive (or its
-/// output pipe open). Never signals certstore's own group.
-private func stopGroup(of process: Process) {
-    let pid = process.processIdentifier
-    guard pid > 0 else { return }
-    let ownGroup = getpgrp()
-    let group = getpgid(pid)
-    if group > 0 && group != ownGroup { kill(-group, SIGTERM) } else { kill(pid, SIGTERM) }
-    usleep(200_000)
-    if group > 0 && group != ownGroup { kill(-group, SIGKILL) }
-    if process.isRunning { kill(pid, SIGKILL) }
-}
-
-/// Bytes gathered from a pipe's handler thread.
-final class OutputBuffer: @unchecked Sendable {
-    private var data = Data()
-    private let lock = NSLock()
-
-    func append(_ more: Data) {
-        lock.lock()
-        if data.count < 64 * 1024 { data.append(more.prefix(64 * 1024 - data.count)) }
-        lock.unlock()
-    }
-
-    var text: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: data, as: UTF8.self)
-    }
-}

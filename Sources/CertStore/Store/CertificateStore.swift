@@ -148,8 +148,14 @@ public final class CertificateStore: Sendable {
                                          hint: "run `certstore check`")
         }
         let keyStamp = FileStamp(path: keyURL(properties.publicKeyIdentifier).path)
-        let record = StoreIndex.Record(cer: cerStamp, json: jsonStamp, key: keyStamp,
-                                       keyStatus: keyStatus(for: certificate, identifier: properties.publicKeyIdentifier),
+        let status = keyStatus(for: certificate, identifier: properties.publicKeyIdentifier)
+        // `remove --delete-key` unlinks the .cer (the commit point) and then the key. A reader that read the
+        // .cer before the one and looked for the key after the other would report a keyless certificate that
+        // never existed on disk; with the .cer gone by now, the certificate was simply removed meanwhile.
+        if status != .present && FileStamp(path: cerURL.path) != cerStamp {
+            throw CertStoreError.notFound("\(cerURL.path) disappeared while it was being read")
+        }
+        let record = StoreIndex.Record(cer: cerStamp, json: jsonStamp, key: keyStamp, keyStatus: status,
                                        properties: properties, storeProperties: try readStoreProperties(thumbprint, in: store))
         return (record, certificate)
     }

@@ -39,32 +39,16 @@ struct ToolOutput {
     let stderr: String
 }
 
-/// Runs `executable` with `arguments`, returning its output; a non-zero exit is an error carrying
-/// standard error. Output goes through files (not pipes), so a chatty tool cannot block.
+/// Runs `executable` with `arguments`, returning its output; a non-zero exit is an error carrying standard
+/// error. Through the library's ChildProcess (posix_spawn), never Foundation.Process (see ChildProcess.swift).
 @discardableResult
 func runTool(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ToolOutput {
-    let io = try Scratch.makeDirectory("io")
-    defer { try? FileManager.default.removeItem(at: io) }
-    let outURL = io.appendingPathComponent("out"), errURL = io.appendingPathComponent("err")
-    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    if let environment { process.environment = environment }
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    process.waitUntilExit()
-    try out.close()
-    try err.close()
-    let stdout = String(decoding: try Data(contentsOf: outURL), as: UTF8.self)
-    let stderr = String(decoding: try Data(contentsOf: errURL), as: UTF8.self)
-    guard process.terminationReason == .exit, process.terminationStatus == 0 else {
+    let result = try ChildProcess(executable: executable, arguments: arguments, environment: environment).wait(timeout: 300)
+    let stdout = String(decoding: result.standardOutput, as: UTF8.self)
+    let stderr = String(decoding: result.standardError, as: UTF8.self)
+    guard result.termination == .exited(0) else {
         throw ToolFailure(command: ([executable] + arguments).joined(separator: " "),
-                          status: process.terminationStatus, stderr: stderr)
+                          status: result.termination.shellStatus, stderr: stderr)
     }
     return ToolOutput(stdout: stdout, stderr: stderr)
 }
