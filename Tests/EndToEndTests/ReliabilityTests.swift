@@ -747,13 +747,18 @@ struct ReliabilityTests {
             #expect(result.status == 0 || result.status == 65, "\(name):\n\(result)")
             guard result.status == 0 else { continue }
             try Self.expectEscapedEverywhere(fx.selfSigned.thumbprint, root: root)
+            let record = parseListOutput(try spawnCertstore(expecting: 0, ["show", fx.selfSigned.thumbprint, "--format", "list", "--root", root.path]).stdout).first
+            let shown = record?["FriendlyName"] ?? ""
             if name == "controls-then-nul" {
-                let record = parseListOutput(try spawnCertstore(expecting: 0, ["show", fx.selfSigned.thumbprint, "--format", "list", "--root", root.path]).stdout).first
                 // The importer drops control characters from friendly names (StoreProperties.sanitizeFriendlyName);
-                // showing them escaped would be as good. Either way the visible text survives.
-                let shown = record?["FriendlyName"] ?? ""
+                // showing them escaped would be as good. Either way the visible text survives, including the text
+                // after the U+0000 (F6: OpenSSL's UTF-8 conversion stopped there).
                 #expect(shown.hasPrefix("esc") && shown.contains("[2J c1") && shown.contains("bel"),
                         "friendly name shown as \(String(reflecting: shown))")
+                #expect(shown.hasSuffix("belafter"), "the text after the NUL was lost: \(String(reflecting: shown))")
+            } else {
+                // Lone surrogates become U+FFFD; the text around them survives (F6: the whole name was lost).
+                #expect(shown.hasPrefix("\u{FFFD}A\u{FFFD}\u{FFFD}xx"), "friendly name shown as \(String(reflecting: shown))")
             }
         }
     }
