@@ -437,6 +437,46 @@ struct ReliabilityTests {
         #expect(tally.iterations >= 4)
     }
 
+    // MARK: (3b) an interrupted command, run again, finishes what it started (F8–F10)
+
+    // The kill loop above only hits these states a few times in hundreds of kills; these tests build each
+    // half-done store directly (from the files a clean run moved) and run the interrupted command again.
+
+    static func trashIDs(_ root: URL) -> Set<String> {
+        Set(((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("LocalMachine/Trash").path)) ?? [])
+            .filter { !$0.hasPrefix(".") })
+    }
+
+    /// Copies one file (mode and all) from a clean run's tree into the half-done one.
+    static func copyBack(_ relative: String, from source: URL, to root: URL) throws {
+        try copyTree(source.appendingPathComponent(relative), to: root.appendingPathComponent(relative))
+    }
+
+    @Test("F8: remove --delete-key / prune killed after committing the trash entry, before unlinking the .cer: the re-run finishes that removal, reports that entry and makes no second one",
+          arguments: ["remove", "prune"])
+    func rerunInterruptedRemoval(_ command: String) throws {
+        let fx = try Fixtures.get()
+        let t = try TestDirectory("rel-rerun-\(command)")
+        let template = try Self.makeTemplate(in: t, fx)
+        let arguments = command == "remove" ? ["remove", template.a, "--delete-key"] : ["prune", "--keyless"]
+        let clean = t.path("clean")
+        try copyTree(template.root, to: clean)
+        try spawnCertstore(expecting: 0, arguments + ["--root", clean.path])
+        let cleanState = try LogicalStore.read(clean)
+        let committed = try #require(Self.trashIDs(clean).subtracting(Self.trashIDs(template.root)).first, "the clean run made no trash entry")
+
+        // Killed between the rename of the entry into Trash/ and the first unlink: everything is still in the store.
+        let root = t.path("interrupted")
+        try copyTree(template.root, to: root)
+        try Self.copyBack("LocalMachine/Trash/\(committed)", from: clean, to: root)
+        let rerun = try spawnCertstore(expecting: 0, arguments + ["--root", root.path])
+        #expect(rerun.stdout.contains(committed), "the re-run does not report the entry it finished:\n\(rerun)")
+        let final = try LogicalStore.read(root)
+        #expect(final == cleanState, "\(cleanState.differences(to: final))")
+        #expect(Self.trashIDs(root) == Self.trashIDs(clean), "trash: \(Self.trashIDs(root).sorted()), a clean run: \(Self.trashIDs(clean).sorted())")
+        try spawnCertstore(expecting: 0, ["check", "--root", root.path])
+    }
+
     // MARK: (4) symbolic links planted in the store
 
     @Test("a .cer that is a symbolic link (to /etc/passwd, to a copy of a real certificate, to another stored certificate) is skipped with a warning, reported CRITICAL by check, and refused by writes; nothing is written through it")

@@ -17,6 +17,18 @@ public struct Trash: Sendable {
         }
     }
 
+    /// The entries whose ID passes `include`, skipping any whose manifest cannot be read: for the lookups a
+    /// writer makes on its own account, which a damaged entry elsewhere in the trash must not block.
+    func readableEntries(_ include: (String) -> Bool = { _ in true }) -> [TrashEntry] {
+        var info = stat()
+        if lstat(directory.path, &info) == 0, (info.st_mode & S_IFMT) != S_IFDIR { return [] }  // never through a link
+        return ((try? FileSystem.list(directory)) ?? []).filter { !$0.hasPrefix(".") && include($0) }.sorted().compactMap { name in
+            let manifest = directory.appendingPathComponent(name).appendingPathComponent("manifest.json")
+            guard let bytes = try? FileSystem.read(manifest, limit: 1 << 20) else { return nil }
+            return try? StoreProperties.decoder.decode(TrashEntry.self, from: Data(bytes))
+        }
+    }
+
     /// By trash ID, or the newest entry for a thumbprint.
     public func find(_ reference: String) throws -> TrashEntry {
         let all = try entries()
@@ -29,7 +41,21 @@ public struct Trash: Sendable {
     }
 
     /// Moves a certificate (and, when asked, its key) into a new trash entry. Caller holds the lock.
+    ///
+    /// Resumable: a `remove`/`prune` killed after committing the entry but before unlinking the `.cer` leaves
+    /// the certificate both in the store and in the trash. When the newest entry for this certificate already
+    /// holds exactly the files about to be moved, the re-run finishes that removal (the unlinks) and reports
+    /// that entry instead of making a second copy.
     func put(_ entry: StoreEntry, plan: RemovalPlan, forced: Bool, now: Date) throws -> TrashEntry {
+        let cer = store.certificateURL(entry.thumbprint, in: entry.store)
+        let json = store.propertiesURL(entry.thumbprint, in: entry.store)
+        let key = store.keyURL(entry.properties.publicKeyIdentifier)
+        let keyFile = plan.deletesKey && FileSystem.exists(key) ? key.lastPathComponent : nil
+        if let committed = try committedEntry(for: entry, keyFile: keyFile) {
+            try unlinkOriginals(cer: cer, json: json, key: keyFile == nil ? nil : key)
+            return committed
+        }
+
         try FileSystem.ensureDirectory(directory, mode: 0o700)
         let stamp = now.compactStamp
         var id = "\(stamp)Z-\(entry.thumbprint.prefix(8))"
@@ -38,12 +64,8 @@ public struct Trash: Sendable {
 
         let staging = directory.appendingPathComponent(".\(id).partial")
         try FileSystem.ensureDirectory(staging, mode: 0o700)
-        let cer = store.certificateURL(entry.thumbprint, in: entry.store)
-        let json = store.propertiesURL(entry.thumbprint, in: entry.store)
-        let key = store.keyURL(entry.properties.publicKeyIdentifier)
         try copy(cer, into: staging, mode: 0o644)
         if FileSystem.exists(json) { try copy(json, into: staging, mode: 0o644) }
-        let keyFile = plan.deletesKey && FileSystem.exists(key) ? key.lastPathComponent : nil
         if keyFile != nil { try copy(key, into: staging, mode: 0o600) }
         let manifest = TrashEntry(id: id, thumbprint: entry.thumbprint, store: entry.store.description,
                                   subject: entry.properties.subjectString, notAfter: entry.properties.notAfter,
@@ -53,12 +75,37 @@ public struct Trash: Sendable {
         let final = directory.appendingPathComponent(id)
         guard rename(staging.path, final.path) == 0 else { throw FileSystem.posixError("move into the trash", final, errno) }
         try FileSystem.syncDirectory(directory)
+        try unlinkOriginals(cer: cer, json: json, key: keyFile == nil ? nil : key)
+        return manifest
+    }
 
-        // The .cer is the commit point: once it is gone the certificate is gone.
+    /// The .cer is the commit point: once it is gone the certificate is gone. Then its properties and the key.
+    private func unlinkOriginals(cer: URL, json: URL, key: URL?) throws {
         try FileSystem.remove(cer)
         if FileSystem.exists(json) { try FileSystem.remove(json) }
-        if keyFile != nil { try FileSystem.remove(key) }
-        return manifest
+        if let key { try FileSystem.remove(key) }
+    }
+
+    /// The newest complete entry for this certificate when it already holds byte for byte what `put` is about
+    /// to move (the `.cer`, the `.json` or its absence, the key or its absence): left by a removal killed after
+    /// its commit of the entry. A re-imported certificate has a new `.json` (`importedAt`), so it never matches.
+    private func committedEntry(for entry: StoreEntry, keyFile: String?) throws -> TrashEntry? {
+        // IDs are "<stamp>Z-<first 8 of the thumbprint>[-n]": only those manifests need reading.
+        guard let newest = readableEntries({ $0.contains("Z-\(entry.thumbprint.prefix(8))") })
+            .filter({ $0.thumbprint == entry.thumbprint && $0.store == entry.store.description })
+            .max(by: { ($0.removedAt, $0.id) < ($1.removedAt, $1.id) }),
+              newest.keyFile == keyFile else { return nil }
+        let folder = directory.appendingPathComponent(newest.id)
+        var pairs = [(store.certificateURL(entry.thumbprint, in: entry.store), folder.appendingPathComponent("\(entry.thumbprint).cer")),
+                     (store.propertiesURL(entry.thumbprint, in: entry.store), folder.appendingPathComponent("\(entry.thumbprint).json"))]
+        if let keyFile { pairs.append((store.keysDirectory.appendingPathComponent(keyFile), folder.appendingPathComponent(keyFile))) }
+        for (original, copy) in pairs where try contents(original) != contents(copy) { return nil }
+        return newest
+    }
+
+    /// A file's bytes, or nil when it does not exist.
+    private func contents(_ url: URL) throws -> [UInt8]? {
+        FileSystem.exists(url) ? try FileSystem.read(url, limit: store.limits.maxFileSize) : nil
     }
 
     /// Puts a trash entry back exactly (the same bytes) and deletes it from the trash.
