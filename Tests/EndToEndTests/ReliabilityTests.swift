@@ -452,6 +452,13 @@ struct ReliabilityTests {
         try copyTree(source.appendingPathComponent(relative), to: root.appendingPathComponent(relative))
     }
 
+    /// The public-key file name of a certificate, as `list --format json` gives it.
+    static func keyFileName(_ thumbprint: String, root: URL) throws -> String {
+        let listed = try parseJSONArray(try spawnCertstore(expecting: 0, ["list", "--format", "json", "--root", root.path]).stdout)
+        let spki = listed.first { $0["thumbprint"] as? String == thumbprint }?["publicKeySha256"] as? String
+        return try #require(spki, "\(thumbprint) not listed") + ".key"
+    }
+
     @Test("F8: remove --delete-key / prune killed after committing the trash entry, before unlinking the .cer: the re-run finishes that removal, reports that entry and makes no second one",
           arguments: ["remove", "prune"])
     func rerunInterruptedRemoval(_ command: String) throws {
@@ -475,6 +482,76 @@ struct ReliabilityTests {
         #expect(final == cleanState, "\(cleanState.differences(to: final))")
         #expect(Self.trashIDs(root) == Self.trashIDs(clean), "trash: \(Self.trashIDs(root).sorted()), a clean run: \(Self.trashIDs(clean).sorted())")
         try spawnCertstore(expecting: 0, ["check", "--root", root.path])
+    }
+
+    @Test("F9: remove --delete-key killed after unlinking the .cer (and the .json), before the key: the re-run deletes the key and says the removal is finished (exit 0)")
+    func rerunInterruptedKeyDeletion() throws {
+        let fx = try Fixtures.get()
+        let t = try TestDirectory("rel-rerun-key")
+        let template = try Self.makeTemplate(in: t, fx)
+        let keyFile = try Self.keyFileName(template.a, root: template.root)
+        let arguments = ["remove", template.a, "--delete-key"]
+        let clean = t.path("clean")
+        try copyTree(template.root, to: clean)
+        try spawnCertstore(expecting: 0, arguments + ["--root", clean.path])
+        let cleanState = try LogicalStore.read(clean)
+        let entry = try #require(Self.trashIDs(clean).subtracting(Self.trashIDs(template.root)).first)
+
+        for leftovers in [["Keys/\(keyFile)"], ["My/\(template.a).json", "Keys/\(keyFile)"]] {
+            let root = t.path("interrupted-\(leftovers.count)")
+            try copyTree(clean, to: root)
+            for file in leftovers { try Self.copyBack("LocalMachine/\(file)", from: template.root, to: root) }
+            let rerun = try spawnCertstore(expecting: 0, arguments + ["--root", root.path])
+            #expect(rerun.stdout.contains("interrupted") && rerun.stdout.contains(entry), "\(leftovers):\n\(rerun)")
+            let final = try LogicalStore.read(root)
+            #expect(final == cleanState, "\(leftovers): \(cleanState.differences(to: final))")
+            try spawnCertstore(expecting: 0, ["check", "--root", root.path])
+            // Once finished, it is finished: the next run says "not found" as after any completed removal.
+            try spawnCertstore(expecting: 1, arguments + ["--root", root.path])
+        }
+    }
+
+    @Test("F9: check reports a key an interrupted remove --delete-key left behind as debris naming the trash entry, and check --repair deletes it and says so")
+    func repairKeyLeftByInterruptedRemoval() throws {
+        let fx = try Fixtures.get()
+        let t = try TestDirectory("rel-repair-key")
+        let template = try Self.makeTemplate(in: t, fx)
+        let keyFile = try Self.keyFileName(template.a, root: template.root)
+        let clean = t.path("clean")
+        try copyTree(template.root, to: clean)
+        try spawnCertstore(expecting: 0, ["remove", template.a, "--delete-key", "--root", clean.path])
+        let cleanState = try LogicalStore.read(clean)
+        let entry = try #require(Self.trashIDs(clean).subtracting(Self.trashIDs(template.root)).first)
+
+        let root = t.path("interrupted")
+        try copyTree(clean, to: root)
+        try Self.copyBack("LocalMachine/Keys/\(keyFile)", from: template.root, to: root)
+        let check = try spawnCertstore(expecting: 1, ["check", "--format", "json", "--root", root.path])
+        let findings = (try parseJSONObject(check.stdout)["findings"] as? [[String: Any]]) ?? []
+        #expect(findings.count == 1 && findings.first?["check"] as? String == "debris"
+                && (findings.first?["detail"] as? String ?? "").contains(entry), "\(check)")
+        let repair = try spawnCertstore(expecting: 0, ["check", "--repair", "--root", root.path])
+        #expect(repair.stdout.contains("repaired: removed") && repair.stdout.contains(keyFile)
+                && repair.stdout.contains("interrupted `remove --delete-key`"), "\(repair)")
+        let final = try LogicalStore.read(root)
+        #expect(final == cleanState, "\(cleanState.differences(to: final))")
+
+        // Kept: the same key when the newest trash entry of its certificate was made without --delete-key (A was
+        // imported again and removed keeping its key), even though an older entry holds a copy of it.
+        let kept = t.path("kept")
+        try copyTree(clean, to: kept)
+        try spawnCertstore(expecting: 0, ["import", fx.hosts[0].pfx.path, "--password-file", fx.passwordFile.path, "--root", kept.path])
+        try spawnCertstore(expecting: 0, ["remove", template.a, "--root", kept.path])
+        let keptKey = kept.appendingPathComponent("LocalMachine/Keys/\(keyFile)")
+        #expect(fileBytes(keptKey) != nil && fileBytes(keptKey) == fileBytes(template.root.appendingPathComponent("LocalMachine/Keys/\(keyFile)")),
+                "the re-import did not bring back the same key file")
+        let keepCheck = try spawnCertstore(expecting: 1, ["check", "--repair", "--format", "json", "--root", kept.path])
+        let keepReport = try parseJSONObject(keepCheck.stdout)
+        let keepFindings = (keepReport["findings"] as? [[String: Any]] ?? []).compactMap { $0["check"] as? String }
+        #expect(keepFindings == ["orphan-key"] && (keepReport["repaired"] as? [String])?.isEmpty == true, "\(keepCheck)")
+        #expect(FileManager.default.fileExists(atPath: keptKey.path), "check --repair deleted a key kept on purpose")
+        try spawnCertstore(expecting: 1, ["remove", template.a, "--delete-key", "--root", kept.path])
+        #expect(FileManager.default.fileExists(atPath: keptKey.path), "remove --delete-key of an absent certificate deleted a key kept on purpose")
     }
 
     // MARK: (4) symbolic links planted in the store

@@ -108,6 +108,52 @@ public struct Trash: Sendable {
         FileSystem.exists(url) ? try FileSystem.read(url, limit: store.limits.maxFileSize) : nil
     }
 
+    // MARK: keys left behind by an interrupted `remove --delete-key`
+
+    /// For each public key (SHA-256 of the SPKI), the newest trash entry of a certificate with that key.
+    /// Entries that cannot be read are skipped.
+    func newestEntriesByPublicKey() -> [String: TrashEntry] {
+        var newest: [String: TrashEntry] = [:]
+        for entry in readableEntries() {
+            let identifier: String
+            if let keyFile = entry.keyFile, keyFile.hasSuffix(".key") {
+                identifier = String(keyFile.dropLast(4))
+            } else {
+                let url = directory.appendingPathComponent(entry.id).appendingPathComponent("\(entry.thumbprint).cer")
+                guard let der = try? FileSystem.read(url, limit: store.limits.maxFileSize),
+                      let certificate = try? Certificate(der: der) else { continue }
+                identifier = certificate.publicKeyIdentifier
+            }
+            if let other = newest[identifier], (other.removedAt, other.id) > (entry.removedAt, entry.id) { continue }
+            newest[identifier] = entry
+        }
+        return newest
+    }
+
+    /// The trash entry whose removal left the key `identifier` behind: `remove --delete-key` was killed after
+    /// unlinking the `.cer` but before unlinking the key. True when the newest trash entry of a certificate with
+    /// this key is a `--delete-key` entry holding the same bytes as `Keys/<identifier>.key`. The caller checks
+    /// that no certificate of the location uses the key.
+    func entryLeavingKey(_ identifier: String, newest: [String: TrashEntry]) throws -> TrashEntry? {
+        let name = "\(identifier).key"
+        guard let entry = newest[identifier], entry.keyFile == name else { return nil }
+        let kept = store.keysDirectory.appendingPathComponent(name)
+        guard let bytes = try contents(kept) else { return nil }
+        return try contents(directory.appendingPathComponent(entry.id).appendingPathComponent(name)) == bytes ? entry : nil
+    }
+
+    /// Finishes a `remove --delete-key` that was killed after its commit point: unlinks its `.json` if still
+    /// there (the same bytes as the entry's copy) and the key. Caller holds the lock and has checked
+    /// `entryLeavingKey` and that no certificate uses the key.
+    func finishKeyDeletion(_ entry: TrashEntry, in path: StorePath) throws {
+        let folder = directory.appendingPathComponent(entry.id)
+        let json = store.propertiesURL(entry.thumbprint, in: path)
+        if let bytes = try contents(json), try contents(folder.appendingPathComponent(json.lastPathComponent)) == bytes {
+            try FileSystem.remove(json)
+        }
+        if let keyFile = entry.keyFile { try FileSystem.remove(store.keysDirectory.appendingPathComponent(keyFile)) }
+    }
+
     /// Puts a trash entry back exactly (the same bytes) and deletes it from the trash.
     public func restore(_ reference: String) throws -> TrashEntry {
         try store.withWriteLock {
