@@ -554,6 +554,46 @@ struct ReliabilityTests {
         #expect(FileManager.default.fileExists(atPath: keptKey.path), "remove --delete-key of an absent certificate deleted a key kept on purpose")
     }
 
+    @Test("F10: restore killed after writing the .cer, before deleting the trash entry: the re-run writes what is missing, deletes the entry and succeeds; a different .json is still refused")
+    func rerunInterruptedRestore() throws {
+        let fx = try Fixtures.get()
+        let t = try TestDirectory("rel-rerun-restore")
+        let template = try Self.makeTemplate(in: t, fx)
+        let clean = t.path("clean")
+        try copyTree(template.root, to: clean)
+        try spawnCertstore(expecting: 0, ["restore", template.trashID, "--root", clean.path])
+        let cleanState = try LogicalStore.read(clean)
+        let keyFile = try Self.keyFileName(template.d, root: clean)
+        let entry = "LocalMachine/Trash/\(template.trashID)"
+
+        // Killed after the .cer (the last write), or with the .json and the key missing besides.
+        for files in [["Keys/\(keyFile)", "My/\(template.d).json", "My/\(template.d).cer"], ["My/\(template.d).cer"]] {
+            let root = t.path("interrupted-\(files.count)")
+            try copyTree(template.root, to: root)
+            for file in files { try Self.copyBack("LocalMachine/\(file)", from: clean, to: root) }
+            let rerun = try spawnCertstore(expecting: 0, ["restore", template.trashID, "--root", root.path])
+            #expect(rerun.stdout.contains("Restored"), "\(rerun)")
+            let final = try LogicalStore.read(root)
+            #expect(final == cleanState, "\(files): \(cleanState.differences(to: final))")
+            for file in ["Keys/\(keyFile)", "My/\(template.d).json", "My/\(template.d).cer"] {
+                let url = root.appendingPathComponent("LocalMachine/\(file)")
+                #expect(fileBytes(url) == fileBytes(clean.appendingPathComponent("LocalMachine/\(file)")), "\(file) differs from a clean restore's")
+                #expect(fileMode(url) == fileMode(clean.appendingPathComponent("LocalMachine/\(file)")), "\(file): mode \(octal(fileMode(url)))")
+            }
+            try spawnCertstore(expecting: 0, ["check", "--root", root.path])
+        }
+
+        // The same certificate with other properties (imported again meanwhile) is not an interrupted restore.
+        let root = t.path("reimported")
+        try copyTree(template.root, to: root)
+        try spawnCertstore(expecting: 0, ["import", fx.hosts[2].pfx.path, "--password-file", fx.passwordFile.path, "--root", root.path])
+        let before = try DirectorySnapshot.take(root)
+        let refused = try spawnCertstore(expecting: 2, ["restore", template.trashID, "--root", root.path])
+        #expect(refused.stderr.contains("is already in"), "\(refused)")
+        #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent(entry).path))
+        try Self.expectUnchanged(root, before)
+    }
+
     // MARK: (4) symbolic links planted in the store
 
     @Test("a .cer that is a symbolic link (to /etc/passwd, to a copy of a real certificate, to another stored certificate) is skipped with a warning, reported CRITICAL by check, and refused by writes; nothing is written through it")

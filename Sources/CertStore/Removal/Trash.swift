@@ -161,9 +161,18 @@ public struct Trash: Sendable {
             let path = try StorePath(parsing: entry.store)
             let folder = directory.appendingPathComponent(entry.id)
             let cer = store.certificateURL(entry.thumbprint, in: path)
-            if FileSystem.exists(cer) {
-                throw CertStoreError(.refused, "\(entry.thumbprint) is already in \(entry.store); the trash entry \(entry.id) was left as it is",
-                                     hint: "remove the certificate from the store first, or empty this trash entry")
+            let json = folder.appendingPathComponent("\(entry.thumbprint).json")
+            let storedJSON = store.propertiesURL(entry.thumbprint, in: path)
+            // A restore killed after writing the .cer (its commit point) but before deleting the entry: the same
+            // .cer and the same (or no) .json are in the store. The re-run finishes it; anything else is refused.
+            let resuming = FileSystem.exists(cer)
+            if resuming {
+                let cerCopy = folder.appendingPathComponent("\(entry.thumbprint).cer")
+                let storedProperties = try contents(storedJSON), savedProperties = try contents(json)
+                guard try contents(cer) == contents(cerCopy), storedProperties == nil || savedProperties == storedProperties else {
+                    throw CertStoreError(.refused, "\(entry.thumbprint) is already in \(entry.store); the trash entry \(entry.id) was left as it is",
+                                         hint: "remove the certificate from the store first, or empty this trash entry")
+                }
             }
             try FileSystem.ensureDirectory(store.directory(of: path), mode: 0o755)
             if let keyFile = entry.keyFile {
@@ -173,12 +182,13 @@ public struct Trash: Sendable {
                     try FileSystem.writeAtomically(try FileSystem.read(folder.appendingPathComponent(keyFile), limit: 1 << 20), to: target, mode: 0o600)
                 }
             }
-            let json = folder.appendingPathComponent("\(entry.thumbprint).json")
-            if FileSystem.exists(json) {
-                try FileSystem.writeAtomically(try FileSystem.read(json, limit: 1 << 20), to: store.propertiesURL(entry.thumbprint, in: path), mode: 0o644)
+            if FileSystem.exists(json) && !(resuming && FileSystem.exists(storedJSON)) {
+                try FileSystem.writeAtomically(try FileSystem.read(json, limit: 1 << 20), to: storedJSON, mode: 0o644)
             }
-            try FileSystem.writeAtomically(try FileSystem.read(folder.appendingPathComponent("\(entry.thumbprint).cer"), limit: store.limits.maxFileSize),
-                                           to: cer, mode: 0o644)
+            if !resuming {
+                try FileSystem.writeAtomically(try FileSystem.read(folder.appendingPathComponent("\(entry.thumbprint).cer"), limit: store.limits.maxFileSize),
+                                               to: cer, mode: 0o644)
+            }
             try delete(entry)
             return entry
         }
