@@ -131,9 +131,9 @@ public struct Trash: Sendable {
     }
 
     /// The trash entry whose removal left the key `identifier` behind: `remove --delete-key` was killed after
-    /// unlinking the `.cer` but before unlinking the key. True when the newest trash entry of a certificate with
-    /// this key is a `--delete-key` entry holding the same bytes as `Keys/<identifier>.key`. The caller checks
-    /// that no certificate of the location uses the key.
+    /// unlinking the `.cer` but before unlinking the key. It is the newest trash entry of a certificate with this
+    /// key, made with `--delete-key`, holding the same bytes as `Keys/<identifier>.key`; nil when there is none.
+    /// The caller checks that no certificate of the location uses the key.
     func entryLeavingKey(_ identifier: String, newest: [String: TrashEntry]) throws -> TrashEntry? {
         let name = "\(identifier).key"
         guard let entry = newest[identifier], entry.keyFile == name else { return nil }
