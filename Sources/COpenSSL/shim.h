@@ -159,9 +159,14 @@ static inline long shim_PKCS12_mac_iterations(const PKCS12 *p12) {
     return iter == NULL ? 1 : ASN1_INTEGER_get(iter);
 }
 
-/* The friendlyName attribute of a bag as UTF-8 (caller frees with OPENSSL_free), or NULL. */
-static inline char *shim_SAFEBAG_friendly_name(const PKCS12_SAFEBAG *bag) {
-    return PKCS12_get_friendlyname((PKCS12_SAFEBAG *)bag);
+/* The friendlyName attribute of a bag: the BMPString's raw UTF-16BE octets (owned by the bag) and their count,
+   or NULL when there is none. Decoded in Swift: OpenSSL's UTF-8 conversion stops at U+0000 and drops a name
+   with a lone surrogate. */
+static inline const unsigned char *shim_SAFEBAG_friendly_name_bmp(const PKCS12_SAFEBAG *bag, int *length) {
+    const ASN1_TYPE *t = PKCS12_SAFEBAG_get0_attr(bag, NID_friendlyName);
+    if (t == NULL || t->type != V_ASN1_BMPSTRING || t->value.bmpstring == NULL) return NULL;
+    *length = ASN1_STRING_length(t->value.bmpstring);
+    return ASN1_STRING_get0_data(t->value.bmpstring);
 }
 
 /* The localKeyID attribute octets of a bag, or NULL. */

@@ -10,8 +10,10 @@ struct CheckCommand: ParsableCommand {
             Every certificate parses and is named by its SHA-1; every key loads, is named by its public key, is \
             consistent and mode 600 in a 700 directory; bindings and dependencies point at certificates that \
             exist; no symbolic links; no leftovers of interrupted writes. --repair (under the writer lock) \
-            deletes temporary files, properties files whose certificate never arrived and half-made trash \
-            entries, and chmods keys back; it never deletes a certificate or a key, and says what it did.
+            deletes temporary files, properties files whose certificate never arrived, half-made trash \
+            entries and a key an interrupted `remove --delete-key` left behind (nothing uses it, its copy \
+            is in the trash), and chmods keys back; it never deletes a certificate or any other key, and \
+            says what it did.
 
             Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (what is still wrong after any repair).
             """)

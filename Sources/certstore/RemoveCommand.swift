@@ -13,6 +13,11 @@ struct RemoveCommand: ParsableCommand {
             usable twin instead (the KB 4495258 fix: keyless old certificate, renewed one present), removal goes \
             ahead and says which certificate the connector uses from now on. The key stays unless --delete-key, \
             and is never deleted while another certificate uses it. `certstore restore` undoes a removal.
+
+            An interrupted removal is finished by running it again: a certificate whose files are already \
+            in its newest trash entry is taken out of the store without a second trash entry, and \
+            --delete-key of a certificate already removed deletes the key the interruption left behind \
+            (exit 0) when its newest trash entry holds that key and no certificate uses it.
             """)
 
     @Argument(help: ArgumentHelp("The certificate's thumbprint.", valueName: "thumbprint"))
@@ -34,12 +39,40 @@ struct RemoveCommand: ParsableCommand {
         return plan.entry.keyStatus == .missing ? "." : (future ? "; its private key stays." : "; its private key stays in the store.")
     }
 
+    private func reportFinished(_ entry: TrashEntry) throws {
+        if global.format == .json {
+            Terminal.out(JSONText.render([
+                "thumbprint": entry.thumbprint, "subject": entry.subject, "store": entry.store, "allowed": true,
+                "blockers": [String](), "notes": [String](), "deletesKey": true, "dryRun": dryRun, "trashId": entry.id,
+                "finishedInterruptedRemoval": true,
+            ] as [String: Any]))
+            return
+        }
+        let what = "\(entry.thumbprint) (\(Terminal.sanitize(entry.subject))) from \(entry.store)"
+        if dryRun {
+            Terminal.out("\(what) was already removed, by a removal interrupted before it deleted the private key; would delete the key (its copy is in the trash as \(entry.id)).")
+            Terminal.out("Nothing was changed (--dry-run).")
+        } else {
+            Terminal.out("Finished an interrupted removal: \(what) was already removed; deleted its private key, left behind by the interruption.")
+            Terminal.out("In the trash as \(entry.id); undo with: certstore restore \(entry.id)")
+        }
+    }
+
     func run() throws {
         try Failure.run(global) {
             let store = try global.openStore()
             defer { if !dryRun { Deployment.synchronize(store) } }
-            let (plan, trash) = try Remover(store: store).remove(try Thumbprint(parsing: thumbprint), in: try global.storePath(),
-                                                                  deleteKey: deleteKey, force: force, dryRun: dryRun)
+            let remover = Remover(store: store)
+            let target = try Thumbprint(parsing: thumbprint), path = try global.storePath()
+            let plan: RemovalPlan, trash: TrashEntry?
+            do {
+                (plan, trash) = try remover.remove(target, in: path, deleteKey: deleteKey, force: force, dryRun: dryRun)
+            } catch let error as CertStoreError where error.kind == .notFound && deleteKey {
+                // An earlier `remove --delete-key` killed between unlinking the certificate and unlinking the key.
+                guard let entry = try remover.finishInterruptedKeyDeletion(target, in: path, dryRun: dryRun) else { throw error }
+                try reportFinished(entry)
+                return
+            }
             if global.format == .json {
                 Terminal.out(JSONText.render([
                     "thumbprint": plan.entry.thumbprint, "subject": plan.entry.properties.subjectString, "store": plan.entry.store.description,

@@ -5,7 +5,12 @@ import Foundation
 struct RestoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
-        abstract: "Bring a removed certificate back from the trash, exactly as it was.")
+        abstract: "Bring a removed certificate back from the trash, exactly as it was.",
+        discussion: """
+            Refused (exit 2) when the certificate is in its store again, unless it is the same certificate \
+            with the same properties: then an interrupted restore is finished (what is missing is written \
+            from the trash entry, and the entry is deleted).
+            """)
 
     @Argument(help: ArgumentHelp("A trash ID from `certstore trash list`, or a thumbprint (its newest trash entry).", valueName: "id"))
     var reference: String

@@ -250,47 +250,6 @@ struct ReliabilityTests {
         }
     }
 
-    /// What re-running an interrupted removal or restore can leave that a clean run does not (found by this loop;
-    /// docs/RELIABILITY.md F8–F10). Only these exact differences are tolerated as known issues.
-    enum KnownRerunBug: String, CustomStringConvertible {
-        /// `remove`/`prune` killed after the trash entry was committed but before the .cer was unlinked: the re-run
-        /// trashes the certificate again, so the trash holds it twice.
-        case duplicateTrashEntry = "duplicate trash entry"
-        /// `remove --delete-key` killed after the .cer was unlinked but before the key was: the re-run says "not
-        /// found", the key stays in Keys/ (its copy is in the trash) and no repair deletes it.
-        case keyLeftBehind = "key left behind"
-        /// `restore` killed after the .cer was written but before the trash entry was deleted: the re-run is
-        /// refused (exit 2, "already in"), the trash entry stays.
-        case restoreEntryLeft = "trash entry left by restore"
-
-        var description: String {
-            switch self {
-            case .duplicateTrashEntry: "re-running an interrupted remove/prune puts the certificate in the trash a second time (Trash.put is not resumable)"
-            case .keyLeftBehind: "re-running an interrupted `remove --delete-key` cannot finish deleting the key; check --repair keeps it"
-            case .restoreEntryLeft: "re-running an interrupted restore is refused and leaves the trash entry (Trash.restore is not resumable)"
-            }
-        }
-
-        static func classify(_ operation: KillOperation, clean: LogicalStore, final: LogicalStore, restoreRefused: Bool,
-                             restored: String) -> [KnownRerunBug] {
-            var rest = final
-            var found: [KnownRerunBug] = []
-            if [.remove, .prune].contains(operation), rest.trash != clean.trash, Set(rest.trash) == Set(clean.trash) {
-                found.append(.duplicateTrashEntry)
-                rest.trash = clean.trash
-            }
-            if operation == .remove, rest.keys != clean.keys, rest.keys.isSuperset(of: clean.keys) {
-                found.append(.keyLeftBehind)
-                rest.keys = clean.keys
-            }
-            if operation == .restore, restoreRefused, rest.trash == (clean.trash + [restored]).sorted() {
-                found.append(.restoreEntryLeft)
-                rest.trash = clean.trash
-            }
-            return rest == clean ? found : []
-        }
-    }
-
     struct KillTally: CustomStringConvertible {
         var iterations = 0, killed = 0, finishedFirst = 0
         var untouched = 0, partial = 0, complete = 0
@@ -298,13 +257,11 @@ struct ReliabilityTests {
         var checkOK = 0, checkDebris = 0, debrisFiles = 0
         var rerunStatuses: [Int32: Int] = [:]
         var matchesCleanRun = 0
-        var knownBugs: [String: Int] = [:]
         var description: String {
             "\(iterations) iterations: \(killed) killed; store found untouched \(untouched), mid-write \(partial) (\(distinctPartial.count) distinct states), complete \(complete); "
                 + "\(finishedFirst) finished before the kill; check after the kill: \(checkOK) OK, \(checkDebris) debris only "
                 + "(\(debrisFiles) files); re-run exit statuses \(rerunStatuses.sorted { $0.key < $1.key }.map { "\($0.key)×\($0.value)" }.joined(separator: " ")); "
                 + "final store = clean run's: \(matchesCleanRun)/\(iterations)"
-                + (knownBugs.isEmpty ? "" : "; known bugs: " + knownBugs.sorted { $0.key < $1.key }.map { "\($0.key) ×\($0.value)" }.joined(separator: ", "))
         }
     }
 
@@ -402,32 +359,18 @@ struct ReliabilityTests {
             }
             #expect(misnamedCertificates(root).isEmpty, "\(context): \(misnamedCertificates(root))")
 
-            // The interrupted command can simply be run again; then the store is what a clean run leaves.
+            // The interrupted command can simply be run again; then the store is what a clean run leaves. (A
+            // re-run of an interrupted remove/prune/restore finishes it: docs/RELIABILITY.md F8–F10, and the
+            // deterministic tests under (3b) build each of those states directly.)
             let rerun = try spawnCertstore(arguments + rootArgs)
             tally.rerunStatuses[rerun.status, default: 0] += 1
-            let restoreRefused = operation == .restore && rerun.status == 2 && rerun.stderr.contains("is already in")
-            if !restoreRefused {
-                #expect(rerun.status == 0 || operation.alreadyDoneStatuses.contains(rerun.status), "\(context): the re-run failed:\n\(rerun)")
-            }
+            #expect(rerun.status == 0 || operation.alreadyDoneStatuses.contains(rerun.status), "\(context): the re-run failed:\n\(rerun)")
             try spawnCertstore(["check", "--repair"] + rootArgs)
             let final = try LogicalStore.read(root)
-            let known = KnownRerunBug.classify(operation, clean: clean, final: final, restoreRefused: restoreRefused, restored: template.d)
             let finalCheck = try spawnCertstore(["check", "--format", "json"] + rootArgs)
             if final == clean {
                 tally.matchesCleanRun += 1
                 #expect(finalCheck.status == 0, "\(context): check after the re-run:\n\(finalCheck)")
-            } else if !known.isEmpty {
-                // Intermittent known bugs (docs/RELIABILITY.md F8–F10): recorded as known issues so they stay visible
-                // without failing the run; anything else about the store is still checked strictly.
-                for bug in known {
-                    tally.knownBugs[bug.rawValue, default: 0] += 1
-                    withKnownIssue(Comment(rawValue: "bug: \(bug.description)")) {
-                        Issue.record("\(context): \(bug.rawValue): \(clean.differences(to: final))")
-                    }
-                }
-                let findings = ((try? parseJSONObject(finalCheck.stdout))?["findings"] as? [[String: Any]]) ?? []
-                #expect(finalCheck.status <= 1 && findings.allSatisfy { $0["check"] as? String == "orphan-key" },
-                        "\(context): check after the re-run:\n\(finalCheck)")
             } else {
                 Issue.record("\(context): after the re-run the store differs from a clean run's:\n\(clean.differences(to: final))")
             }
@@ -435,6 +378,163 @@ struct ReliabilityTests {
         }
         print("reliability kill -9 \(operation) (clean run \(Int(cleanSeconds * 1000)) ms, kill window 0–\(Int(window * 1000)) ms, seed \(rng.seed)): \(tally)")
         #expect(tally.iterations >= 4)
+    }
+
+    // MARK: (3b) an interrupted command, run again, finishes what it started (F8–F10)
+
+    // The kill loop above only hits these states a few times in hundreds of kills; these tests build each
+    // half-done store directly (from the files a clean run moved) and run the interrupted command again.
+
+    static func trashIDs(_ root: URL) -> Set<String> {
+        Set(((try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("LocalMachine/Trash").path)) ?? [])
+            .filter { !$0.hasPrefix(".") })
+    }
+
+    /// Copies one file (mode and all) from a clean run's tree into the half-done one.
+    static func copyBack(_ relative: String, from source: URL, to root: URL) throws {
+        try copyTree(source.appendingPathComponent(relative), to: root.appendingPathComponent(relative))
+    }
+
+    /// The public-key file name of a certificate, as `list --format json` gives it.
+    static func keyFileName(_ thumbprint: String, root: URL) throws -> String {
+        let listed = try parseJSONArray(try spawnCertstore(expecting: 0, ["list", "--format", "json", "--root", root.path]).stdout)
+        let spki = listed.first { $0["thumbprint"] as? String == thumbprint }?["publicKeySha256"] as? String
+        return try #require(spki, "\(thumbprint) not listed") + ".key"
+    }
+
+    @Test("F8: remove --delete-key / prune killed after committing the trash entry, before unlinking the .cer: the re-run finishes that removal, reports that entry and makes no second one",
+          arguments: ["remove", "prune"])
+    func rerunInterruptedRemoval(_ command: String) throws {
+        let fx = try Fixtures.get()
+        let t = try TestDirectory("rel-rerun-\(command)")
+        let template = try Self.makeTemplate(in: t, fx)
+        let arguments = command == "remove" ? ["remove", template.a, "--delete-key"] : ["prune", "--keyless"]
+        let clean = t.path("clean")
+        try copyTree(template.root, to: clean)
+        try spawnCertstore(expecting: 0, arguments + ["--root", clean.path])
+        let cleanState = try LogicalStore.read(clean)
+        let committed = try #require(Self.trashIDs(clean).subtracting(Self.trashIDs(template.root)).first, "the clean run made no trash entry")
+
+        // Killed between the rename of the entry into Trash/ and the first unlink: everything is still in the store.
+        let root = t.path("interrupted")
+        try copyTree(template.root, to: root)
+        try Self.copyBack("LocalMachine/Trash/\(committed)", from: clean, to: root)
+        let rerun = try spawnCertstore(expecting: 0, arguments + ["--root", root.path])
+        #expect(rerun.stdout.contains(committed), "the re-run does not report the entry it finished:\n\(rerun)")
+        let final = try LogicalStore.read(root)
+        #expect(final == cleanState, "\(cleanState.differences(to: final))")
+        #expect(Self.trashIDs(root) == Self.trashIDs(clean), "trash: \(Self.trashIDs(root).sorted()), a clean run: \(Self.trashIDs(clean).sorted())")
+        try spawnCertstore(expecting: 0, ["check", "--root", root.path])
+    }
+
+    @Test("F9: remove --delete-key killed after unlinking the .cer (and the .json), before the key: the re-run deletes the key and says the removal is finished (exit 0)")
+    func rerunInterruptedKeyDeletion() throws {
+        let fx = try Fixtures.get()
+        let t = try TestDirectory("rel-rerun-key")
+        let template = try Self.makeTemplate(in: t, fx)
+        let keyFile = try Self.keyFileName(template.a, root: template.root)
+        let arguments = ["remove", template.a, "--delete-key"]
+        let clean = t.path("clean")
+        try copyTree(template.root, to: clean)
+        try spawnCertstore(expecting: 0, arguments + ["--root", clean.path])
+        let cleanState = try LogicalStore.read(clean)
+        let entry = try #require(Self.trashIDs(clean).subtracting(Self.trashIDs(template.root)).first)
+
+        for leftovers in [["Keys/\(keyFile)"], ["My/\(template.a).json", "Keys/\(keyFile)"]] {
+            let root = t.path("interrupted-\(leftovers.count)")
+            try copyTree(clean, to: root)
+            for file in leftovers { try Self.copyBack("LocalMachine/\(file)", from: template.root, to: root) }
+            let rerun = try spawnCertstore(expecting: 0, arguments + ["--root", root.path])
+            #expect(rerun.stdout.contains("interrupted") && rerun.stdout.contains(entry), "\(leftovers):\n\(rerun)")
+            let final = try LogicalStore.read(root)
+            #expect(final == cleanState, "\(leftovers): \(cleanState.differences(to: final))")
+            try spawnCertstore(expecting: 0, ["check", "--root", root.path])
+            // Once finished, it is finished: the next run says "not found" as after any completed removal.
+            try spawnCertstore(expecting: 1, arguments + ["--root", root.path])
+        }
+    }
+
+    @Test("F9: check reports a key an interrupted remove --delete-key left behind as debris naming the trash entry, and check --repair deletes it and says so")
+    func repairKeyLeftByInterruptedRemoval() throws {
+        let fx = try Fixtures.get()
+        let t = try TestDirectory("rel-repair-key")
+        let template = try Self.makeTemplate(in: t, fx)
+        let keyFile = try Self.keyFileName(template.a, root: template.root)
+        let clean = t.path("clean")
+        try copyTree(template.root, to: clean)
+        try spawnCertstore(expecting: 0, ["remove", template.a, "--delete-key", "--root", clean.path])
+        let cleanState = try LogicalStore.read(clean)
+        let entry = try #require(Self.trashIDs(clean).subtracting(Self.trashIDs(template.root)).first)
+
+        let root = t.path("interrupted")
+        try copyTree(clean, to: root)
+        try Self.copyBack("LocalMachine/Keys/\(keyFile)", from: template.root, to: root)
+        let check = try spawnCertstore(expecting: 1, ["check", "--format", "json", "--root", root.path])
+        let findings = (try parseJSONObject(check.stdout)["findings"] as? [[String: Any]]) ?? []
+        #expect(findings.count == 1 && findings.first?["check"] as? String == "debris"
+                && (findings.first?["detail"] as? String ?? "").contains(entry), "\(check)")
+        let repair = try spawnCertstore(expecting: 0, ["check", "--repair", "--root", root.path])
+        #expect(repair.stdout.contains("repaired: removed") && repair.stdout.contains(keyFile)
+                && repair.stdout.contains("interrupted `remove --delete-key`"), "\(repair)")
+        let final = try LogicalStore.read(root)
+        #expect(final == cleanState, "\(cleanState.differences(to: final))")
+
+        // Kept: the same key when the newest trash entry of its certificate was made without --delete-key (A was
+        // imported again and removed keeping its key), even though an older entry holds a copy of it.
+        let kept = t.path("kept")
+        try copyTree(clean, to: kept)
+        try spawnCertstore(expecting: 0, ["import", fx.hosts[0].pfx.path, "--password-file", fx.passwordFile.path, "--root", kept.path])
+        try spawnCertstore(expecting: 0, ["remove", template.a, "--root", kept.path])
+        let keptKey = kept.appendingPathComponent("LocalMachine/Keys/\(keyFile)")
+        #expect(fileBytes(keptKey) != nil && fileBytes(keptKey) == fileBytes(template.root.appendingPathComponent("LocalMachine/Keys/\(keyFile)")),
+                "the re-import did not bring back the same key file")
+        let keepCheck = try spawnCertstore(expecting: 1, ["check", "--repair", "--format", "json", "--root", kept.path])
+        let keepReport = try parseJSONObject(keepCheck.stdout)
+        let keepFindings = (keepReport["findings"] as? [[String: Any]] ?? []).compactMap { $0["check"] as? String }
+        #expect(keepFindings == ["orphan-key"] && (keepReport["repaired"] as? [String])?.isEmpty == true, "\(keepCheck)")
+        #expect(FileManager.default.fileExists(atPath: keptKey.path), "check --repair deleted a key kept on purpose")
+        try spawnCertstore(expecting: 1, ["remove", template.a, "--delete-key", "--root", kept.path])
+        #expect(FileManager.default.fileExists(atPath: keptKey.path), "remove --delete-key of an absent certificate deleted a key kept on purpose")
+    }
+
+    @Test("F10: restore killed after writing the .cer, before deleting the trash entry: the re-run writes what is missing, deletes the entry and succeeds; a different .json is still refused")
+    func rerunInterruptedRestore() throws {
+        let fx = try Fixtures.get()
+        let t = try TestDirectory("rel-rerun-restore")
+        let template = try Self.makeTemplate(in: t, fx)
+        let clean = t.path("clean")
+        try copyTree(template.root, to: clean)
+        try spawnCertstore(expecting: 0, ["restore", template.trashID, "--root", clean.path])
+        let cleanState = try LogicalStore.read(clean)
+        let keyFile = try Self.keyFileName(template.d, root: clean)
+        let entry = "LocalMachine/Trash/\(template.trashID)"
+
+        // Killed after the .cer (the last write), or with the .json and the key missing besides.
+        for files in [["Keys/\(keyFile)", "My/\(template.d).json", "My/\(template.d).cer"], ["My/\(template.d).cer"]] {
+            let root = t.path("interrupted-\(files.count)")
+            try copyTree(template.root, to: root)
+            for file in files { try Self.copyBack("LocalMachine/\(file)", from: clean, to: root) }
+            let rerun = try spawnCertstore(expecting: 0, ["restore", template.trashID, "--root", root.path])
+            #expect(rerun.stdout.contains("Restored"), "\(rerun)")
+            let final = try LogicalStore.read(root)
+            #expect(final == cleanState, "\(files): \(cleanState.differences(to: final))")
+            for file in ["Keys/\(keyFile)", "My/\(template.d).json", "My/\(template.d).cer"] {
+                let url = root.appendingPathComponent("LocalMachine/\(file)")
+                #expect(fileBytes(url) == fileBytes(clean.appendingPathComponent("LocalMachine/\(file)")), "\(file) differs from a clean restore's")
+                #expect(fileMode(url) == fileMode(clean.appendingPathComponent("LocalMachine/\(file)")), "\(file): mode \(octal(fileMode(url)))")
+            }
+            try spawnCertstore(expecting: 0, ["check", "--root", root.path])
+        }
+
+        // The same certificate with other properties (imported again meanwhile) is not an interrupted restore.
+        let root = t.path("reimported")
+        try copyTree(template.root, to: root)
+        try spawnCertstore(expecting: 0, ["import", fx.hosts[2].pfx.path, "--password-file", fx.passwordFile.path, "--root", root.path])
+        let before = try DirectorySnapshot.take(root)
+        let refused = try spawnCertstore(expecting: 2, ["restore", template.trashID, "--root", root.path])
+        #expect(refused.stderr.contains("is already in"), "\(refused)")
+        #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent(entry).path))
+        try Self.expectUnchanged(root, before)
     }
 
     // MARK: (4) symbolic links planted in the store
@@ -747,13 +847,18 @@ struct ReliabilityTests {
             #expect(result.status == 0 || result.status == 65, "\(name):\n\(result)")
             guard result.status == 0 else { continue }
             try Self.expectEscapedEverywhere(fx.selfSigned.thumbprint, root: root)
+            let record = parseListOutput(try spawnCertstore(expecting: 0, ["show", fx.selfSigned.thumbprint, "--format", "list", "--root", root.path]).stdout).first
+            let shown = record?["FriendlyName"] ?? ""
             if name == "controls-then-nul" {
-                let record = parseListOutput(try spawnCertstore(expecting: 0, ["show", fx.selfSigned.thumbprint, "--format", "list", "--root", root.path]).stdout).first
                 // The importer drops control characters from friendly names (StoreProperties.sanitizeFriendlyName);
-                // showing them escaped would be as good. Either way the visible text survives.
-                let shown = record?["FriendlyName"] ?? ""
+                // showing them escaped would be as good. Either way the visible text survives, including the text
+                // after the U+0000 (F6: OpenSSL's UTF-8 conversion stopped there).
                 #expect(shown.hasPrefix("esc") && shown.contains("[2J c1") && shown.contains("bel"),
                         "friendly name shown as \(String(reflecting: shown))")
+                #expect(shown.hasSuffix("belafter"), "the text after the NUL was lost: \(String(reflecting: shown))")
+            } else {
+                // Lone surrogates become U+FFFD; the text around them survives (F6: the whole name was lost).
+                #expect(shown.hasPrefix("\u{FFFD}A\u{FFFD}\u{FFFD}xx"), "friendly name shown as \(String(reflecting: shown))")
             }
         }
     }

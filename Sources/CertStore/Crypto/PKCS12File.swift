@@ -212,9 +212,19 @@ private struct BagWalker {
         }
     }
 
+    /// The bag's friendlyName, decoded from its BMPString here rather than through OpenSSL's UTF-8
+    /// conversion, which stops at an embedded U+0000 and gives nothing for a lone surrogate. Control
+    /// characters are kept; the importer's `sanitizeFriendlyName` drops them.
     static func friendlyName(_ bag: OpaquePointer) -> String? {
-        guard let name = shim_SAFEBAG_friendly_name(bag) else { return nil }
-        defer { shim_OPENSSL_free(name) }
-        return String(cString: name)
+        var length: Int32 = 0
+        guard let bytes = shim_SAFEBAG_friendly_name_bmp(bag, &length) else { return nil }
+        return decodeUTF16BE(Array(UnsafeBufferPointer(start: bytes, count: Int(max(0, length)))))
+    }
+
+    /// UTF-16BE to a string; lone surrogates and an odd trailing byte become U+FFFD.
+    static func decodeUTF16BE(_ bytes: [UInt8]) -> String {
+        let units = stride(from: 0, to: bytes.count - 1, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
+        let text = String(decoding: units, as: UTF16.self)
+        return bytes.count % 2 == 0 ? text : text + "\u{FFFD}"
     }
 }

@@ -29,6 +29,37 @@ public struct Remover: Sendable {
         }
     }
 
+    /// Finishes a `remove THUMBPRINT --delete-key` that was killed after unlinking the certificate (its commit
+    /// point) but before unlinking the key: the certificate is not in `path`, the newest trash entry for it was
+    /// made with `--delete-key` and holds the same bytes as the key still in `Keys/`, and no certificate of the
+    /// location uses that key. Then the key (and a leftover `.json`) is deleted and that entry returned; nil
+    /// when there is nothing to finish. `dryRun` only says whether there is.
+    public func finishInterruptedKeyDeletion(_ thumbprint: Thumbprint, in path: StorePath, dryRun: Bool) throws -> TrashEntry? {
+        func run() throws -> TrashEntry? {
+            guard try store.entry(thumbprint, in: path) == nil else { return nil }
+            let trash = Trash(store: store)
+            guard let newest = trash.readableEntries().filter({ $0.thumbprint == thumbprint.value && $0.store == path.description })
+                .max(by: { ($0.removedAt, $0.id) < ($1.removedAt, $1.id) }),
+                  let keyFile = newest.keyFile, keyFile.hasSuffix(".key") else { return nil }
+            let identifier = String(keyFile.dropLast(4))
+            guard try trash.entryLeavingKey(identifier, newest: trash.newestEntriesByPublicKey())?.id == newest.id,
+                  try !isKeyInUse(identifier) else { return nil }
+            if !dryRun { try trash.finishKeyDeletion(newest, in: path) }
+            return newest
+        }
+        return dryRun ? try run() : try store.withWriteLock(run)
+    }
+
+    /// Whether any certificate of the location uses the key, or might: a store with a certificate that cannot
+    /// be read counts as using it.
+    private func isKeyInUse(_ identifier: String) throws -> Bool {
+        for name in StorePath.stores {
+            let (entries, problems) = try store.entries(in: StorePath(trustedLocation: store.location, store: name))
+            if !problems.isEmpty || entries.contains(where: { $0.properties.publicKeyIdentifier == identifier }) { return true }
+        }
+        return false
+    }
+
     public struct PruneResult: Sendable {
         public var removed: [(plan: RemovalPlan, trash: TrashEntry?)] = []
         public var kept: [RemovalPlan] = []

@@ -17,6 +17,18 @@ public struct Trash: Sendable {
         }
     }
 
+    /// The entries whose ID passes `include`, skipping any whose manifest cannot be read: for the lookups a
+    /// writer makes on its own account, which a damaged entry elsewhere in the trash must not block.
+    func readableEntries(_ include: (String) -> Bool = { _ in true }) -> [TrashEntry] {
+        var info = stat()
+        if lstat(directory.path, &info) == 0, (info.st_mode & S_IFMT) != S_IFDIR { return [] }  // never through a link
+        return ((try? FileSystem.list(directory)) ?? []).filter { !$0.hasPrefix(".") && include($0) }.sorted().compactMap { name in
+            let manifest = directory.appendingPathComponent(name).appendingPathComponent("manifest.json")
+            guard let bytes = try? FileSystem.read(manifest, limit: 1 << 20) else { return nil }
+            return try? StoreProperties.decoder.decode(TrashEntry.self, from: Data(bytes))
+        }
+    }
+
     /// By trash ID, or the newest entry for a thumbprint.
     public func find(_ reference: String) throws -> TrashEntry {
         let all = try entries()
@@ -29,7 +41,21 @@ public struct Trash: Sendable {
     }
 
     /// Moves a certificate (and, when asked, its key) into a new trash entry. Caller holds the lock.
+    ///
+    /// Resumable: a `remove`/`prune` killed after committing the entry but before unlinking the `.cer` leaves
+    /// the certificate both in the store and in the trash. When the newest entry for this certificate already
+    /// holds exactly the files about to be moved, the re-run finishes that removal (the unlinks) and reports
+    /// that entry instead of making a second copy.
     func put(_ entry: StoreEntry, plan: RemovalPlan, forced: Bool, now: Date) throws -> TrashEntry {
+        let cer = store.certificateURL(entry.thumbprint, in: entry.store)
+        let json = store.propertiesURL(entry.thumbprint, in: entry.store)
+        let key = store.keyURL(entry.properties.publicKeyIdentifier)
+        let keyFile = plan.deletesKey && FileSystem.exists(key) ? key.lastPathComponent : nil
+        if let committed = try committedEntry(for: entry, keyFile: keyFile) {
+            try unlinkOriginals(cer: cer, json: json, key: keyFile == nil ? nil : key)
+            return committed
+        }
+
         try FileSystem.ensureDirectory(directory, mode: 0o700)
         let stamp = now.compactStamp
         var id = "\(stamp)Z-\(entry.thumbprint.prefix(8))"
@@ -38,12 +64,8 @@ public struct Trash: Sendable {
 
         let staging = directory.appendingPathComponent(".\(id).partial")
         try FileSystem.ensureDirectory(staging, mode: 0o700)
-        let cer = store.certificateURL(entry.thumbprint, in: entry.store)
-        let json = store.propertiesURL(entry.thumbprint, in: entry.store)
-        let key = store.keyURL(entry.properties.publicKeyIdentifier)
         try copy(cer, into: staging, mode: 0o644)
         if FileSystem.exists(json) { try copy(json, into: staging, mode: 0o644) }
-        let keyFile = plan.deletesKey && FileSystem.exists(key) ? key.lastPathComponent : nil
         if keyFile != nil { try copy(key, into: staging, mode: 0o600) }
         let manifest = TrashEntry(id: id, thumbprint: entry.thumbprint, store: entry.store.description,
                                   subject: entry.properties.subjectString, notAfter: entry.properties.notAfter,
@@ -53,12 +75,83 @@ public struct Trash: Sendable {
         let final = directory.appendingPathComponent(id)
         guard rename(staging.path, final.path) == 0 else { throw FileSystem.posixError("move into the trash", final, errno) }
         try FileSystem.syncDirectory(directory)
+        try unlinkOriginals(cer: cer, json: json, key: keyFile == nil ? nil : key)
+        return manifest
+    }
 
-        // The .cer is the commit point: once it is gone the certificate is gone.
+    /// The .cer is the commit point: once it is gone the certificate is gone. Then its properties and the key.
+    private func unlinkOriginals(cer: URL, json: URL, key: URL?) throws {
         try FileSystem.remove(cer)
         if FileSystem.exists(json) { try FileSystem.remove(json) }
-        if keyFile != nil { try FileSystem.remove(key) }
-        return manifest
+        if let key { try FileSystem.remove(key) }
+    }
+
+    /// The newest complete entry for this certificate when it already holds byte for byte what `put` is about
+    /// to move (the `.cer`, the `.json` or its absence, the key or its absence): left by a removal killed after
+    /// its commit of the entry. A re-imported certificate has a new `.json` (`importedAt`), so it never matches.
+    private func committedEntry(for entry: StoreEntry, keyFile: String?) throws -> TrashEntry? {
+        // IDs are "<stamp>Z-<first 8 of the thumbprint>[-n]": only those manifests need reading.
+        guard let newest = readableEntries({ $0.contains("Z-\(entry.thumbprint.prefix(8))") })
+            .filter({ $0.thumbprint == entry.thumbprint && $0.store == entry.store.description })
+            .max(by: { ($0.removedAt, $0.id) < ($1.removedAt, $1.id) }),
+              newest.keyFile == keyFile else { return nil }
+        let folder = directory.appendingPathComponent(newest.id)
+        var pairs = [(store.certificateURL(entry.thumbprint, in: entry.store), folder.appendingPathComponent("\(entry.thumbprint).cer")),
+                     (store.propertiesURL(entry.thumbprint, in: entry.store), folder.appendingPathComponent("\(entry.thumbprint).json"))]
+        if let keyFile { pairs.append((store.keysDirectory.appendingPathComponent(keyFile), folder.appendingPathComponent(keyFile))) }
+        for (original, copy) in pairs where try contents(original) != contents(copy) { return nil }
+        return newest
+    }
+
+    /// A file's bytes, or nil when it does not exist.
+    private func contents(_ url: URL) throws -> [UInt8]? {
+        FileSystem.exists(url) ? try FileSystem.read(url, limit: store.limits.maxFileSize) : nil
+    }
+
+    // MARK: keys left behind by an interrupted `remove --delete-key`
+
+    /// For each public key (SHA-256 of the SPKI), the newest trash entry of a certificate with that key.
+    /// Entries that cannot be read are skipped.
+    func newestEntriesByPublicKey() -> [String: TrashEntry] {
+        var newest: [String: TrashEntry] = [:]
+        for entry in readableEntries() {
+            let identifier: String
+            if let keyFile = entry.keyFile, keyFile.hasSuffix(".key") {
+                identifier = String(keyFile.dropLast(4))
+            } else {
+                let url = directory.appendingPathComponent(entry.id).appendingPathComponent("\(entry.thumbprint).cer")
+                guard let der = try? FileSystem.read(url, limit: store.limits.maxFileSize),
+                      let certificate = try? Certificate(der: der) else { continue }
+                identifier = certificate.publicKeyIdentifier
+            }
+            if let other = newest[identifier], (other.removedAt, other.id) > (entry.removedAt, entry.id) { continue }
+            newest[identifier] = entry
+        }
+        return newest
+    }
+
+    /// The trash entry whose removal left the key `identifier` behind: `remove --delete-key` was killed after
+    /// unlinking the `.cer` but before unlinking the key. It is the newest trash entry of a certificate with this
+    /// key, made with `--delete-key`, holding the same bytes as `Keys/<identifier>.key`; nil when there is none.
+    /// The caller checks that no certificate of the location uses the key.
+    func entryLeavingKey(_ identifier: String, newest: [String: TrashEntry]) throws -> TrashEntry? {
+        let name = "\(identifier).key"
+        guard let entry = newest[identifier], entry.keyFile == name else { return nil }
+        let kept = store.keysDirectory.appendingPathComponent(name)
+        guard let bytes = try contents(kept) else { return nil }
+        return try contents(directory.appendingPathComponent(entry.id).appendingPathComponent(name)) == bytes ? entry : nil
+    }
+
+    /// Finishes a `remove --delete-key` that was killed after its commit point: unlinks its `.json` if still
+    /// there (the same bytes as the entry's copy) and the key. Caller holds the lock and has checked
+    /// `entryLeavingKey` and that no certificate uses the key.
+    func finishKeyDeletion(_ entry: TrashEntry, in path: StorePath) throws {
+        let folder = directory.appendingPathComponent(entry.id)
+        let json = store.propertiesURL(entry.thumbprint, in: path)
+        if let bytes = try contents(json), try contents(folder.appendingPathComponent(json.lastPathComponent)) == bytes {
+            try FileSystem.remove(json)
+        }
+        if let keyFile = entry.keyFile { try FileSystem.remove(store.keysDirectory.appendingPathComponent(keyFile)) }
     }
 
     /// Puts a trash entry back exactly (the same bytes) and deletes it from the trash.
@@ -68,9 +161,18 @@ public struct Trash: Sendable {
             let path = try StorePath(parsing: entry.store)
             let folder = directory.appendingPathComponent(entry.id)
             let cer = store.certificateURL(entry.thumbprint, in: path)
-            if FileSystem.exists(cer) {
-                throw CertStoreError(.refused, "\(entry.thumbprint) is already in \(entry.store); the trash entry \(entry.id) was left as it is",
-                                     hint: "remove the certificate from the store first, or empty this trash entry")
+            let json = folder.appendingPathComponent("\(entry.thumbprint).json")
+            let storedJSON = store.propertiesURL(entry.thumbprint, in: path)
+            // A restore killed after writing the .cer (its commit point) but before deleting the entry: the same
+            // .cer and the same (or no) .json are in the store. The re-run finishes it; anything else is refused.
+            let resuming = FileSystem.exists(cer)
+            if resuming {
+                let cerCopy = folder.appendingPathComponent("\(entry.thumbprint).cer")
+                let storedProperties = try contents(storedJSON), savedProperties = try contents(json)
+                guard try contents(cer) == contents(cerCopy), storedProperties == nil || savedProperties == storedProperties else {
+                    throw CertStoreError(.refused, "\(entry.thumbprint) is already in \(entry.store); the trash entry \(entry.id) was left as it is",
+                                         hint: "remove the certificate from the store first, or empty this trash entry")
+                }
             }
             try FileSystem.ensureDirectory(store.directory(of: path), mode: 0o755)
             if let keyFile = entry.keyFile {
@@ -80,12 +182,13 @@ public struct Trash: Sendable {
                     try FileSystem.writeAtomically(try FileSystem.read(folder.appendingPathComponent(keyFile), limit: 1 << 20), to: target, mode: 0o600)
                 }
             }
-            let json = folder.appendingPathComponent("\(entry.thumbprint).json")
-            if FileSystem.exists(json) {
-                try FileSystem.writeAtomically(try FileSystem.read(json, limit: 1 << 20), to: store.propertiesURL(entry.thumbprint, in: path), mode: 0o644)
+            if FileSystem.exists(json) && !(resuming && FileSystem.exists(storedJSON)) {
+                try FileSystem.writeAtomically(try FileSystem.read(json, limit: 1 << 20), to: storedJSON, mode: 0o644)
             }
-            try FileSystem.writeAtomically(try FileSystem.read(folder.appendingPathComponent("\(entry.thumbprint).cer"), limit: store.limits.maxFileSize),
-                                           to: cer, mode: 0o644)
+            if !resuming {
+                try FileSystem.writeAtomically(try FileSystem.read(folder.appendingPathComponent("\(entry.thumbprint).cer"), limit: store.limits.maxFileSize),
+                                               to: cer, mode: 0o644)
+            }
             try delete(entry)
             return entry
         }

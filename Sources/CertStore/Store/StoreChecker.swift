@@ -3,8 +3,10 @@ import Foundation
 /// `check`: verifies a location file by file, and with `repair` removes only what is provably debris.
 ///
 /// Debris is what an interrupted write leaves: temporary files (`.NAME.tmp-…`), a `.json` whose `.cer` never
-/// arrived (the `.cer` is written last), half-made or half-deleted trash entries. Key files and key
-/// directories get their modes back. A key, a certificate or a document is never deleted by a repair.
+/// arrived (the `.cer` is written last), half-made or half-deleted trash entries, and a key that an interrupted
+/// `remove --delete-key` did not get to delete (no certificate uses it and the newest trash entry of a
+/// certificate with that key holds a byte-identical copy). Key files and key directories get their modes
+/// back. Any other key, a certificate or a document is never deleted by a repair.
 public struct StoreChecker: Sendable {
     public struct Report: Sendable {
         public var findings: [Finding] = []
@@ -31,6 +33,9 @@ public struct StoreChecker: Sendable {
         var report = Report()
         var allThumbprints = Set<String>()
         var publicKeys = Set<String>()
+        // A key is only ever called debris when every certificate was read: one that was not might use it.
+        var everyCertificateRead = true
+        var newestTrashEntries: [String: TrashEntry]?
 
         func debris(_ url: URL, _ title: String, _ detail: String) {
             if repair {
@@ -50,6 +55,7 @@ public struct StoreChecker: Sendable {
         for name in StorePath.stores {
             let folder = store.directory.appendingPathComponent(name)
             if isSymlink(folder) {
+                everyCertificateRead = false
                 report.findings.append(Finding(.critical, check: "symlink", object: folder.path, title: "a store directory is a symbolic link",
                                                detail: "certstore never follows links inside a store; \(folder.path) was not checked",
                                                fix: ["ls -l \(folder.path)   (then replace it with the real directory)"]))
@@ -60,6 +66,7 @@ public struct StoreChecker: Sendable {
                 let url = folder.appendingPathComponent(file)
                 report.filesChecked += 1
                 if isSymlink(url) {
+                    everyCertificateRead = false
                     report.findings.append(Finding(.critical, check: "symlink", object: url.path, title: "a symbolic link is inside the store",
                                                    detail: "certstore never follows links in a store; something put \(url.path) there",
                                                    fix: ["ls -l \(url.path)   (then replace it with the real file or remove it)"]))
@@ -81,6 +88,7 @@ public struct StoreChecker: Sendable {
                         allThumbprints.insert(certificate.thumbprint)
                         publicKeys.insert(certificate.publicKeyIdentifier)
                     } catch let error as CertStoreError {
+                        everyCertificateRead = false
                         report.findings.append(Finding(.critical, check: "unreadable-certificate", object: url.path,
                             title: "a certificate file cannot be read", detail: error.message,
                             fix: ["certstore restore \(thumbprint)   (if a good copy is in the trash), or re-import the original"]))
@@ -161,8 +169,16 @@ public struct StoreChecker: Sendable {
                         report.findings.append(Finding(.critical, check: "inconsistent-key", object: url.path, title: "a private key fails its consistency check",
                                                        detail: "\(file): the private and public halves do not agree"))
                     } else if !publicKeys.contains(identifier) {
+                        if everyCertificateRead {
+                            if newestTrashEntries == nil { newestTrashEntries = Trash(store: store).newestEntriesByPublicKey() }
+                            if let entry = try? Trash(store: store).entryLeavingKey(identifier, newest: newestTrashEntries ?? [:]) {
+                                debris(url, "a private key left behind by an interrupted `remove --delete-key`",
+                                       "\(file) belongs to no certificate and its copy is in the trash entry \(entry.id) (\(entry.thumbprint), removed with --delete-key): the removal was interrupted before it deleted the key")
+                                continue
+                            }
+                        }
                         report.findings.append(Finding(.warning, check: "orphan-key", object: url.path, title: "a private key belongs to no certificate",
-                                                       detail: "\(file) is kept (a key is never deleted by a repair)"))
+                                                       detail: "\(file) is kept (a repair deletes a key only when an interrupted `remove --delete-key` left it)"))
                     }
                 }
             }
