@@ -724,12 +724,12 @@ struct ReliabilityTests {
                      "-passout", "file:\(fx.passwordFile.path)", "-out", one.path])
         let block = try Data(contentsOf: one)
         let file = try t.write("k1m-x30.pem", Data((0..<30).flatMap { _ in block }))
-        // Measured against one derivation on this machine, now: the 30 keys may cost a few derivations (the
-        // per-file budget is 4 × the cap), never 30 of them (10.9 s here before the budget existed).
+        // The 30 keys stop at the per-file budget (4 × the cap): at most four derivations, never 30 of them (10.9 s
+        // here before the budget existed). Proved by the refusal naming the budget, not by a clock: CI does not
+        // time things. The timings are printed for RELIABILITY.md.
         let (_, single) = try Self.refusedImport(one, template.root, extra: ["--password-file", fx.passwordFile.path], timeout: 60)
         let (result, seconds) = try Self.refusedImport(file, template.root, extra: ["--password-file", fx.passwordFile.path], timeout: 120)
-        #expect(result.stderr.contains("iterations"), "\(result)")
-        #expect(seconds < max(single, 0.2) * 10, "30 keys took \(seconds) s, one key \(single) s")
+        #expect(result.stderr.contains("more key derivations in all than the limit of 4000000 iterations per file"), "\(result)")
         try Self.expectUnchanged(template.root, before)
         print("reliability hostile: 30 × 1,000,000-iteration keys in one PEM refused in \(Int(seconds * 1000)) ms (one such key: \(Int(single * 1000)) ms)")
     }
