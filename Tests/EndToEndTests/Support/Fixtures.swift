@@ -111,7 +111,7 @@ struct Fixtures: Sendable {
         leaf = Credential(certificate: file("leaf.pem"), key: file("leaf.key"), thumbprint: try Self.thumbprint(file("leaf.pem"), in: dir))
         leafCSR = file("leaf.csr")
         let serialLine = try openssl(["x509", "-in", "leaf.pem", "-noout", "-serial"], in: dir)
-        leafSerial = try Self.value(after: "=", in: serialLine).uppercased()
+        leafSerial = try Self.windowsSerial(serialLine)
 
         // Self-signed EC
         try ssl(["req", "-x509"] + ec + ["-keyout", "self.key", "-out", "self.pem", "-days", "30",
@@ -186,6 +186,16 @@ struct Fixtures: Sendable {
         let hex = try value(after: "=", in: line).replacingOccurrences(of: ":", with: "").uppercased()
         guard hex.count == 40 else { throw RunnerError("unexpected fingerprint output: \(line)") }
         return hex
+    }
+
+    /// `SerialNumber` as Windows (and certstore) shows it, from `openssl x509 -noout -serial`: the INTEGER's
+    /// content octets, so a serial whose first byte is 0x80 or more keeps the 0x00 DER puts before it. openssl
+    /// prints the value without it, which made random serials (`-CAcreateserial`) differ about one run in 256.
+    static func windowsSerial(_ serialLine: String) throws -> String {
+        var hex = try value(after: "=", in: serialLine).uppercased()
+        if hex.count % 2 == 1 { hex = "0" + hex }
+        guard let first = hex.first, let nibble = first.hexDigitValue, nibble >= 8 else { return hex }
+        return "00" + hex
     }
 
     static func value(after separator: String, in line: String) throws -> String {

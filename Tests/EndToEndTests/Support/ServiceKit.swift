@@ -292,7 +292,7 @@ extension TestPKI {
         let pem = directory.appendingPathComponent("\(name).pem")
         let serialLine = try openssl(["x509", "-in", pem.path, "-noout", "-serial"], in: directory)
         return Cert(name: name, pem: pem, key: key, thumbprint: try Fixtures.thumbprint(pem, in: directory),
-                    serial: try Fixtures.value(after: "=", in: serialLine).uppercased())
+                    serial: try Fixtures.windowsSerial(serialLine))
     }
 }
 

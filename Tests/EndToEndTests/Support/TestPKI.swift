@@ -116,7 +116,7 @@ final class TestPKI {
     private static func describe(_ name: String, pem: URL, key: URL?, in directory: URL) throws -> Cert {
         let serialLine = try openssl(["x509", "-in", pem.path, "-noout", "-serial"], in: directory)
         return Cert(name: name, pem: pem, key: key, thumbprint: try Fixtures.thumbprint(pem, in: directory),
-                    serial: try Fixtures.value(after: "=", in: serialLine).uppercased())
+                    serial: try Fixtures.windowsSerial(serialLine))
     }
 
     /// The name certstore gives the key file: uppercase SHA-256 of the SubjectPublicKeyInfo DER, `.key`.
