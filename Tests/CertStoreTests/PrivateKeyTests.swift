@@ -135,4 +135,29 @@ struct PrivateKeyTests {
         #expect(error.kind == .badData)
         #expect(error.message.hasPrefix("not a private key"))
     }
+
+    @Test("one reused key-file decoder reads key after key, whatever came before")
+    func reusedDecoder() throws {
+        let fx = try Fixtures.get()
+        let decoder = StoredKeyDecoder()
+        let inputs: [(file: String?, bytes: [UInt8], readable: Bool)] = [
+            ("leaf.key", try fx.bytes("leaf.key"), true),
+            (nil, pseudoRandomBytes(count: 300, seed: 9), false),
+            ("rsa.key", try fx.bytes("rsa.key"), true),
+            ("leaf-enc.pem", try fx.bytes("leaf-enc.pem"), false),   // encrypted: refused, never prompts
+            ("ed25519.key", try fx.bytes("ed25519.key"), true),
+            ("other.key", try fx.bytes("other.key"), true),
+            ("leaf.key", try fx.bytes("leaf.key"), true),
+        ]
+        for input in inputs {
+            let key = decoder.decode(input.bytes)
+            #expect((key != nil) == input.readable, "\(input.file ?? "noise")")
+            if let key, let file = input.file {
+                let expected = try fx.key(file)
+                #expect(key.publicKeyIdentifier == expected.publicKeyIdentifier)
+                #expect(key.typeName == expected.typeName)
+                #expect(key.isConsistent)
+            }
+        }
+    }
 }

@@ -55,8 +55,8 @@ public final class PrivateKey: @unchecked Sendable {
     /// and structure up front skips the search through every decoder OpenSSL has (several times faster).
     /// A key file of the store: the fast typed decoder for the PKCS#8 PEM certstore writes, the general one
     /// for anything else found there (a key put in place by hand).
-    convenience init(storedKey bytes: [UInt8], limits: Limits) throws {
-        if let key = try? PrivateKey(storedPEM: bytes) {
+    convenience init(storedKey bytes: [UInt8], limits: Limits, decoder: StoredKeyDecoder? = nil) throws {
+        if let key = decoder?.decode(bytes) ?? (try? PrivateKey(storedPEM: bytes)) {
             self.init(owning: key.takeOwnership())
         } else {
             try self.init(bytes: bytes, password: nil, limits: limits)
@@ -72,7 +72,9 @@ public final class PrivateKey: @unchecked Sendable {
     convenience init(storedPEM bytes: [UInt8], keyType: String? = nil) throws {
         ERR_clear_error()
         var pkey: OpaquePointer? = nil
-        guard let context = OSSL_DECODER_CTX_new_for_pkey(&pkey, "PEM", "PrivateKeyInfo", keyType, shim_EVP_PKEY_KEYPAIR(), nil, nil) else {
+        guard let context = OSSL_DECODER_CTX_new_for_pkey(&pkey, StoredKeyDecoder.inputType.cString,
+                                                          StoredKeyDecoder.inputStructure.cString, keyType,
+                                                          shim_EVP_PKEY_KEYPAIR(), nil, nil) else {
             throw CertStoreError.openssl("preparing the key decoder", kind: .internalError)
         }
         defer { OSSL_DECODER_CTX_free(context) }
@@ -167,4 +169,59 @@ public final class PrivateKey: @unchecked Sendable {
         }
         func free() { if let signature { X509_SIG_free(signature) } }
     }
+}
+
+/// A decoder for the store's own key files (unencrypted PKCS#8 PEM), built once and used for many files.
+///
+/// In OpenSSL 3.0, building a decoder context walks every key manager and decoder of every provider under
+/// global locks; it cost several times the decoding itself (measured: about 60% of reading a key file, and
+/// most of the lock contention between parsing threads). The context holds no per-input state except the
+/// slot the decoded key is written to, which is cleared before each use. Not thread-safe: one per thread.
+final class StoredKeyDecoder {
+    static let inputType: StaticString = "PEM"
+    static let inputStructure: StaticString = "PrivateKeyInfo"
+    private let context: OpaquePointer?
+    private let slot: UnsafeMutablePointer<OpaquePointer?>
+
+    init() {
+        slot = .allocate(capacity: 1)
+        slot.initialize(to: nil)
+        // OpenSSL 3.0 keeps the input type and structure pointers (it does not copy them): static strings.
+        context = OSSL_DECODER_CTX_new_for_pkey(slot, Self.inputType.cString, Self.inputStructure.cString, nil,
+                                                shim_EVP_PKEY_KEYPAIR(), nil, nil)
+        if context == nil { ERR_clear_error() }
+    }
+
+    deinit {
+        if let context { OSSL_DECODER_CTX_free(context) }
+        if let pkey = slot.pointee { EVP_PKEY_free(pkey) }
+        slot.deinitialize(count: 1)
+        slot.deallocate()
+    }
+
+    /// The key in `bytes`, or nil when this decoder cannot read it (the caller falls back to the general one).
+    func decode(_ bytes: [UInt8]) -> PrivateKey? {
+        guard let context else { return nil }
+        ERR_clear_error()
+        if let stale = slot.pointee { EVP_PKEY_free(stale) }
+        slot.pointee = nil
+        let ok = bytes.withUnsafeBufferPointer { buffer -> Int32 in
+            var pointer = buffer.baseAddress
+            var length = buffer.count
+            return OSSL_DECODER_from_data(context, &pointer, &length)
+        }
+        let pkey = slot.pointee
+        slot.pointee = nil
+        guard ok == 1, let pkey else {
+            if let pkey { EVP_PKEY_free(pkey) }
+            ERR_clear_error()
+            return nil
+        }
+        return PrivateKey(owning: pkey)
+    }
+}
+
+extension StaticString {
+    /// The literal's bytes as a C string (a literal is NUL-terminated and lives as long as the program).
+    var cString: UnsafePointer<CChar> { UnsafeRawPointer(utf8Start).assumingMemoryBound(to: CChar.self) }
 }

@@ -134,7 +134,7 @@ public final class CertificateStore: Sendable {
 
     /// Parses one certificate and checks its key. Stamps are taken before reading, so a file that changes
     /// meanwhile is looked at again next time.
-    private func parseRecord(_ thumbprint: String, in store: StorePath) throws -> (StoreIndex.Record, Certificate) {
+    private func parseRecord(_ thumbprint: String, in store: StorePath, decoder: StoredKeyDecoder? = nil) throws -> (StoreIndex.Record, Certificate) {
         let cerURL = certificateURL(thumbprint, in: store)
         guard let cerStamp = FileStamp(path: cerURL.path) else {
             throw CertStoreError.notFound("\(cerURL.path) disappeared while it was being read")
@@ -149,7 +149,7 @@ public final class CertificateStore: Sendable {
         }
         let keyStamp = FileStamp(path: keyURL(properties.publicKeyIdentifier).path)
         let record = StoreIndex.Record(cer: cerStamp, json: jsonStamp, key: keyStamp,
-                                       keyStatus: keyStatus(for: certificate, identifier: properties.publicKeyIdentifier),
+                                       keyStatus: keyStatus(for: certificate, identifier: properties.publicKeyIdentifier, decoder: decoder),
                                        properties: properties, storeProperties: try readStoreProperties(thumbprint, in: store))
         return (record, certificate)
     }
@@ -169,10 +169,11 @@ public final class CertificateStore: Sendable {
         defer { progress?.finish() }
         let workers = thumbprints.count < 64 ? 1 : max(1, Int(ProcessInfo.processInfo.environment["CERTSTORE_PARSE_THREADS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let decoder = StoredKeyDecoder()
             for index in stride(from: worker, to: thumbprints.count, by: workers) {
                 defer { progress?.step() }
                 do {
-                    results.set(index, .success(try parseRecord(thumbprints[index], in: store)))
+                    results.set(index, .success(try parseRecord(thumbprints[index], in: store, decoder: decoder)))
                 } catch let error as CertStoreError {
                     results.set(index, .failure(error))
                 } catch {
@@ -245,10 +246,15 @@ public final class CertificateStore: Sendable {
 
     /// Derives `HasPrivateKey`: is there a key file for this public key that loads, matches and is consistent?
     public func keyStatus(for certificate: Certificate, identifier: String) -> PrivateKeyStatus {
+        keyStatus(for: certificate, identifier: identifier, decoder: nil)
+    }
+
+    /// As above, reading the key file with `decoder` (one per thread) when given.
+    func keyStatus(for certificate: Certificate, identifier: String, decoder: StoredKeyDecoder?) -> PrivateKeyStatus {
         let url = keyURL(identifier)
         guard FileSystem.exists(url) else { return .missing }
         guard let bytes = try? FileSystem.read(url, limit: 1 << 20),
-              let key = try? PrivateKey(storedKey: bytes, limits: limits) else { return .unreadable }
+              let key = try? PrivateKey(storedKey: bytes, limits: limits, decoder: decoder) else { return .unreadable }
         guard certificate.matches(key) else { return .mismatched }
         return key.isConsistent ? .present : .inconsistent
     }
