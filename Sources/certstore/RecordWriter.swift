@@ -60,41 +60,41 @@ struct RecordWriter {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// The objects of a JSON array, indented as one, without the brackets (so batches can be joined).
-    static func jsonArrayBody(_ records: [JSONRecord]) -> Data {
-        // The encoder writes "[\n" … "\n]": keep what is between.
-        guard let data = try? makeJSONEncoder().encode(records), data.count >= 4 else { return Data() }
-        return data.dropFirst(2).dropLast(2)
-    }
-
     /// Writes all rows; `columns` gives the header order when there are no rows.
     func write(_ rows: some Sequence<Row>, columns: [String]) {
         switch format {
         case .prometheus:
             preconditionFailure("Failure.run rejects --format prometheus before a command runs")
         case .json:
-            // Foundation's JSONEncoder, a batch at a time: streams in bounded memory, and sorts keys far faster
-            // than JSONSerialization (which compares them with locale-aware collation).
+            // JSONRecordText (JSONEncoder's exact text, without its per-object Codable machinery), a batch at a
+            // time: streams in bounded memory; the slices of a batch are written on all cores, out in order.
             FileHandle.standardOutput.write(Data("[".utf8))
-            var pending: [JSONRecord] = []
+            var pending: [[PropertyValue]] = []
+            var text: JSONRecordText? = nil
             var wroteAny = false
             let lanes = max(1, ProcessInfo.processInfo.activeProcessorCount)
             func flush() {
-                guard !pending.isEmpty else { return }
-                // Encode the slices on all cores (one encoder each), write them in order.
-                let slices = stride(from: 0, to: pending.count, by: 512).map { Array(pending[$0..<min($0 + 512, pending.count)]) }
+                guard !pending.isEmpty, let text else { return }
+                let slices = stride(from: 0, to: pending.count, by: 512).map { pending[$0..<min($0 + 512, pending.count)] }
                 let encoded = JSONSlices(count: slices.count)
                 DispatchQueue.concurrentPerform(iterations: slices.count) { index in
-                    encoded.set(index, Self.jsonArrayBody(slices[index]))
+                    var bytes: [UInt8] = []
+                    bytes.reserveCapacity(slices[index].count * 1600)
+                    for values in slices[index] {
+                        bytes.append(contentsOf: bytes.isEmpty ? "\n".utf8 : ",\n".utf8)
+                        text.appendRecord(values, to: &bytes)
+                    }
+                    encoded.set(index, Data(bytes))
                 }
                 for body in encoded.values where !body.isEmpty {
-                    FileHandle.standardOutput.write(Data((wroteAny ? ",\n" : "\n").utf8) + body)
+                    FileHandle.standardOutput.write(wroteAny ? Data(",".utf8) + body : body)
                     wroteAny = true
                 }
                 pending.removeAll(keepingCapacity: true)
             }
             for row in rows {
-                pending.append(JSONRecord(row))
+                if text == nil { text = JSONRecordText(keys: row.map(\.jsonKey), dateText: Self.dateText) }
+                pending.append(row.map(\.value))
                 if pending.count == 512 * lanes { flush() }
             }
             flush()
