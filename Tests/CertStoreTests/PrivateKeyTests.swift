@@ -1,3 +1,4 @@
+import COpenSSL
 import Foundation
 import Testing
 @testable import CertStore
@@ -159,5 +160,26 @@ struct PrivateKeyTests {
                 #expect(key.isConsistent)
             }
         }
+    }
+
+    @Test("EC consistency on prime-order curves agrees with OpenSSL's pairwise check", arguments: ["p256", "p384", "p521", "secp256k1"])
+    func ecConsistency(curve: String) throws {
+        let directory = try PublicKeyIdentifierTests.made.get()
+        let key = try PrivateKey(bytes: Array(try Data(contentsOf: directory.appendingPathComponent("\(curve).key"))), password: nil)
+        let context = try #require(EVP_PKEY_CTX_new_from_pkey(nil, key.pkey, nil))
+        defer { EVP_PKEY_CTX_free(context) }
+        #expect(EVP_PKEY_pairwise_check(context) == 1)
+        // secp256k1 is not one of the curves the fast check covers: OpenSSL's check runs instead.
+        #expect(key.ecPairwiseConsistent() == (curve == "secp256k1" ? nil : true))
+        #expect(key.isConsistent)
+    }
+
+    @Test("EC consistency: a private scalar that does not produce the public point is refused, as OpenSSL refuses it")
+    func ecInconsistent() throws {
+        let key = try PrivateKey(bytes: try Fixtures.get().inconsistentKeyDER(), password: nil)
+        #expect(key.ecPairwiseConsistent() == false)
+        let context = try #require(EVP_PKEY_CTX_new_from_pkey(nil, key.pkey, nil))
+        defer { EVP_PKEY_CTX_free(context) }
+        #expect(EVP_PKEY_pairwise_check(context) != 1)
     }
 }

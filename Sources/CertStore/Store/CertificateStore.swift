@@ -68,17 +68,23 @@ public final class CertificateStore: Sendable {
         let names = try FileSystem.list(folder).filter { $0.hasSuffix(".cer") && !$0.hasPrefix(".") }.sorted()
         let indexURL = StoreIndex.url(self, store)
         let cached = StoreIndex.load(indexURL)
-        var records = [StoreIndex.Record?](repeating: nil, count: names.count)
-        var misses: [Int] = []
         let folderPath = folder.path, keysPath = keysDirectory.path
-        for (index, name) in names.enumerated() {
-            let thumbprint = String(name.dropLast(4))
-            if let record = cached[thumbprint], isCurrent(record, thumbprint: thumbprint, folder: folderPath, keys: keysPath) {
-                records[index] = record
-            } else {
-                misses.append(index)
+        // Three lstat calls per certificate: on all cores for a big store.
+        let current = ResultSlots<StoreIndex.Record?>(count: names.count)
+        let lanes = names.count < 2_000 || cached.isEmpty ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+            for index in names.count * lane / lanes..<names.count * (lane + 1) / lanes {
+                let thumbprint = String(names[index].dropLast(4))
+                if let record = cached[thumbprint], isCurrent(record, thumbprint: thumbprint, folder: folderPath, keys: keysPath) {
+                    current.set(index, .success(record))
+                } else {
+                    current.set(index, .success(nil))
+                }
             }
         }
+        var records = current.values.map { try? $0.get() }.map { $0 ?? nil }
+        var misses: [Int] = []
+        for index in records.indices where records[index] == nil { misses.append(index) }
         let fresh = parseConcurrently(misses.map { String(names[$0].dropLast(4)) }, in: store)
         var problems: [StoreProblem] = []
         var parsed: [String: Certificate] = [:]
@@ -133,24 +139,27 @@ public final class CertificateStore: Sendable {
     }
 
     /// Parses one certificate and checks its key. Stamps are taken before reading, so a file that changes
-    /// meanwhile is looked at again next time.
+    /// meanwhile is looked at again next time. Paths are plain strings: building URLs cost more than the reads.
     private func parseRecord(_ thumbprint: String, in store: StorePath, decoder: StoredKeyDecoder? = nil) throws -> (StoreIndex.Record, Certificate) {
-        let cerURL = certificateURL(thumbprint, in: store)
-        guard let cerStamp = FileStamp(path: cerURL.path) else {
-            throw CertStoreError.notFound("\(cerURL.path) disappeared while it was being read")
+        let folder = directory(of: store).path
+        let cerPath = "\(folder)/\(thumbprint).cer", jsonPath = "\(folder)/\(thumbprint).json"
+        guard let cerStamp = FileStamp(path: cerPath) else {
+            throw CertStoreError.notFound("\(cerPath) disappeared while it was being read")
         }
-        let jsonStamp = FileStamp(path: propertiesURL(thumbprint, in: store).path)
-        let der = try FileSystem.read(cerURL, limit: limits.maxFileSize)
+        let jsonStamp = FileStamp(path: jsonPath)
+        let der = try FileSystem.read(path: cerPath, limit: limits.maxFileSize)
         let certificate = try Certificate(der: der)
         let properties = certificate.properties()
         guard properties.thumbprint == thumbprint else {
             throw CertStoreError.badData("the file name does not match its content (SHA-1 is \(properties.thumbprint))",
                                          hint: "run `certstore check`")
         }
-        let keyStamp = FileStamp(path: keyURL(properties.publicKeyIdentifier).path)
+        let keyPath = "\(keysDirectory.path)/\(properties.publicKeyIdentifier).key"
+        let keyStamp = FileStamp(path: keyPath)
+        let storeProperties = jsonStamp == nil ? StoreProperties() : try decodeStoreProperties(path: jsonPath)
         let record = StoreIndex.Record(cer: cerStamp, json: jsonStamp, key: keyStamp,
-                                       keyStatus: keyStatus(for: certificate, identifier: properties.publicKeyIdentifier, decoder: decoder),
-                                       properties: properties, storeProperties: try readStoreProperties(thumbprint, in: store))
+                                       keyStatus: keyStatus(for: certificate, keyPath: keyStamp == nil ? nil : keyPath, decoder: decoder),
+                                       properties: properties, storeProperties: storeProperties)
         return (record, certificate)
     }
 
@@ -236,25 +245,31 @@ public final class CertificateStore: Sendable {
     func readStoreProperties(_ thumbprint: String, in store: StorePath) throws -> StoreProperties {
         let url = propertiesURL(thumbprint, in: store)
         guard FileSystem.exists(url) else { return StoreProperties() }
-        let bytes = try FileSystem.read(url, limit: 1 << 20)
+        return try decodeStoreProperties(path: url.path)
+    }
+
+    private func decodeStoreProperties(path: String) throws -> StoreProperties {
+        let bytes = try FileSystem.read(path: path, limit: 1 << 20)
         do {
             return try StoreProperties.decoder.decode(StoreProperties.self, from: Data(bytes))
         } catch {
-            throw CertStoreError.badData("its properties file \(url.lastPathComponent) is not valid JSON", hint: "run `certstore check`")
+            throw CertStoreError.badData("its properties file \((path as NSString).lastPathComponent) is not valid JSON", hint: "run `certstore check`")
         }
     }
 
     /// Derives `HasPrivateKey`: is there a key file for this public key that loads, matches and is consistent?
     public func keyStatus(for certificate: Certificate, identifier: String) -> PrivateKeyStatus {
-        keyStatus(for: certificate, identifier: identifier, decoder: nil)
+        let path = keyURL(identifier).path
+        return keyStatus(for: certificate, keyPath: FileStamp(path: path) == nil ? nil : path, decoder: nil)
     }
 
-    /// As above, reading the key file with `decoder` (one per thread) when given.
-    func keyStatus(for certificate: Certificate, identifier: String, decoder: StoredKeyDecoder?) -> PrivateKeyStatus {
-        let url = keyURL(identifier)
-        guard FileSystem.exists(url) else { return .missing }
-        guard let bytes = try? FileSystem.read(url, limit: 1 << 20),
-              let key = try? PrivateKey(storedKey: bytes, limits: limits, decoder: decoder) else { return .unreadable }
+    /// As above, for the key file at `keyPath` (nil: there is none), read with `decoder` (one per thread) when given.
+    func keyStatus(for certificate: Certificate, keyPath: String?, decoder: StoredKeyDecoder?) -> PrivateKeyStatus {
+        guard let keyPath else { return .missing }
+        guard let bytes = try? FileSystem.read(path: keyPath, limit: 1 << 20),
+              let key = try? PrivateKey(storedKey: bytes, limits: limits, decoder: decoder) else {
+            return FileStamp(path: keyPath) == nil ? .missing : .unreadable
+        }
         guard certificate.matches(key) else { return .mismatched }
         return key.isConsistent ? .present : .inconsistent
     }

@@ -16,7 +16,8 @@ struct StoreIndex {
         let storeProperties: StoreProperties
     }
 
-    static let magic: [UInt8] = Array("CSIDX002".utf8)
+    /// Version 3: every record is prefixed by its length, so records decode on all cores.
+    static let magic: [UInt8] = Array("CSIDX003".utf8)
 
     static func url(_ store: CertificateStore, _ path: StorePath) -> URL {
         store.directory.appendingPathComponent(".cache", isDirectory: true).appendingPathComponent("\(path.store).index")
@@ -25,29 +26,52 @@ struct StoreIndex {
     /// Records by thumbprint; empty when there is no usable index.
     static func load(_ url: URL) -> [String: Record] {
         guard let bytes = try? FileSystem.read(url, limit: 1 << 30), bytes.count > magic.count + 32,
-              Array(bytes.prefix(magic.count)) == magic else { return [:] }
-        let body = Array(bytes.dropLast(32))
-        guard Digest.sha256(body) == Array(bytes.suffix(32)) else { return [:] }
-        var reader = ByteReader(body)
+              bytes.prefix(magic.count).elementsEqual(magic) else { return [:] }
+        let bodyEnd = bytes.count - 32
+        let digest = bytes.withUnsafeBytes { Digest.sha256(UnsafeRawBufferPointer(rebasing: $0[..<bodyEnd])) }
+        guard bytes[bodyEnd...].elementsEqual(digest) else { return [:] }
+        // First the record boundaries (a cheap walk over the length prefixes), then the records, in slices.
+        var boundaries: [Range<Int>] = []
         do {
-            _ = try reader.raw(magic.count)
+            var reader = ByteReader(bytes, range: magic.count..<bodyEnd)
             let count = try reader.varint()
-            var records: [String: Record] = [:]
-            records.reserveCapacity(Int(min(count, 1 << 20)))
+            guard count <= UInt64(bodyEnd) else { return [:] }
+            boundaries.reserveCapacity(Int(count))
             for _ in 0..<count {
-                let cer = try reader.stamp()
-                let json = try reader.optional { try $0.stamp() }
-                let key = try reader.optional { try $0.stamp() }
-                guard let status = PrivateKeyStatus(rawValue: try reader.string()) else { return [:] }
-                let properties = try reader.properties()
-                let storeProperties = try reader.storeProperties()
-                records[properties.thumbprint] = Record(cer: cer, json: json, key: key, keyStatus: status,
-                                                        properties: properties, storeProperties: storeProperties)
+                let length = Int(clamping: try reader.varint())
+                let start = reader.offset
+                try reader.skip(length)
+                boundaries.append(start..<(start + length))
             }
-            return reader.isAtEnd ? records : [:]
+            guard reader.isAtEnd else { return [:] }
         } catch {
             return [:]
         }
+        let ranges = boundaries
+        let lanes = ranges.count < 2_000 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let decoded = ResultSlots<[Record]>(count: lanes)
+        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+            let slice = ranges.count * lane / lanes..<ranges.count * (lane + 1) / lanes
+            do {
+                var records: [Record] = []
+                records.reserveCapacity(slice.count)
+                for index in slice {
+                    var reader = ByteReader(bytes, range: ranges[index])
+                    records.append(try reader.record())
+                    guard reader.isAtEnd else { throw ByteReader.Truncated() }
+                }
+                decoded.set(lane, .success(records))
+            } catch {
+                decoded.set(lane, .failure(.internalError("damaged index record")))
+            }
+        }
+        var records: [String: Record] = [:]
+        records.reserveCapacity(ranges.count)
+        for lane in decoded.values {
+            guard case .success(let slice) = lane else { return [:] }
+            for record in slice { records[record.properties.thumbprint] = record }
+        }
+        return records
     }
 
     static func encode(_ records: [Record]) -> [UInt8] {
@@ -55,13 +79,29 @@ struct StoreIndex {
         writer.raw(magic)
         writer.varint(UInt64(records.count))
         for record in records {
-            writer.stamp(record.cer)
-            writer.optional(record.json) { $0.stamp($1) }
-            writer.optional(record.key) { $0.stamp($1) }
-            writer.string(record.keyStatus.rawValue)
-            writer.properties(record.properties)
-            writer.storeProperties(record.storeProperties)
+            var item = ByteWriter()
+            item.stamp(record.cer)
+            item.optional(record.json) { $0.stamp($1) }
+            item.optional(record.key) { $0.stamp($1) }
+            item.string(record.keyStatus.rawValue)
+            item.properties(record.properties)
+            item.storeProperties(record.storeProperties)
+            writer.varint(UInt64(item.bytes.count))
+            writer.raw(item.bytes)
         }
         return writer.bytes + Digest.sha256(writer.bytes)
+    }
+}
+
+extension ByteReader {
+    mutating func record() throws -> StoreIndex.Record {
+        let cer = try stamp()
+        let json = try optional { try $0.stamp() }
+        let key = try optional { try $0.stamp() }
+        guard let status = PrivateKeyStatus(rawValue: try string()) else { throw Truncated() }
+        let properties = try properties()
+        let storeProperties = try storeProperties()
+        return StoreIndex.Record(cer: cer, json: json, key: key, keyStatus: status,
+                                 properties: properties, storeProperties: storeProperties)
     }
 }
