@@ -102,6 +102,14 @@ struct ListCommand: ParsableCommand {
             }
             let (entries, problems) = try store.entries(in: path)
             for problem in problems { Terminal.warn("\(Terminal.sanitize(problem.description)) (skipped; run `certstore check`)") }
+            if global.format == .json {
+                // Values are computed with the text, on all cores.
+                let keys = columns.map(\.jsonKey)
+                RecordWriter.writeJSON(entries.lazy.filter(filter.matches), keys: keys) { entry in
+                    columns.map { $0.value(of: entry, context: context) }
+                }
+                return
+            }
             var writer = RecordWriter(format: global.format)
             if property.isEmpty { writer.tableHeader = "   PSParentPath: \(path.powerShellPath)" }
             let rows = entries.lazy.filter(filter.matches).map { entry in

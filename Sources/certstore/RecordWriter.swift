@@ -13,7 +13,7 @@ struct RecordWriter {
     var tableHeader: String? = nil
 
     /// ISO 8601 in UTC, e.g. 2026-01-01T00:00:00Z: unambiguous in every locale.
-    static func dateText(_ date: Date) -> String { date.formatted(.iso8601) }
+    static func dateText(_ date: Date) -> String { ISO8601Text.string(date) }
 
     static func text(_ value: PropertyValue, csv: Bool = false) -> String {
         switch value {
@@ -66,39 +66,14 @@ struct RecordWriter {
         case .prometheus:
             preconditionFailure("Failure.run rejects --format prometheus before a command runs")
         case .json:
-            // JSONRecordText (JSONEncoder's exact text, without its per-object Codable machinery), a batch at a
-            // time: streams in bounded memory; the slices of a batch are written on all cores, out in order.
-            FileHandle.standardOutput.write(Data("[".utf8))
-            var pending: [[PropertyValue]] = []
-            var text: JSONRecordText? = nil
-            var wroteAny = false
-            let lanes = max(1, ProcessInfo.processInfo.activeProcessorCount)
-            func flush() {
-                guard !pending.isEmpty, let text else { return }
-                let slices = stride(from: 0, to: pending.count, by: 512).map { pending[$0..<min($0 + 512, pending.count)] }
-                let encoded = JSONSlices(count: slices.count)
-                DispatchQueue.concurrentPerform(iterations: slices.count) { index in
-                    var bytes: [UInt8] = []
-                    bytes.reserveCapacity(slices[index].count * 1600)
-                    for values in slices[index] {
-                        bytes.append(contentsOf: bytes.isEmpty ? "\n".utf8 : ",\n".utf8)
-                        text.appendRecord(values, to: &bytes)
-                    }
-                    encoded.set(index, Data(bytes))
-                }
-                for body in encoded.values where !body.isEmpty {
-                    FileHandle.standardOutput.write(wroteAny ? Data(",".utf8) + body : body)
-                    wroteAny = true
-                }
-                pending.removeAll(keepingCapacity: true)
+            // The keys come with the first row (every row has the same columns).
+            var iterator = rows.makeIterator()
+            guard let first = iterator.next() else {
+                FileHandle.standardOutput.write(Data("[]\n".utf8))
+                return
             }
-            for row in rows {
-                if text == nil { text = JSONRecordText(keys: row.map(\.jsonKey), dateText: Self.dateText) }
-                pending.append(row.map(\.value))
-                if pending.count == 512 * lanes { flush() }
-            }
-            flush()
-            FileHandle.standardOutput.write(Data((wroteAny ? "\n]\n" : "]\n").utf8))
+            let all = sequence(first: first) { _ in iterator.next() }.lazy.map { $0.map(\.value) }
+            Self.writeJSON(all, keys: first.map(\.jsonKey)) { $0 }
         case .csv:
             // Each record through CSV.swift into memory, then out through the process's own stdout, line by line.
             FileHandle.standardOutput.write(Self.csvLine(columns))
@@ -134,6 +109,48 @@ struct RecordWriter {
             for row in cells { Terminal.out(line(row)) }
             Terminal.out("")
         }
+    }
+}
+
+extension RecordWriter {
+    /// `--format json` for `items`, each turned into its values (in `keys` order) by `values`.
+    ///
+    /// JSONRecordText writes JSONEncoder's exact text without its per-object Codable machinery. A batch at a
+    /// time, so memory stays bounded; within a batch, slices of 512 are turned into values and text on all
+    /// cores, and written out in order.
+    static func writeJSON<Item: Sendable>(_ items: some Sequence<Item>, keys: [String],
+                                          values: @escaping @Sendable (Item) -> [PropertyValue]) {
+        let text = JSONRecordText(keys: keys, dateText: Self.dateText)
+        FileHandle.standardOutput.write(Data("[".utf8))
+        var pending: [Item] = []
+        var wroteAny = false
+        let lanes = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        func flush() {
+            guard !pending.isEmpty else { return }
+            let batch = pending
+            let slices = stride(from: 0, to: batch.count, by: 512).map { $0..<min($0 + 512, batch.count) }
+            let encoded = JSONSlices(count: slices.count)
+            DispatchQueue.concurrentPerform(iterations: slices.count) { index in
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(slices[index].count * 1600)
+                for item in batch[slices[index]] {
+                    bytes.append(contentsOf: bytes.isEmpty ? "\n".utf8 : ",\n".utf8)
+                    text.appendRecord(values(item), to: &bytes)
+                }
+                encoded.set(index, Data(bytes))
+            }
+            for body in encoded.values where !body.isEmpty {
+                FileHandle.standardOutput.write(wroteAny ? Data(",".utf8) + body : body)
+                wroteAny = true
+            }
+            pending.removeAll(keepingCapacity: true)
+        }
+        for item in items {
+            pending.append(item)
+            if pending.count == 512 * lanes { flush() }
+        }
+        flush()
+        FileHandle.standardOutput.write(Data((wroteAny ? "\n]\n" : "]\n").utf8))
     }
 }
 

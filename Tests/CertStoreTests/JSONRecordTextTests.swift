@@ -136,3 +136,30 @@ struct SeededGenerator: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite("ISO8601Text")
+struct ISO8601TextTests {
+    @Test("equals Date.formatted(.iso8601) for whole and fractional seconds, in and out of the fast range")
+    func sameAsFoundation() {
+        var generator = SeededGenerator(seed: 86_400)
+        var dates: [Date] = [
+            Date(timeIntervalSince1970: 0), Date(timeIntervalSince1970: -1), Date(timeIntervalSince1970: 951_782_400),  // 2000-02-29
+            Date(timeIntervalSince1970: 4_107_542_400), Date(timeIntervalSince1970: 253_402_300_799),                     // 2100-03-01, 9999-12-31T23:59:59
+            Date(timeIntervalSince1970: 253_402_300_800), Date(timeIntervalSince1970: -30_610_224_000),                   // 10000-01-01, 1000-01-01
+            Date(timeIntervalSince1970: -30_610_224_001), Date(timeIntervalSince1970: -2_208_988_800),                    // 999-12-31, 1900-01-01
+            Date(timeIntervalSince1970: -12_212_553_600), Date(timeIntervalSince1970: -12_212_553_601),                   // 1583-01-01 and before
+            Date(timeIntervalSince1970: -12_219_292_800),                                                                 // 1582-10-15
+            Date(timeIntervalSince1970: 1_764_439_242.005), Date(timeIntervalSince1970: 1_764_439_242.999),
+            Date(timeIntervalSince1970: -0.5),
+        ]
+        for _ in 0..<5_000 {
+            dates.append(Date(timeIntervalSince1970: Double(Int64.random(in: -62_135_596_800...300_000_000_000, using: &generator))))
+        }
+        for _ in 0..<500 {
+            dates.append(Date(timeIntervalSince1970: Double.random(in: -3e9...3e9, using: &generator)))
+        }
+        for date in dates {
+            #expect(ISO8601Text.string(date) == date.formatted(.iso8601), "\(date.timeIntervalSince1970)")
+        }
+    }
+}

@@ -11,7 +11,8 @@ import Foundation
 public struct JSONRecordText: Sendable {
     /// The output order: keys sorted as `JSONEncoder` sorts them (by UTF-8 bytes), each once.
     private let order: [Int]
-    private let keys: [[UInt8]]
+    /// Per column: the member's indentation, quoted key and separator, ready to append.
+    private let prefixes: [[UInt8]]
     private let dateText: @Sendable (Date) -> String
 
     /// `keys` are the JSON keys of the columns in row order; a key given twice keeps its last column,
@@ -20,22 +21,20 @@ public struct JSONRecordText: Sendable {
         var last: [String: Int] = [:]
         for (index, key) in keys.enumerated() { last[key] = index }
         order = last.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map(\.value)
-        self.keys = keys.map { key in
-            var encoded: [UInt8] = []
+        prefixes = keys.map { key in
+            var encoded = Self.memberIndent
             Self.appendString(key, to: &encoded)
-            return encoded
+            return encoded + Self.colon
         }
         self.dateText = dateText
     }
 
     /// Appends one object, indented as an element of a top-level array (no separator before or after).
     public func appendRecord(_ values: [PropertyValue], to out: inout [UInt8]) {
-        precondition(values.count == keys.count, "a row has one value per key")
+        precondition(values.count == prefixes.count, "a row has one value per key")
         out.append(contentsOf: Self.objectOpen)
         for (position, index) in order.enumerated() {
-            out.append(contentsOf: Self.memberIndent)
-            out.append(contentsOf: keys[index])
-            out.append(contentsOf: Self.colon)
+            out.append(contentsOf: prefixes[index])
             appendValue(values[index], to: &out)
             if position < order.count - 1 { out.append(UInt8(ascii: ",")) }
             out.append(UInt8(ascii: "\n"))
@@ -50,16 +49,19 @@ public struct JSONRecordText: Sendable {
     private static let elementIndent: [UInt8] = Array("      ".utf8)
     private static let colon: [UInt8] = Array(" : ".utf8)
     private static let emptyArray: [UInt8] = Array("[\n\n    ]".utf8)
+    private static let trueText: [UInt8] = Array("true".utf8)
+    private static let falseText: [UInt8] = Array("false".utf8)
+    private static let nullText: [UInt8] = Array("null".utf8)
 
     private func appendValue(_ value: PropertyValue, to out: inout [UInt8]) {
         switch value {
         case .string(let string): Self.appendString(string, to: &out)
-        case .bool(let bool): out.append(contentsOf: bool ? Array("true".utf8) : Array("false".utf8))
+        case .bool(let bool): out.append(contentsOf: bool ? Self.trueText : Self.falseText)
         case .int(let int): out.append(contentsOf: String(int).utf8)
         case .date(let date):
-            if let date { Self.appendString(dateText(date), to: &out) } else { out.append(contentsOf: "null".utf8) }
+            if let date { Self.appendString(dateText(date), to: &out) } else { out.append(contentsOf: Self.nullText) }
         case .list(let items), .flags(let items, _): Self.appendArray(items, to: &out)
-        case .null: out.append(contentsOf: "null".utf8)
+        case .null: out.append(contentsOf: Self.nullText)
         }
     }
 
@@ -80,13 +82,22 @@ public struct JSONRecordText: Sendable {
 
     /// A JSON string: as it is between quotes when nothing in it needs escaping, else `JSONEncoder`'s text.
     static func appendString(_ string: String, to out: inout [UInt8]) {
-        if string.utf8.contains(where: needsEscaping) {
-            out.append(contentsOf: escapedByFoundation(string))
-            return
+        // Native strings are contiguous UTF-8: scan and copy the buffer directly.
+        let done: Bool? = string.utf8.withContiguousStorageIfAvailable { bytes in
+            for byte in bytes where needsEscaping(byte) { return false }
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: bytes)
+            out.append(UInt8(ascii: "\""))
+            return true
         }
-        out.append(UInt8(ascii: "\""))
-        out.append(contentsOf: string.utf8)
-        out.append(UInt8(ascii: "\""))
+        switch done {
+        case true?: return
+        case false?: out.append(contentsOf: escapedByFoundation(string))
+        case nil:
+            var copy = string
+            copy.makeContiguousUTF8()
+            appendString(copy, to: &out)
+        }
     }
 
     /// The bytes JSON (RFC 8259) does not allow unescaped inside a string.
