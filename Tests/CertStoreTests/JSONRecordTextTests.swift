@@ -155,8 +155,14 @@ struct ISO8601TextTests {
         for _ in 0..<5_000 {
             dates.append(Date(timeIntervalSince1970: Double(Int64.random(in: -62_135_596_800...300_000_000_000, using: &generator))))
         }
-        for _ in 0..<500 {
+        for _ in 0..<3_000 {
             dates.append(Date(timeIntervalSince1970: Double.random(in: -3e9...3e9, using: &generator)))
+        }
+        for _ in 0..<2_000 {  // milliseconds, as importedAt has them, and the last instants of a second
+            let second = Double(Int64.random(in: -12_000_000_000...253_000_000_000, using: &generator))
+            dates.append(Date(timeIntervalSince1970: second + Double(Int.random(in: 0..<1000, using: &generator)) / 1000))
+            dates.append(Date(timeIntervalSince1970: second + 0.9999999))
+            dates.append(Date(timeIntervalSince1970: second - 0.0000001))
         }
         for date in dates {
             #expect(ISO8601Text.string(date) == date.formatted(.iso8601), "\(date.timeIntervalSince1970)")

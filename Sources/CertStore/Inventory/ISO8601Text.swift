@@ -1,7 +1,7 @@
 import Foundation
 
 /// `Date.formatted(.iso8601)` (e.g. `2026-11-29T18:01:12Z`), without Foundation's calendar machinery for
-/// the dates listings are made of: whole seconds in the years 1583–9999 are written from `gmtime_r`'s
+/// the dates listings are made of: dates in the years 1583–9999 are written from `gmtime_r`'s
 /// (proleptic Gregorian) fields; any other date goes to Foundation, whose calendar is Julian before the
 /// 1582 reform. Tests compare the two on many dates.
 public enum ISO8601Text {
@@ -10,8 +10,9 @@ public enum ISO8601Text {
 
     public static func string(_ date: Date) -> String {
         let seconds = date.timeIntervalSince1970
-        guard fastRange.contains(seconds), seconds == seconds.rounded(.down) else { return date.formatted(.iso8601) }
-        var time = time_t(seconds)
+        // Foundation drops a fraction of a second (it does not round): so does this.
+        guard fastRange.contains(seconds) else { return date.formatted(.iso8601) }
+        var time = time_t(seconds.rounded(.down))
         var parts = tm()
         guard gmtime_r(&time, &parts) != nil else { return date.formatted(.iso8601) }
         var bytes = [UInt8](repeating: 0, count: 20)

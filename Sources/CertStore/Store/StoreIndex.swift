@@ -7,13 +7,25 @@ import Foundation
 /// it can take the writer lock at once; a damaged, foreign or truncated index is simply ignored. Nothing in
 /// it is ever trusted without checking the files it came from.
 struct StoreIndex {
-    struct Record {
+    /// A class: a listing hands records from thread to thread and table to table, and a struct of some thirty
+    /// strings and arrays costs thirty reference-count operations per copy.
+    final class Record: Sendable {
         let cer: FileStamp
         let json: FileStamp?
         let key: FileStamp?
         let keyStatus: PrivateKeyStatus
         let properties: CertificateProperties
         let storeProperties: StoreProperties
+
+        init(cer: FileStamp, json: FileStamp?, key: FileStamp?, keyStatus: PrivateKeyStatus,
+             properties: CertificateProperties, storeProperties: StoreProperties) {
+            self.cer = cer
+            self.json = json
+            self.key = key
+            self.keyStatus = keyStatus
+            self.properties = properties
+            self.storeProperties = storeProperties
+        }
     }
 
     /// Version 3: every record is prefixed by its length, so records decode on all cores.
