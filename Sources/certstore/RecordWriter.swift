@@ -114,43 +114,70 @@ struct RecordWriter {
 
 extension RecordWriter {
     /// `--format json` for `items`, each turned into its values (in `keys` order) by `values`.
-    ///
-    /// JSONRecordText writes JSONEncoder's exact text without its per-object Codable machinery. A batch at a
-    /// time, so memory stays bounded; within a batch, slices of 512 are turned into values and text on all
-    /// cores, and written out in order.
     static func writeJSON<Item: Sendable>(_ items: some Sequence<Item>, keys: [String],
                                           values: @escaping @Sendable (Item) -> [PropertyValue]) {
-        let text = JSONRecordText(keys: keys, dateText: Self.dateText)
-        FileHandle.standardOutput.write(Data("[".utf8))
-        var pending: [Item] = []
-        var wroteAny = false
-        let lanes = max(1, ProcessInfo.processInfo.activeProcessorCount)
-        func flush() {
-            guard !pending.isEmpty else { return }
-            let batch = pending
-            let slices = stride(from: 0, to: batch.count, by: 512).map { $0..<min($0 + 512, batch.count) }
-            let encoded = JSONSlices(count: slices.count)
-            DispatchQueue.concurrentPerform(iterations: slices.count) { index in
-                var bytes: [UInt8] = []
-                bytes.reserveCapacity(slices[index].count * 1600)
-                for item in batch[slices[index]] {
-                    bytes.append(contentsOf: bytes.isEmpty ? "\n".utf8 : ",\n".utf8)
-                    text.appendRecord(values(item), to: &bytes)
-                }
-                encoded.set(index, Data(bytes))
-            }
-            for body in encoded.values where !body.isEmpty {
-                FileHandle.standardOutput.write(wroteAny ? Data(",".utf8) + body : body)
-                wroteAny = true
-            }
-            pending.removeAll(keepingCapacity: true)
-        }
-        for item in items {
-            pending.append(item)
-            if pending.count == 512 * lanes { flush() }
-        }
+        let writer = JSONListWriter(keys: keys, values: values)
+        for item in items { writer.add(item) }
+        writer.finish()
+    }
+}
+
+/// Streams a JSON array of records to standard output.
+///
+/// JSONRecordText writes JSONEncoder's exact text without its per-object Codable machinery. Items are taken a
+/// batch at a time, so memory stays bounded; within a batch, slices of 512 are turned into values and text on
+/// all cores and written out in order. Nothing is written before the first batch or `finish()`, so an error
+/// before any item leaves standard output empty.
+final class JSONListWriter<Item: Sendable> {
+    private let text: JSONRecordText
+    private let values: @Sendable (Item) -> [PropertyValue]
+    private let batchSize = 512 * max(1, ProcessInfo.processInfo.activeProcessorCount)
+    private var pending: [Item] = []
+    private var opened = false
+    private var wroteAny = false
+
+    init(keys: [String], values: @escaping @Sendable (Item) -> [PropertyValue]) {
+        text = JSONRecordText(keys: keys, dateText: RecordWriter.dateText)
+        self.values = values
+    }
+
+    func add(_ item: Item) {
+        pending.append(item)
+        if pending.count == batchSize { flush() }
+    }
+
+    func finish() {
         flush()
+        open()
         FileHandle.standardOutput.write(Data((wroteAny ? "\n]\n" : "]\n").utf8))
+    }
+
+    private func open() {
+        guard !opened else { return }
+        opened = true
+        FileHandle.standardOutput.write(Data("[".utf8))
+    }
+
+    private func flush() {
+        guard !pending.isEmpty else { return }
+        open()
+        let batch = pending, text = text, values = values
+        let slices = stride(from: 0, to: batch.count, by: 512).map { $0..<min($0 + 512, batch.count) }
+        let encoded = JSONSlices(count: slices.count)
+        DispatchQueue.concurrentPerform(iterations: slices.count) { index in
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(slices[index].count * 1600)
+            for item in batch[slices[index]] {
+                bytes.append(contentsOf: bytes.isEmpty ? "\n".utf8 : ",\n".utf8)
+                text.appendRecord(values(item), to: &bytes)
+            }
+            encoded.set(index, Data(bytes))
+        }
+        for body in encoded.values where !body.isEmpty {
+            FileHandle.standardOutput.write(wroteAny ? Data(",".utf8) + body : body)
+            wroteAny = true
+        }
+        pending.removeAll(keepingCapacity: true)
     }
 }
 

@@ -63,52 +63,98 @@ public final class CertificateStore: Sendable {
     /// Served from the store index where every file an entry came from is unchanged; everything else is
     /// parsed and checked afresh (on all cores), and the index is saved when the lock is free.
     public func entries(in store: StorePath) throws -> (entries: [StoreEntry], problems: [StoreProblem]) {
+        var entries: [StoreEntry] = []
+        let problems = try forEachBatch(in: store) { entries += $0 }
+        return (entries, problems)
+    }
+
+    /// `entries(in:)` a batch at a time, in thumbprint order, so a listing of a big store holds one batch of
+    /// entries (and the index file's bytes) rather than every entry at once. Returns the files that are not
+    /// readable certificates.
+    ///
+    /// First the stamps of every entry's files are compared with the index (on all cores); then, batch by
+    /// batch, current records are decoded and the others parsed and checked (on all cores), and `body` is
+    /// called. Parsed certificates are kept for callers (chains, export) only when few were parsed; otherwise
+    /// an entry reads its `.cer` again when asked, as an entry served from the index always does.
+    @discardableResult
+    public func forEachBatch(in store: StorePath, batchSize: Int = 4096, _ body: ([StoreEntry]) throws -> Void) throws -> [StoreProblem] {
         let folder = directory(of: store)
         try refuseLink(folder)
         let names = try FileSystem.list(folder).filter { $0.hasSuffix(".cer") && !$0.hasPrefix(".") }.sorted()
         let indexURL = StoreIndex.url(self, store)
-        let cached = StoreIndex.load(indexURL)
+        let index = StoreIndex.open(indexURL)
         let folderPath = folder.path, keysPath = keysDirectory.path
         // Three lstat calls per certificate: on all cores for a big store.
-        let current = ResultSlots<StoreIndex.Record?>(count: names.count)
-        let lanes = names.count < 2_000 || cached.isEmpty ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let currentSlots = ResultSlots<Bool>(count: names.count)
+        let lanes = names.count < 2_000 || index.count == 0 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
         DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-            for index in names.count * lane / lanes..<names.count * (lane + 1) / lanes {
-                let thumbprint = String(names[index].dropLast(4))
-                if let record = cached[thumbprint], isCurrent(record, thumbprint: thumbprint, folder: folderPath, keys: keysPath) {
-                    current.set(index, .success(record))
-                } else {
-                    current.set(index, .success(nil))
+            for position in names.count * lane / lanes..<names.count * (lane + 1) / lanes {
+                let thumbprint = String(names[position].dropLast(4))
+                let current = index.header(thumbprint).map { isCurrent($0, thumbprint: thumbprint, folder: folderPath, keys: keysPath) }
+                currentSlots.set(position, .success(current ?? false))
+            }
+        }
+        var current = currentSlots.values.map { (try? $0.get()) ?? false }
+        let missCount = current.lazy.filter { !$0 }.count
+        let progress = parseProgress.flatMap { report in missCount >= 200 ? ProgressCounter(total: missCount, report: report) : nil }
+        defer { progress?.finish() }
+        let keepParsed = missCount <= 1_000
+        var problems: [StoreProblem] = []
+        var pieces: [ArraySlice<UInt8>] = []   // the next index, record by record
+        var changed = missCount > 0
+        for start in stride(from: 0, to: names.count, by: max(1, batchSize)) {
+            let batch = start..<min(start + max(1, batchSize), names.count)
+            // Current records, decoded on all cores; one that does not decode is parsed instead.
+            let positions = batch.filter { current[$0] }
+            let decodedSlots = ResultSlots<StoreIndex.Record?>(count: positions.count)
+            let decodeLanes = positions.count < 1_000 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
+            DispatchQueue.concurrentPerform(iterations: decodeLanes) { lane in
+                for offset in positions.count * lane / decodeLanes..<positions.count * (lane + 1) / decodeLanes {
+                    decodedSlots.set(offset, .success(index.record(String(names[positions[offset]].dropLast(4)))))
                 }
             }
-        }
-        var records = current.values.map { try? $0.get() }.map { $0 ?? nil }
-        var misses: [Int] = []
-        for index in records.indices where records[index] == nil { misses.append(index) }
-        let fresh = parseConcurrently(misses.map { String(names[$0].dropLast(4)) }, in: store)
-        var problems: [StoreProblem] = []
-        var parsed: [String: Certificate] = [:]
-        for (offset, index) in misses.enumerated() {
-            switch fresh[offset] {
-            case .success(let (record, certificate)):
-                records[index] = record
-                parsed[record.properties.thumbprint] = certificate
-            case .failure(let error):
-                // Removed by a writer while we listed: the certificate is simply gone, not a problem.
-                if !FileSystem.exists(folder.appendingPathComponent(names[index])) { continue }
-                problems.append(StoreProblem(path: "\(store)/\(names[index])", message: error.message))
+            var records: [Int: StoreIndex.Record] = [:]
+            for (offset, result) in decodedSlots.values.enumerated() {
+                if case .success(let record?) = result { records[positions[offset]] = record } else { current[positions[offset]] = false; changed = true }
             }
+            let misses = batch.filter { !current[$0] }
+            let fresh = parseConcurrently(misses.map { String(names[$0].dropLast(4)) }, in: store, progress: progress, keep: keepParsed)
+            var parsed: [Int: (StoreIndex.Record, Certificate?)] = [:]
+            for (offset, position) in misses.enumerated() {
+                switch fresh[offset] {
+                case .success(let value):
+                    parsed[position] = value
+                case .failure(let error):
+                    // Removed by a writer while we listed: the certificate is simply gone, not a problem.
+                    if !FileSystem.exists(folder.appendingPathComponent(names[position])) { continue }
+                    problems.append(StoreProblem(path: "\(store)/\(names[position])", message: error.message))
+                }
+            }
+            var entries: [StoreEntry] = []
+            entries.reserveCapacity(batch.count)
+            for position in batch {
+                let record: StoreIndex.Record, certificate: Certificate?
+                if let served = records[position] {
+                    record = served
+                    certificate = nil
+                    if let bytes = index.encoded(record.properties.thumbprint) { pieces.append(bytes) }
+                } else if let (fresh, parsedCertificate) = parsed[position] {
+                    record = fresh
+                    certificate = parsedCertificate
+                    pieces.append(ArraySlice(StoreIndex.encode(fresh)))
+                } else {
+                    continue
+                }
+                let path = "\(folderPath)/\(record.properties.thumbprint).cer"
+                let source = certificate.map { CertificateSource(parsed: $0, path: path) }
+                    ?? CertificateSource(path: path, thumbprint: record.properties.thumbprint, limit: limits.maxFileSize)
+                entries.append(StoreEntry(store: store, properties: record.properties, storeProperties: record.storeProperties,
+                                          keyStatus: record.keyStatus, source: source))
+            }
+            try body(entries)
         }
-        let kept = records.compactMap { $0 }
-        if !misses.isEmpty || cached.count != kept.count { saveIndex(kept, to: indexURL) }
-        let entries = kept.map { record -> StoreEntry in
-            let path = "\(folderPath)/\(record.properties.thumbprint).cer"
-            let source = parsed[record.properties.thumbprint].map { CertificateSource(parsed: $0, path: path) }
-                ?? CertificateSource(path: path, thumbprint: record.properties.thumbprint, limit: limits.maxFileSize)
-            return StoreEntry(store: store, properties: record.properties, storeProperties: record.storeProperties,
-                              keyStatus: record.keyStatus, source: source)
-        }
-        return (entries, problems)
+        if changed || index.count != pieces.count { saveIndex(pieces, to: indexURL) }
+        return problems
     }
 
     /// The certificate with `thumbprint` in `store`, or nil when it is not there. Reads that one file only,
@@ -164,25 +210,25 @@ public final class CertificateStore: Sendable {
     }
 
     /// Plain path strings here: building URLs costs more than the three `lstat` calls.
-    private func isCurrent(_ record: StoreIndex.Record, thumbprint: String, folder: String, keys: String) -> Bool {
-        FileStamp(path: "\(folder)/\(thumbprint).cer") == record.cer
-            && FileStamp(path: "\(folder)/\(thumbprint).json") == record.json
-            && FileStamp(path: "\(keys)/\(record.properties.publicKeyIdentifier).key") == record.key
+    private func isCurrent(_ header: StoreIndex.Header, thumbprint: String, folder: String, keys: String) -> Bool {
+        FileStamp(path: "\(folder)/\(thumbprint).cer") == header.cer
+            && FileStamp(path: "\(folder)/\(thumbprint).json") == header.json
+            && FileStamp(path: "\(keys)/\(header.publicKeyIdentifier).key") == header.key
     }
 
-    /// OpenSSL 3.0 parsing is the cost of a cold listing: spread it over the cores.
-    private func parseConcurrently(_ thumbprints: [String], in store: StorePath)
-        -> [Result<(StoreIndex.Record, Certificate), CertStoreError>] {
-        let results = ResultSlots<(StoreIndex.Record, Certificate)>(count: thumbprints.count)
-        let progress = parseProgress.flatMap { report in thumbprints.count >= 200 ? ProgressCounter(total: thumbprints.count, report: report) : nil }
-        defer { progress?.finish() }
+    /// OpenSSL 3.0 parsing is the cost of a cold listing: spread it over the cores. The parsed certificate
+    /// comes back only when `keep` is set.
+    private func parseConcurrently(_ thumbprints: [String], in store: StorePath, progress: ProgressCounter?, keep: Bool)
+        -> [Result<(StoreIndex.Record, Certificate?), CertStoreError>] {
+        let results = ResultSlots<(StoreIndex.Record, Certificate?)>(count: thumbprints.count)
         let workers = thumbprints.count < 64 ? 1 : max(1, Int(ProcessInfo.processInfo.environment["CERTSTORE_PARSE_THREADS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             let decoder = StoredKeyDecoder()
             for index in stride(from: worker, to: thumbprints.count, by: workers) {
                 defer { progress?.step() }
                 do {
-                    results.set(index, .success(try parseRecord(thumbprints[index], in: store, decoder: decoder)))
+                    let (record, certificate) = try parseRecord(thumbprints[index], in: store, decoder: decoder)
+                    results.set(index, .success((record, keep ? certificate : nil)))
                 } catch let error as CertStoreError {
                     results.set(index, .failure(error))
                 } catch {
@@ -195,11 +241,11 @@ public final class CertificateStore: Sendable {
 
     /// Saves the index only if no writer holds the lock right now; a reader never waits, and never fails
     /// because the index could not be written (a read-only store just stays unindexed).
-    private func saveIndex(_ records: [StoreIndex.Record], to url: URL) {
+    private func saveIndex(_ records: [ArraySlice<UInt8>], to url: URL) {
         guard FileSystem.exists(directory), let lock = try? StoreLock(directory: directory, timeout: 0) else { return }
         withExtendedLifetime(lock) {
             try? FileSystem.ensureDirectory(url.deletingLastPathComponent(), mode: 0o755)
-            try? FileSystem.writeAtomically(StoreIndex.encode(records), to: url, mode: 0o644)
+            try? FileSystem.writeAtomically(StoreIndex.assemble(records), to: url, mode: 0o644)
         }
     }
 

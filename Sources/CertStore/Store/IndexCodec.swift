@@ -26,6 +26,7 @@ struct ByteWriter {
     }
 
     mutating func raw(_ value: [UInt8]) { bytes += value }
+    mutating func raw(_ value: ArraySlice<UInt8>) { bytes += value }
 
     mutating func optional<T>(_ value: T?, _ write: (inout ByteWriter, T) -> Void) {
         if let value {

@@ -28,92 +28,134 @@ struct StoreIndex {
         }
     }
 
-    /// Version 3: every record is prefixed by its length, so records decode on all cores.
+    /// Version 3: every record is prefixed by its length and starts with what decides whether it is current
+    /// (thumbprint, stamps, key file name), so a listing finds and checks records without decoding them.
     static let magic: [UInt8] = Array("CSIDX003".utf8)
 
     static func url(_ store: CertificateStore, _ path: StorePath) -> URL {
         store.directory.appendingPathComponent(".cache", isDirectory: true).appendingPathComponent("\(path.store).index")
     }
 
-    /// Records by thumbprint; empty when there is no usable index.
-    static func load(_ url: URL) -> [String: Record] {
+    /// What decides whether a record is current: the stamps of its three files (the key's by its name).
+    struct Header {
+        let cer: FileStamp
+        let json: FileStamp?
+        let key: FileStamp?
+        let publicKeyIdentifier: String
+    }
+
+    /// An index as read from disk: its bytes, and where each record is. Records are decoded only when a
+    /// listing uses them, so memory holds the file's bytes rather than every record decoded at once.
+    struct Loaded: Sendable {
+        let bytes: [UInt8]
+        let ranges: [String: Range<Int>]
+        var count: Int { ranges.count }
+
+        static let empty = Loaded(bytes: [], ranges: [:])
+
+        func header(_ thumbprint: String) -> Header? {
+            guard let range = ranges[thumbprint] else { return nil }
+            var reader = ByteReader(bytes, range: range)
+            return try? reader.recordHeader().header
+        }
+
+        func record(_ thumbprint: String) -> Record? {
+            guard let range = ranges[thumbprint] else { return nil }
+            var reader = ByteReader(bytes, range: range)
+            guard let record = try? reader.record(), reader.isAtEnd else { return nil }
+            return record
+        }
+
+        /// The record's bytes, to be written unchanged into the next index.
+        func encoded(_ thumbprint: String) -> ArraySlice<UInt8>? { ranges[thumbprint].map { bytes[$0] } }
+    }
+
+    /// The index at `url`; empty when there is none, or it is damaged, truncated or foreign.
+    static func open(_ url: URL) -> Loaded {
         guard let bytes = try? FileSystem.read(url, limit: 1 << 30), bytes.count > magic.count + 32,
-              bytes.prefix(magic.count).elementsEqual(magic) else { return [:] }
+              bytes.prefix(magic.count).elementsEqual(magic) else { return .empty }
         let bodyEnd = bytes.count - 32
         let digest = bytes.withUnsafeBytes { Digest.sha256(UnsafeRawBufferPointer(rebasing: $0[..<bodyEnd])) }
-        guard bytes[bodyEnd...].elementsEqual(digest) else { return [:] }
-        // First the record boundaries (a cheap walk over the length prefixes), then the records, in slices.
-        var boundaries: [Range<Int>] = []
+        guard bytes[bodyEnd...].elementsEqual(digest) else { return .empty }
         do {
             var reader = ByteReader(bytes, range: magic.count..<bodyEnd)
             let count = try reader.varint()
-            guard count <= UInt64(bodyEnd) else { return [:] }
-            boundaries.reserveCapacity(Int(count))
+            guard count <= UInt64(bodyEnd) else { return .empty }
+            var ranges: [String: Range<Int>] = [:]
+            ranges.reserveCapacity(Int(count))
             for _ in 0..<count {
                 let length = Int(clamping: try reader.varint())
                 let start = reader.offset
                 try reader.skip(length)
-                boundaries.append(start..<(start + length))
+                var record = ByteReader(bytes, range: start..<(start + length))
+                ranges[try record.string()] = start..<(start + length)
             }
-            guard reader.isAtEnd else { return [:] }
+            guard reader.isAtEnd else { return .empty }
+            return Loaded(bytes: bytes, ranges: ranges)
         } catch {
-            return [:]
+            return .empty
         }
-        let ranges = boundaries
-        let lanes = ranges.count < 2_000 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
-        let decoded = ResultSlots<[Record]>(count: lanes)
-        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-            let slice = ranges.count * lane / lanes..<ranges.count * (lane + 1) / lanes
-            do {
-                var records: [Record] = []
-                records.reserveCapacity(slice.count)
-                for index in slice {
-                    var reader = ByteReader(bytes, range: ranges[index])
-                    records.append(try reader.record())
-                    guard reader.isAtEnd else { throw ByteReader.Truncated() }
-                }
-                decoded.set(lane, .success(records))
-            } catch {
-                decoded.set(lane, .failure(.internalError("damaged index record")))
-            }
-        }
+    }
+
+    /// Every record by thumbprint; empty when there is no usable index (or one record does not decode).
+    static func load(_ url: URL) -> [String: Record] {
+        let index = open(url)
         var records: [String: Record] = [:]
-        records.reserveCapacity(ranges.count)
-        for lane in decoded.values {
-            guard case .success(let slice) = lane else { return [:] }
-            for record in slice { records[record.properties.thumbprint] = record }
+        for thumbprint in index.ranges.keys {
+            guard let record = index.record(thumbprint) else { return [:] }
+            records[thumbprint] = record
         }
         return records
     }
 
     static func encode(_ records: [Record]) -> [UInt8] {
+        assemble(records.map { ArraySlice(encode($0)) })
+    }
+
+    /// One record's bytes (without its length prefix).
+    static func encode(_ record: Record) -> [UInt8] {
+        var item = ByteWriter()
+        item.string(record.properties.thumbprint)
+        item.stamp(record.cer)
+        item.optional(record.json) { $0.stamp($1) }
+        item.optional(record.key) { $0.stamp($1) }
+        item.string(record.properties.publicKeyIdentifier)
+        item.string(record.keyStatus.rawValue)
+        item.properties(record.properties)
+        item.storeProperties(record.storeProperties)
+        return item.bytes
+    }
+
+    /// An index file from encoded records, in order.
+    static func assemble(_ records: [ArraySlice<UInt8>]) -> [UInt8] {
         var writer = ByteWriter()
         writer.raw(magic)
         writer.varint(UInt64(records.count))
         for record in records {
-            var item = ByteWriter()
-            item.stamp(record.cer)
-            item.optional(record.json) { $0.stamp($1) }
-            item.optional(record.key) { $0.stamp($1) }
-            item.string(record.keyStatus.rawValue)
-            item.properties(record.properties)
-            item.storeProperties(record.storeProperties)
-            writer.varint(UInt64(item.bytes.count))
-            writer.raw(item.bytes)
+            writer.varint(UInt64(record.count))
+            writer.raw(record)
         }
         return writer.bytes + Digest.sha256(writer.bytes)
     }
 }
 
 extension ByteReader {
-    mutating func record() throws -> StoreIndex.Record {
+    mutating func recordHeader() throws -> (thumbprint: String, header: StoreIndex.Header) {
+        let thumbprint = try string()
         let cer = try stamp()
         let json = try optional { try $0.stamp() }
         let key = try optional { try $0.stamp() }
+        let identifier = try string()
+        return (thumbprint, StoreIndex.Header(cer: cer, json: json, key: key, publicKeyIdentifier: identifier))
+    }
+
+    mutating func record() throws -> StoreIndex.Record {
+        let (thumbprint, header) = try recordHeader()
         guard let status = PrivateKeyStatus(rawValue: try string()) else { throw Truncated() }
         let properties = try properties()
         let storeProperties = try storeProperties()
-        return StoreIndex.Record(cer: cer, json: json, key: key, keyStatus: status,
+        guard properties.thumbprint == thumbprint, properties.publicKeyIdentifier == header.publicKeyIdentifier else { throw Truncated() }
+        return StoreIndex.Record(cer: header.cer, json: header.json, key: header.key, keyStatus: status,
                                  properties: properties, storeProperties: storeProperties)
     }
 }
