@@ -100,7 +100,7 @@ public final class CertificateStore: Sendable {
         defer { progress?.finish() }
         let keepParsed = missCount <= 1_000
         var problems: [StoreProblem] = []
-        var pieces: [ArraySlice<UInt8>] = []   // the next index, record by record
+        var next = StoreIndex.Builder()   // the next index, record by record (one buffer: no array per record)
         var changed = missCount > 0
         for start in stride(from: 0, to: names.count, by: max(1, batchSize)) {
             let batch = start..<min(start + max(1, batchSize), names.count)
@@ -137,11 +137,11 @@ public final class CertificateStore: Sendable {
                 if let served = records[position] {
                     record = served
                     certificate = nil
-                    if let bytes = index.encoded(record.properties.thumbprint) { pieces.append(bytes) }
+                    if let bytes = index.encoded(record.properties.thumbprint) { next.append(bytes) }
                 } else if let (fresh, parsedCertificate) = parsed[position] {
                     record = fresh
                     certificate = parsedCertificate
-                    pieces.append(ArraySlice(StoreIndex.encode(fresh)))
+                    next.append(fresh)
                 } else {
                     continue
                 }
@@ -153,7 +153,7 @@ public final class CertificateStore: Sendable {
             }
             try body(entries)
         }
-        if changed || index.count != pieces.count { saveIndex(pieces, to: indexURL) }
+        if changed || index.count != next.count { saveIndex(next, to: indexURL) }
         return problems
     }
 
@@ -241,11 +241,11 @@ public final class CertificateStore: Sendable {
 
     /// Saves the index only if no writer holds the lock right now; a reader never waits, and never fails
     /// because the index could not be written (a read-only store just stays unindexed).
-    private func saveIndex(_ records: [ArraySlice<UInt8>], to url: URL) {
+    private func saveIndex(_ index: StoreIndex.Builder, to url: URL) {
         guard FileSystem.exists(directory), let lock = try? StoreLock(directory: directory, timeout: 0) else { return }
         withExtendedLifetime(lock) {
             try? FileSystem.ensureDirectory(url.deletingLastPathComponent(), mode: 0o755)
-            try? FileSystem.writeAtomically(StoreIndex.assemble(records), to: url, mode: 0o644)
+            try? FileSystem.writeAtomically(index.bytes(), to: url, mode: 0o644)
         }
     }
 

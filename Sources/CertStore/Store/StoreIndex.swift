@@ -109,7 +109,37 @@ struct StoreIndex {
     }
 
     static func encode(_ records: [Record]) -> [UInt8] {
-        assemble(records.map { ArraySlice(encode($0)) })
+        var builder = Builder()
+        for record in records { builder.append(record) }
+        return builder.bytes()
+    }
+
+    /// An index file built record by record, in order.
+    struct Builder {
+        private var records = ByteWriter()
+        private(set) var count = 0
+
+        /// A record as it was in the previous index.
+        mutating func append(_ encoded: ArraySlice<UInt8>) {
+            records.varint(UInt64(encoded.count))
+            records.raw(encoded)
+            count += 1
+        }
+
+        mutating func append(_ record: Record) {
+            let encoded = StoreIndex.encode(record)
+            records.varint(UInt64(encoded.count))
+            records.raw(encoded)
+            count += 1
+        }
+
+        func bytes() -> [UInt8] {
+            var writer = ByteWriter()
+            writer.raw(StoreIndex.magic)
+            writer.varint(UInt64(count))
+            writer.raw(records.bytes)
+            return writer.bytes + Digest.sha256(writer.bytes)
+        }
     }
 
     /// One record's bytes (without its length prefix).
@@ -126,17 +156,6 @@ struct StoreIndex {
         return item.bytes
     }
 
-    /// An index file from encoded records, in order.
-    static func assemble(_ records: [ArraySlice<UInt8>]) -> [UInt8] {
-        var writer = ByteWriter()
-        writer.raw(magic)
-        writer.varint(UInt64(records.count))
-        for record in records {
-            writer.varint(UInt64(record.count))
-            writer.raw(record)
-        }
-        return writer.bytes + Digest.sha256(writer.bytes)
-    }
 }
 
 extension ByteReader {
