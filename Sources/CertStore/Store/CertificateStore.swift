@@ -100,7 +100,7 @@ public final class CertificateStore: Sendable {
         defer { progress?.finish() }
         let keepParsed = missCount <= 1_000
         var problems: [StoreProblem] = []
-        var next = StoreIndex.Builder()   // the next index, record by record (one buffer: no array per record)
+        var next = StoreIndex.Builder(previous: index.bytes)   // the next index, written only if something changed
         var changed = missCount > 0
         for start in stride(from: 0, to: names.count, by: max(1, batchSize)) {
             let batch = start..<min(start + max(1, batchSize), names.count)
@@ -137,7 +137,7 @@ public final class CertificateStore: Sendable {
                 if let served = records[position] {
                     record = served
                     certificate = nil
-                    if let bytes = index.encoded(record.properties.thumbprint) { next.append(bytes) }
+                    if let range = index.range(record.properties.thumbprint) { next.appendPrevious(range) }
                 } else if let (fresh, parsedCertificate) = parsed[position] {
                     record = fresh
                     certificate = parsedCertificate

@@ -100,7 +100,8 @@ enum FileSystem {
             if n == 0 { break }
             offset += n
         }
-        return Array(bytes.prefix(offset))
+        if offset < bytes.count { bytes.removeSubrange(offset...) }  // shrunk meanwhile; never a second copy
+        return bytes
     }
 
     /// Names in a directory (no `.`/`..`), or an empty list when it does not exist.

@@ -66,8 +66,8 @@ struct StoreIndex {
             return record
         }
 
-        /// The record's bytes, to be written unchanged into the next index.
-        func encoded(_ thumbprint: String) -> ArraySlice<UInt8>? { ranges[thumbprint].map { bytes[$0] } }
+        /// Where the record is in `bytes`, to be written unchanged into the next index.
+        func range(_ thumbprint: String) -> Range<Int>? { ranges[thumbprint] }
     }
 
     /// The index at `url`; empty when there is none, or it is damaged, truncated or foreign.
@@ -114,30 +114,45 @@ struct StoreIndex {
         return builder.bytes()
     }
 
-    /// An index file built record by record, in order.
+    /// An index file built record by record, in order: a record kept from the previous index is remembered
+    /// by where it is in that index's bytes (nothing is copied unless the index is written), a new record is
+    /// encoded into one growing buffer.
     struct Builder {
-        private var records = ByteWriter()
-        private(set) var count = 0
-
-        /// A record as it was in the previous index.
-        mutating func append(_ encoded: ArraySlice<UInt8>) {
-            records.varint(UInt64(encoded.count))
-            records.raw(encoded)
-            count += 1
+        private enum Piece {
+            case previous(Range<Int>)
+            case fresh(Range<Int>)
         }
 
+        private let previous: [UInt8]
+        private var fresh = ByteWriter()
+        private var pieces: [Piece] = []
+        var count: Int { pieces.count }
+
+        init(previous: [UInt8] = []) { self.previous = previous }
+
+        /// A record as it is in the previous index (`range` of the bytes given to `init`).
+        mutating func appendPrevious(_ range: Range<Int>) { pieces.append(.previous(range)) }
+
         mutating func append(_ record: Record) {
-            let encoded = StoreIndex.encode(record)
-            records.varint(UInt64(encoded.count))
-            records.raw(encoded)
-            count += 1
+            let start = fresh.bytes.count
+            fresh.raw(StoreIndex.encode(record))
+            pieces.append(.fresh(start..<fresh.bytes.count))
         }
 
         func bytes() -> [UInt8] {
             var writer = ByteWriter()
             writer.raw(StoreIndex.magic)
-            writer.varint(UInt64(count))
-            writer.raw(records.bytes)
+            writer.varint(UInt64(pieces.count))
+            for piece in pieces {
+                switch piece {
+                case .previous(let range):
+                    writer.varint(UInt64(range.count))
+                    writer.raw(previous[range])
+                case .fresh(let range):
+                    writer.varint(UInt64(range.count))
+                    writer.raw(fresh.bytes[range])
+                }
+            }
             return writer.bytes + Digest.sha256(writer.bytes)
         }
     }
