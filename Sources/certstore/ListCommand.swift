@@ -100,8 +100,23 @@ struct ListCommand: ParsableCommand {
             } else {
                 columns = global.format == .table ? CertificateProperty.defaultTable : CertificateProperty.all
             }
+            func warn(_ problems: [StoreProblem]) {
+                for problem in problems { Terminal.warn("\(Terminal.sanitize(problem.description)) (skipped; run `certstore check`)") }
+            }
+            if global.format == .json {
+                // Streamed: the store a batch at a time, values computed with the text on all cores.
+                let writer = JSONListWriter<StoreEntry>(keys: columns.map(\.jsonKey)) { entry in
+                    columns.map { $0.value(of: entry, context: context) }
+                }
+                let problems = try store.forEachBatch(in: path) { batch in
+                    for entry in batch where filter.matches(entry) { writer.add(entry) }
+                }
+                writer.finish()
+                warn(problems)
+                return
+            }
             let (entries, problems) = try store.entries(in: path)
-            for problem in problems { Terminal.warn("\(Terminal.sanitize(problem.description)) (skipped; run `certstore check`)") }
+            warn(problems)
             var writer = RecordWriter(format: global.format)
             if property.isEmpty { writer.tableHeader = "   PSParentPath: \(path.powerShellPath)" }
             let rows = entries.lazy.filter(filter.matches).map { entry in

@@ -13,7 +13,7 @@ struct RecordWriter {
     var tableHeader: String? = nil
 
     /// ISO 8601 in UTC, e.g. 2026-01-01T00:00:00Z: unambiguous in every locale.
-    static func dateText(_ date: Date) -> String { date.formatted(.iso8601) }
+    static func dateText(_ date: Date) -> String { ISO8601Text.string(date) }
 
     static func text(_ value: PropertyValue, csv: Bool = false) -> String {
         switch value {
@@ -60,45 +60,20 @@ struct RecordWriter {
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// The objects of a JSON array, indented as one, without the brackets (so batches can be joined).
-    static func jsonArrayBody(_ records: [JSONRecord]) -> Data {
-        // The encoder writes "[\n" … "\n]": keep what is between.
-        guard let data = try? makeJSONEncoder().encode(records), data.count >= 4 else { return Data() }
-        return data.dropFirst(2).dropLast(2)
-    }
-
     /// Writes all rows; `columns` gives the header order when there are no rows.
     func write(_ rows: some Sequence<Row>, columns: [String]) {
         switch format {
         case .prometheus:
             preconditionFailure("Failure.run rejects --format prometheus before a command runs")
         case .json:
-            // Foundation's JSONEncoder, a batch at a time: streams in bounded memory, and sorts keys far faster
-            // than JSONSerialization (which compares them with locale-aware collation).
-            FileHandle.standardOutput.write(Data("[".utf8))
-            var pending: [JSONRecord] = []
-            var wroteAny = false
-            let lanes = max(1, ProcessInfo.processInfo.activeProcessorCount)
-            func flush() {
-                guard !pending.isEmpty else { return }
-                // Encode the slices on all cores (one encoder each), write them in order.
-                let slices = stride(from: 0, to: pending.count, by: 512).map { Array(pending[$0..<min($0 + 512, pending.count)]) }
-                let encoded = JSONSlices(count: slices.count)
-                DispatchQueue.concurrentPerform(iterations: slices.count) { index in
-                    encoded.set(index, Self.jsonArrayBody(slices[index]))
-                }
-                for body in encoded.values where !body.isEmpty {
-                    FileHandle.standardOutput.write(Data((wroteAny ? ",\n" : "\n").utf8) + body)
-                    wroteAny = true
-                }
-                pending.removeAll(keepingCapacity: true)
+            // The keys come with the first row (every row has the same columns).
+            var iterator = rows.makeIterator()
+            guard let first = iterator.next() else {
+                FileHandle.standardOutput.write(Data("[]\n".utf8))
+                return
             }
-            for row in rows {
-                pending.append(JSONRecord(row))
-                if pending.count == 512 * lanes { flush() }
-            }
-            flush()
-            FileHandle.standardOutput.write(Data((wroteAny ? "\n]\n" : "]\n").utf8))
+            let all = sequence(first: first) { _ in iterator.next() }.lazy.map { $0.map(\.value) }
+            Self.writeJSON(all, keys: first.map(\.jsonKey)) { $0 }
         case .csv:
             // Each record through CSV.swift into memory, then out through the process's own stdout, line by line.
             FileHandle.standardOutput.write(Self.csvLine(columns))
@@ -134,6 +109,75 @@ struct RecordWriter {
             for row in cells { Terminal.out(line(row)) }
             Terminal.out("")
         }
+    }
+}
+
+extension RecordWriter {
+    /// `--format json` for `items`, each turned into its values (in `keys` order) by `values`.
+    static func writeJSON<Item: Sendable>(_ items: some Sequence<Item>, keys: [String],
+                                          values: @escaping @Sendable (Item) -> [PropertyValue]) {
+        let writer = JSONListWriter(keys: keys, values: values)
+        for item in items { writer.add(item) }
+        writer.finish()
+    }
+}
+
+/// Streams a JSON array of records to standard output.
+///
+/// JSONRecordText writes JSONEncoder's exact text without its per-object Codable machinery. Items are taken a
+/// batch at a time, so memory stays bounded; within a batch, slices of 512 are turned into values and text on
+/// all cores and written out in order. Nothing is written before the first batch or `finish()`, so an error
+/// before any item leaves standard output empty.
+final class JSONListWriter<Item: Sendable> {
+    private let text: JSONRecordText
+    private let values: @Sendable (Item) -> [PropertyValue]
+    private let batchSize = 512 * max(1, ProcessInfo.processInfo.activeProcessorCount)
+    private var pending: [Item] = []
+    private var opened = false
+    private var wroteAny = false
+
+    init(keys: [String], values: @escaping @Sendable (Item) -> [PropertyValue]) {
+        text = JSONRecordText(keys: keys, dateText: RecordWriter.dateText)
+        self.values = values
+    }
+
+    func add(_ item: Item) {
+        pending.append(item)
+        if pending.count == batchSize { flush() }
+    }
+
+    func finish() {
+        flush()
+        open()
+        FileHandle.standardOutput.write(Data((wroteAny ? "\n]\n" : "]\n").utf8))
+    }
+
+    private func open() {
+        guard !opened else { return }
+        opened = true
+        FileHandle.standardOutput.write(Data("[".utf8))
+    }
+
+    private func flush() {
+        guard !pending.isEmpty else { return }
+        open()
+        let batch = pending, text = text, values = values
+        let slices = stride(from: 0, to: batch.count, by: 512).map { $0..<min($0 + 512, batch.count) }
+        let encoded = JSONSlices(count: slices.count)
+        DispatchQueue.concurrentPerform(iterations: slices.count) { index in
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(slices[index].count * 1600)
+            for item in batch[slices[index]] {
+                bytes.append(contentsOf: bytes.isEmpty ? "\n".utf8 : ",\n".utf8)
+                text.appendRecord(values(item), to: &bytes)
+            }
+            encoded.set(index, Data(bytes))
+        }
+        for body in encoded.values where !body.isEmpty {
+            FileHandle.standardOutput.write(wroteAny ? Data(",".utf8) + body : body)
+            wroteAny = true
+        }
+        pending.removeAll(keepingCapacity: true)
     }
 }
 

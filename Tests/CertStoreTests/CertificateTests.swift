@@ -208,3 +208,77 @@ struct CertificateTests {
         #expect(error.kind == .badData)
     }
 }
+
+@Suite("Public key identifier fast path")
+struct PublicKeyIdentifierTests {
+    /// Key kinds and encodings: (name, genpkey/ec arguments producing `<name>.key`, fast path expected).
+    static let kinds: [(name: String, fast: Bool)] = [
+        ("rsa1024", true), ("rsa2048-e3", true), ("rsa-pss", false), ("p256", true), ("p384", true), ("p521", true),
+        ("p256-compressed", false), ("p256-explicit", false), ("secp256k1", false), ("ed25519", false), ("ed448", false),
+        ("dsa", false),
+    ]
+
+    static let made: Result<URL, any Error> = Result {
+        let fx = try Fixtures.get()
+        let directory = try Scratch.makeDirectory("spki")
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+        let generate: [String: [String]] = [
+            "rsa1024": ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:1024"],
+            "rsa2048-e3": ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-pkeyopt", "rsa_keygen_pubexp:3"],
+            "rsa-pss": ["genpkey", "-algorithm", "RSA-PSS", "-pkeyopt", "rsa_keygen_bits:2048"],
+            "p256": ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            "p384": ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+            "p521": ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"],
+            "secp256k1": ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp256k1"],
+            "ed25519": ["genpkey", "-algorithm", "ED25519"],
+            "ed448": ["genpkey", "-algorithm", "ED448"],
+        ]
+        for (name, arguments) in generate { try fx.openssl(arguments + ["-out", path("\(name).key")]) }
+        try fx.openssl("ec", "-in", path("p256.key"), "-conv_form", "compressed", "-out", path("p256-compressed.key"))
+        try fx.openssl("ec", "-in", path("p256.key"), "-param_enc", "explicit", "-out", path("p256-explicit.key"))
+        try fx.openssl("dsaparam", "-out", path("dsa.param"), "1024")
+        try fx.openssl("gendsa", "-out", path("dsa.key"), path("dsa.param"))
+        for kind in kinds {
+            try fx.openssl("req", "-x509", "-new", "-key", path("\(kind.name).key"), "-subj", "/CN=\(kind.name)",
+                           "-days", "30", "-extensions", "plain_ext", "-out", path("\(kind.name).pem"))
+        }
+        return directory
+    }
+
+    @Test("equals SHA-256 of OpenSSL's re-encoding for every kind of key", arguments: kinds.map(\.name))
+    func sameAsReencoding(name: String) throws {
+        let directory = try Self.made.get()
+        let pem = try Data(contentsOf: directory.appendingPathComponent("\(name).pem"))
+        let certificate = try Certificate(der: try Fixtures.derOfFirstPEMBlock(Array(pem)))
+        let reencoded = try #require(certificate.reencodedSPKI)
+        #expect(certificate.publicKeyIdentifier == hexUpper(Digest.sha256(reencoded)))
+        let expectFast = try #require(Self.kinds.first { $0.name == name }).fast
+        #expect((certificate.canonicalSPKI != nil) == expectFast)
+        if let canonical = certificate.canonicalSPKI { #expect(canonical == reencoded) }
+        // The key file side names the same identifier.
+        let key = try PrivateKey(bytes: Array(try Data(contentsOf: directory.appendingPathComponent("\(name).key"))), password: nil)
+        #expect(key.publicKeyIdentifier == certificate.publicKeyIdentifier)
+    }
+
+    @Test("strict RSAPublicKey DER check")
+    func strictRSA() {
+        func check(_ bytes: [UInt8]) -> Bool { bytes.withUnsafeBufferPointer { Certificate.isStrictRSAPublicKey($0) } }
+        #expect(check([0x30, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01, 0x03]))
+        #expect(check([0x30, 0x07, 0x02, 0x02, 0x00, 0x80, 0x02, 0x01, 0x03]))         // 0x80 needs its zero
+        #expect(!check([0x30, 0x07, 0x02, 0x02, 0x00, 0x05, 0x02, 0x01, 0x03]))        // padded integer
+        #expect(!check([0x30, 0x06, 0x02, 0x01, 0x85, 0x02, 0x01, 0x03]))              // negative modulus
+        #expect(!check([0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x03]))              // zero modulus
+        #expect(!check([0x30, 0x81, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01, 0x03]))        // long form for a short length
+        #expect(!check([0x30, 0x07, 0x02, 0x81, 0x01, 0x05, 0x02, 0x01, 0x03]))        // the same inside
+        #expect(!check([0x30, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01, 0x03, 0x00]))        // trailing byte
+        #expect(!check([0x30, 0x09, 0x02, 0x01, 0x05, 0x02, 0x01, 0x03, 0x02, 0x01, 0x01])) // a third integer
+        #expect(!check([0x31, 0x06, 0x02, 0x01, 0x05, 0x02, 0x01, 0x03]))              // not a SEQUENCE
+        #expect(!check([0x30, 0x06, 0x02, 0x01, 0x05, 0x02, 0x02, 0x03]))              // truncated
+        #expect(!check([]))
+        var long: [UInt8] = [0x30, 0x81, 0x87, 0x02, 0x81, 0x81, 0x00] + [UInt8](repeating: 0xC5, count: 128)
+        long += [0x02, 0x01, 0x03]
+        #expect(check(long))
+        long[2] = 0x86
+        #expect(!check(long))
+    }
+}

@@ -1,3 +1,4 @@
+import COpenSSL
 import Foundation
 import Testing
 @testable import CertStore
@@ -134,5 +135,51 @@ struct PrivateKeyTests {
         let error = try #require(throws: CertStoreError.self) { try PrivateKey(bytes: input, password: nil) }
         #expect(error.kind == .badData)
         #expect(error.message.hasPrefix("not a private key"))
+    }
+
+    @Test("one reused key-file decoder reads key after key, whatever came before")
+    func reusedDecoder() throws {
+        let fx = try Fixtures.get()
+        let decoder = StoredKeyDecoder()
+        let inputs: [(file: String?, bytes: [UInt8], readable: Bool)] = [
+            ("leaf.key", try fx.bytes("leaf.key"), true),
+            (nil, pseudoRandomBytes(count: 300, seed: 9), false),
+            ("rsa.key", try fx.bytes("rsa.key"), true),
+            ("leaf-enc.pem", try fx.bytes("leaf-enc.pem"), false),   // encrypted: refused, never prompts
+            ("ed25519.key", try fx.bytes("ed25519.key"), true),
+            ("other.key", try fx.bytes("other.key"), true),
+            ("leaf.key", try fx.bytes("leaf.key"), true),
+        ]
+        for input in inputs {
+            let key = decoder.decode(input.bytes)
+            #expect((key != nil) == input.readable, "\(input.file ?? "noise")")
+            if let key, let file = input.file {
+                let expected = try fx.key(file)
+                #expect(key.publicKeyIdentifier == expected.publicKeyIdentifier)
+                #expect(key.typeName == expected.typeName)
+                #expect(key.isConsistent)
+            }
+        }
+    }
+
+    @Test("EC consistency on prime-order curves agrees with OpenSSL's pairwise check", arguments: ["p256", "p384", "p521", "secp256k1"])
+    func ecConsistency(curve: String) throws {
+        let directory = try PublicKeyIdentifierTests.made.get()
+        let key = try PrivateKey(bytes: Array(try Data(contentsOf: directory.appendingPathComponent("\(curve).key"))), password: nil)
+        let context = try #require(EVP_PKEY_CTX_new_from_pkey(nil, key.pkey, nil))
+        defer { EVP_PKEY_CTX_free(context) }
+        #expect(EVP_PKEY_pairwise_check(context) == 1)
+        // secp256k1 is not one of the curves the fast check covers: OpenSSL's check runs instead.
+        #expect(key.ecPairwiseConsistent() == (curve == "secp256k1" ? nil : true))
+        #expect(key.isConsistent)
+    }
+
+    @Test("EC consistency: a private scalar that does not produce the public point is refused, as OpenSSL refuses it")
+    func ecInconsistent() throws {
+        let key = try PrivateKey(bytes: try Fixtures.get().inconsistentKeyDER(), password: nil)
+        #expect(key.ecPairwiseConsistent() == false)
+        let context = try #require(EVP_PKEY_CTX_new_from_pkey(nil, key.pkey, nil))
+        defer { EVP_PKEY_CTX_free(context) }
+        #expect(EVP_PKEY_pairwise_check(context) != 1)
     }
 }

@@ -58,13 +58,102 @@ public final class Certificate: @unchecked Sendable {
     ///
     /// The key store is indexed by this value, so a renewed certificate with the same key finds the
     /// same key file. Re-encoding normalises point compression and parameter forms on both sides.
+    ///
+    /// Re-encoding goes through an OpenSSL 3.0 encoder context, whose construction walks every encoder
+    /// under global locks (measured: a fifth of a cold listing). Where the certificate's own SPKI provably
+    /// re-encodes to the same bytes (`canonicalSPKI`), those bytes are hashed instead; debug builds (the
+    /// tests) compute both and stop if they ever differ.
     public var publicKeyIdentifier: String {
-        if let pkey = X509_get0_pubkey(x509), let spki = try? derEncode("i2d_PUBKEY", { i2d_PUBKEY(pkey, $0) }) {
-            return hexUpper(Digest.sha256(spki))
+        if let canonical = canonicalSPKI {
+            assert(canonical == reencodedSPKI, "the SPKI fast path differs from OpenSSL's re-encoding")
+            return hexUpper(Digest.sha256(canonical))
         }
+        if let spki = reencodedSPKI { return hexUpper(Digest.sha256(spki)) }
         ERR_clear_error()  // an algorithm OpenSSL cannot load: fall back to the SPKI bytes as encoded
         let raw = (try? derEncode("i2d_X509_PUBKEY") { i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x509), $0) }) ?? []
         return hexUpper(Digest.sha256(raw))
+    }
+
+    /// `i2d_PUBKEY` of the decoded key: the definition of the identifier.
+    var reencodedSPKI: [UInt8]? {
+        guard let pkey = X509_get0_pubkey(x509), let spki = try? derEncode("i2d_PUBKEY", { i2d_PUBKEY(pkey, $0) }) else {
+            ERR_clear_error()
+            return nil
+        }
+        return spki
+    }
+
+    /// The certificate's SubjectPublicKeyInfo as parsed (DER), when it is exactly what `i2d_PUBKEY` of the
+    /// decoded key writes; nil when that is not certain (then the caller re-encodes).
+    ///
+    /// `i2d_X509_PUBKEY` writes the parsed AlgorithmIdentifier and BIT STRING back in DER, so the outer
+    /// structure is canonical; what re-encoding the key could change is inside. Accepted, and identical by
+    /// construction:
+    /// * rsaEncryption with NULL parameters and a BIT STRING (no unused bits) holding a strictly DER
+    ///   RSAPublicKey (minimal lengths, two minimal positive INTEGERs): OpenSSL writes NULL parameters and
+    ///   the DER of n and e, which is those bytes.
+    /// * id-ecPublicKey on a named P-256, P-384 or P-521 curve (the OID, not explicit parameters) with an
+    ///   uncompressed point of the curve's exact length: OpenSSL writes the curve's OID and the point
+    ///   uncompressed at that length, and it has already refused a point off the curve or out of range.
+    /// Everything else (compressed points, explicit parameters, DSA, PSS, EdDSA, ...) is re-encoded.
+    var canonicalSPKI: [UInt8]? {
+        guard let pkey = X509_get0_pubkey(x509), let pub = X509_get_X509_PUBKEY(x509) else { ERR_clear_error(); return nil }
+        var algorithm: OpaquePointer? = nil
+        var key: UnsafePointer<UInt8>? = nil
+        var keyLength: Int32 = 0
+        var parameters: UnsafeMutablePointer<X509_ALGOR>? = nil
+        guard X509_PUBKEY_get0_param(&algorithm, &key, &keyLength, &parameters, pub) == 1,
+              let algorithm, let key, let parameters, keyLength > 0 else { ERR_clear_error(); return nil }
+        var parameterType: Int32 = 0
+        var parameterValue: UnsafeRawPointer? = nil
+        X509_ALGOR_get0(nil, &parameterType, &parameterValue, parameters)
+        let keyBytes = UnsafeBufferPointer(start: key, count: Int(keyLength))
+        switch OBJ_obj2nid(algorithm) {
+        case NID_rsaEncryption:
+            guard parameterType == V_ASN1_NULL, Self.isStrictRSAPublicKey(keyBytes) else { return nil }
+        case NID_X9_62_id_ecPublicKey:
+            guard parameterType == V_ASN1_OBJECT, let parameterValue else { return nil }
+            let curve = OBJ_obj2nid(OpaquePointer(parameterValue))
+            guard curve == NID_X9_62_prime256v1 || curve == NID_secp384r1 || curve == NID_secp521r1 else { return nil }
+            let fieldBytes = (Int(EVP_PKEY_get_bits(pkey)) + 7) / 8
+            guard fieldBytes > 0, keyBytes.count == 1 + 2 * fieldBytes, keyBytes[0] == 0x04 else { return nil }
+        default:
+            return nil
+        }
+        guard let raw = try? derEncode("i2d_X509_PUBKEY", { i2d_X509_PUBKEY(pub, $0) }) else { ERR_clear_error(); return nil }
+        // The BIT STRING is last: its unused-bits octet, then the key bytes.
+        let start = raw.count - keyBytes.count
+        guard start >= 1, raw[start - 1] == 0, raw[start...].elementsEqual(keyBytes) else { return nil }
+        return raw
+    }
+
+    /// Is `bytes` exactly the DER of an RSAPublicKey (SEQUENCE of two positive INTEGERs), with minimal
+    /// lengths and minimal integers and nothing after it?
+    static func isStrictRSAPublicKey(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var index = 0
+        func header(_ tag: UInt8) -> Int? {
+            guard index + 2 <= bytes.count, bytes[index] == tag else { return nil }
+            let first = bytes[index + 1]
+            index += 2
+            if first < 0x80 { return Int(first) }
+            let count = Int(first & 0x7F)
+            guard count >= 1, count <= 4, index + count <= bytes.count, bytes[index] != 0 else { return nil }
+            var length = 0
+            for _ in 0..<count {
+                length = length << 8 | Int(bytes[index])
+                index += 1
+            }
+            return length >= 0x80 ? length : nil
+        }
+        guard let sequence = header(0x30), index + sequence == bytes.count else { return false }
+        for _ in 0..<2 {
+            guard let length = header(0x02), length >= 1, index + length <= bytes.count else { return false }
+            let first = bytes[index]
+            guard first < 0x80 else { return false }                                   // negative
+            if first == 0 && (length == 1 || bytes[index + 1] < 0x80) { return false }  // zero or padded
+            index += length
+        }
+        return index == bytes.count
     }
 
     // MARK: properties

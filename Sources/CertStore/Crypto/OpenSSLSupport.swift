@@ -27,6 +27,15 @@ enum Digest {
     static func sha1(_ bytes: [UInt8]) -> [UInt8] { digest(bytes, EVP_sha1(), length: 20) }
     static func sha256(_ bytes: [UInt8]) -> [UInt8] { digest(bytes, EVP_sha256(), length: 32) }
 
+    /// SHA-256 of memory the caller holds (no copy).
+    static func sha256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var written: UInt32 = 0
+        let ok = EVP_Digest(bytes.baseAddress, bytes.count, &out, &written, EVP_sha256(), nil)
+        precondition(ok == 1 && written == 32, "EVP_Digest failed")
+        return Array(out.prefix(32))
+    }
+
     private static func digest(_ bytes: [UInt8], _ md: OpaquePointer?, length: Int) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var written: UInt32 = 0

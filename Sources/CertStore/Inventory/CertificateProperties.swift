@@ -41,14 +41,28 @@ public struct CertificateProperties: Sendable, Equatable, Codable {
     /// SAN dNSName, de-duplicated case-insensitively.
     public var dnsNameList: [String] {
         var names: [String] = []
-        var seen = Set<String>()
+        var seen: [String] = []  // lowercased; a handful of names, so a scan beats hashing
         func add(_ name: String) {
-            if seen.insert(name.lowercased()).inserted { names.append(name) }
+            let key = name.lowercased()
+            if !seen.contains(key) {
+                seen.append(key)
+                names.append(name)
+            }
         }
-        let subjectText = subjectString
-        if subjectText.hasPrefix("CN="), !subjectText.contains(","), let cn = subject.commonName { add(cn) }
+        if isLoneCommonName, let cn = subject.commonName { add(cn) }
         for case .dns(let name) in subjectAlternativeNames { add(name) }
         return names
+    }
+
+    /// The subject is a single `CN=` RDN: it starts with `CN=` and has no `,` (compared as characters).
+    /// An ASCII subject is checked byte by byte, which is the same answer without grapheme breaking.
+    private var isLoneCommonName: Bool {
+        let subjectText = subjectString
+        let utf8 = subjectText.utf8
+        if utf8.allSatisfy({ $0 < 0x80 }) {
+            return utf8.starts(with: "CN=".utf8) && !utf8.contains(UInt8(ascii: ","))
+        }
+        return subjectText.hasPrefix("CN=") && !subjectText.contains(Character(","))
     }
 
     /// `-SSLServerAuthentication`: an EKU extension that lists Server Authentication.

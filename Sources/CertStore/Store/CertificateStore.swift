@@ -63,46 +63,98 @@ public final class CertificateStore: Sendable {
     /// Served from the store index where every file an entry came from is unchanged; everything else is
     /// parsed and checked afresh (on all cores), and the index is saved when the lock is free.
     public func entries(in store: StorePath) throws -> (entries: [StoreEntry], problems: [StoreProblem]) {
+        var entries: [StoreEntry] = []
+        let problems = try forEachBatch(in: store) { entries += $0 }
+        return (entries, problems)
+    }
+
+    /// `entries(in:)` a batch at a time, in thumbprint order, so a listing of a big store holds one batch of
+    /// entries (and the index file's bytes) rather than every entry at once. Returns the files that are not
+    /// readable certificates.
+    ///
+    /// First the stamps of every entry's files are compared with the index (on all cores); then, batch by
+    /// batch, current records are decoded and the others parsed and checked (on all cores), and `body` is
+    /// called. Parsed certificates are kept for callers (chains, export) only when few were parsed; otherwise
+    /// an entry reads its `.cer` again when asked, as an entry served from the index always does.
+    @discardableResult
+    public func forEachBatch(in store: StorePath, batchSize: Int = 4096, _ body: ([StoreEntry]) throws -> Void) throws -> [StoreProblem] {
         let folder = directory(of: store)
         try refuseLink(folder)
         let names = try FileSystem.list(folder).filter { $0.hasSuffix(".cer") && !$0.hasPrefix(".") }.sorted()
         let indexURL = StoreIndex.url(self, store)
-        let cached = StoreIndex.load(indexURL)
-        var records = [StoreIndex.Record?](repeating: nil, count: names.count)
-        var misses: [Int] = []
+        let index = StoreIndex.open(indexURL)
         let folderPath = folder.path, keysPath = keysDirectory.path
-        for (index, name) in names.enumerated() {
-            let thumbprint = String(name.dropLast(4))
-            if let record = cached[thumbprint], isCurrent(record, thumbprint: thumbprint, folder: folderPath, keys: keysPath) {
-                records[index] = record
-            } else {
-                misses.append(index)
+        // Three lstat calls per certificate: on all cores for a big store.
+        let currentSlots = ResultSlots<Bool>(count: names.count)
+        let lanes = names.count < 2_000 || index.count == 0 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+            for position in names.count * lane / lanes..<names.count * (lane + 1) / lanes {
+                let thumbprint = String(names[position].dropLast(4))
+                let current = index.header(thumbprint).map { isCurrent($0, thumbprint: thumbprint, folder: folderPath, keys: keysPath) }
+                currentSlots.set(position, .success(current ?? false))
             }
         }
-        let fresh = parseConcurrently(misses.map { String(names[$0].dropLast(4)) }, in: store)
+        var current = currentSlots.values.map { (try? $0.get()) ?? false }
+        let missCount = current.lazy.filter { !$0 }.count
+        let progress = parseProgress.flatMap { report in missCount >= 200 ? ProgressCounter(total: missCount, report: report) : nil }
+        defer { progress?.finish() }
+        let keepParsed = missCount <= 1_000
         var problems: [StoreProblem] = []
-        var parsed: [String: Certificate] = [:]
-        for (offset, index) in misses.enumerated() {
-            switch fresh[offset] {
-            case .success(let (record, certificate)):
-                records[index] = record
-                parsed[record.properties.thumbprint] = certificate
-            case .failure(let error):
-                // Removed by a writer while we listed: the certificate is simply gone, not a problem.
-                if !FileSystem.exists(folder.appendingPathComponent(names[index])) { continue }
-                problems.append(StoreProblem(path: "\(store)/\(names[index])", message: error.message))
+        var next = StoreIndex.Builder(previous: index.bytes)   // the next index, written only if something changed
+        var changed = missCount > 0
+        for start in stride(from: 0, to: names.count, by: max(1, batchSize)) {
+            let batch = start..<min(start + max(1, batchSize), names.count)
+            // Current records, decoded on all cores; one that does not decode is parsed instead.
+            let positions = batch.filter { current[$0] }
+            let decodedSlots = ResultSlots<StoreIndex.Record?>(count: positions.count)
+            let decodeLanes = positions.count < 1_000 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
+            DispatchQueue.concurrentPerform(iterations: decodeLanes) { lane in
+                for offset in positions.count * lane / decodeLanes..<positions.count * (lane + 1) / decodeLanes {
+                    decodedSlots.set(offset, .success(index.record(String(names[positions[offset]].dropLast(4)))))
+                }
             }
+            var records: [Int: StoreIndex.Record] = [:]
+            for (offset, result) in decodedSlots.values.enumerated() {
+                if case .success(let record?) = result { records[positions[offset]] = record } else { current[positions[offset]] = false; changed = true }
+            }
+            let misses = batch.filter { !current[$0] }
+            let fresh = parseConcurrently(misses.map { String(names[$0].dropLast(4)) }, in: store, progress: progress, keep: keepParsed)
+            var parsed: [Int: (StoreIndex.Record, Certificate?)] = [:]
+            for (offset, position) in misses.enumerated() {
+                switch fresh[offset] {
+                case .success(let value):
+                    parsed[position] = value
+                case .failure(let error):
+                    // Removed by a writer while we listed: the certificate is simply gone, not a problem.
+                    if !FileSystem.exists(folder.appendingPathComponent(names[position])) { continue }
+                    problems.append(StoreProblem(path: "\(store)/\(names[position])", message: error.message))
+                }
+            }
+            var entries: [StoreEntry] = []
+            entries.reserveCapacity(batch.count)
+            for position in batch {
+                let record: StoreIndex.Record, certificate: Certificate?
+                if let served = records[position] {
+                    record = served
+                    certificate = nil
+                    if let range = index.range(record.properties.thumbprint) { next.appendPrevious(range) }
+                } else if let (fresh, parsedCertificate) = parsed[position] {
+                    record = fresh
+                    certificate = parsedCertificate
+                    next.append(fresh)
+                } else {
+                    continue
+                }
+                let path = "\(folderPath)/\(record.properties.thumbprint).cer"
+                let source = certificate.map { CertificateSource(parsed: $0, path: path) }
+                    ?? CertificateSource(path: path, thumbprint: record.properties.thumbprint, limit: limits.maxFileSize)
+                entries.append(StoreEntry(store: store, properties: record.properties, storeProperties: record.storeProperties,
+                                          keyStatus: record.keyStatus, source: source))
+            }
+            try body(entries)
         }
-        let kept = records.compactMap { $0 }
-        if !misses.isEmpty || cached.count != kept.count { saveIndex(kept, to: indexURL) }
-        let entries = kept.map { record -> StoreEntry in
-            let path = "\(folderPath)/\(record.properties.thumbprint).cer"
-            let source = parsed[record.properties.thumbprint].map { CertificateSource(parsed: $0, path: path) }
-                ?? CertificateSource(path: path, thumbprint: record.properties.thumbprint, limit: limits.maxFileSize)
-            return StoreEntry(store: store, properties: record.properties, storeProperties: record.storeProperties,
-                              keyStatus: record.keyStatus, source: source)
-        }
-        return (entries, problems)
+        if changed || index.count != next.count { saveIndex(next, to: indexURL) }
+        return problems
     }
 
     /// The certificate with `thumbprint` in `store`, or nil when it is not there. Reads that one file only,
@@ -133,52 +185,56 @@ public final class CertificateStore: Sendable {
     }
 
     /// Parses one certificate and checks its key. Stamps are taken before reading, so a file that changes
-    /// meanwhile is looked at again next time.
-    private func parseRecord(_ thumbprint: String, in store: StorePath) throws -> (StoreIndex.Record, Certificate) {
-        let cerURL = certificateURL(thumbprint, in: store)
-        guard let cerStamp = FileStamp(path: cerURL.path) else {
-            throw CertStoreError.notFound("\(cerURL.path) disappeared while it was being read")
+    /// meanwhile is looked at again next time. Paths are plain strings: building URLs cost more than the reads.
+    private func parseRecord(_ thumbprint: String, in store: StorePath, decoder: StoredKeyDecoder? = nil) throws -> (StoreIndex.Record, Certificate) {
+        let folder = directory(of: store).path
+        let cerPath = "\(folder)/\(thumbprint).cer", jsonPath = "\(folder)/\(thumbprint).json"
+        guard let cerStamp = FileStamp(path: cerPath) else {
+            throw CertStoreError.notFound("\(cerPath) disappeared while it was being read")
         }
-        let jsonStamp = FileStamp(path: propertiesURL(thumbprint, in: store).path)
-        let der = try FileSystem.read(cerURL, limit: limits.maxFileSize)
+        let jsonStamp = FileStamp(path: jsonPath)
+        let der = try FileSystem.read(path: cerPath, limit: limits.maxFileSize)
         let certificate = try Certificate(der: der)
         let properties = certificate.properties()
         guard properties.thumbprint == thumbprint else {
             throw CertStoreError.badData("the file name does not match its content (SHA-1 is \(properties.thumbprint))",
                                          hint: "run `certstore check`")
         }
-        let keyStamp = FileStamp(path: keyURL(properties.publicKeyIdentifier).path)
-        let status = keyStatus(for: certificate, identifier: properties.publicKeyIdentifier)
+        let keyPath = "\(keysDirectory.path)/\(properties.publicKeyIdentifier).key"
+        let keyStamp = FileStamp(path: keyPath)
+        let storeProperties = jsonStamp == nil ? StoreProperties() : try decodeStoreProperties(path: jsonPath)
+        let status = keyStatus(for: certificate, keyPath: keyStamp == nil ? nil : keyPath, decoder: decoder)
         // `remove --delete-key` unlinks the .cer (the commit point) and then the key. A reader that read the
         // .cer before the one and looked for the key after the other would report a keyless certificate that
-        // never existed on disk; with the .cer gone by now, the certificate was simply removed meanwhile.
-        if status != .present && FileStamp(path: cerURL.path) != cerStamp {
-            throw CertStoreError.notFound("\(cerURL.path) disappeared while it was being read")
+        // never existed on disk; with the .cer gone by now, the certificate was simply removed meanwhile (F11).
+        if status != .present && FileStamp(path: cerPath) != cerStamp {
+            throw CertStoreError.notFound("\(cerPath) disappeared while it was being read")
         }
         let record = StoreIndex.Record(cer: cerStamp, json: jsonStamp, key: keyStamp, keyStatus: status,
-                                       properties: properties, storeProperties: try readStoreProperties(thumbprint, in: store))
+                                       properties: properties, storeProperties: storeProperties)
         return (record, certificate)
     }
 
     /// Plain path strings here: building URLs costs more than the three `lstat` calls.
-    private func isCurrent(_ record: StoreIndex.Record, thumbprint: String, folder: String, keys: String) -> Bool {
-        FileStamp(path: "\(folder)/\(thumbprint).cer") == record.cer
-            && FileStamp(path: "\(folder)/\(thumbprint).json") == record.json
-            && FileStamp(path: "\(keys)/\(record.properties.publicKeyIdentifier).key") == record.key
+    private func isCurrent(_ header: StoreIndex.Header, thumbprint: String, folder: String, keys: String) -> Bool {
+        FileStamp(path: "\(folder)/\(thumbprint).cer") == header.cer
+            && FileStamp(path: "\(folder)/\(thumbprint).json") == header.json
+            && FileStamp(path: "\(keys)/\(header.publicKeyIdentifier).key") == header.key
     }
 
-    /// OpenSSL 3.0 parsing is the cost of a cold listing: spread it over the cores.
-    private func parseConcurrently(_ thumbprints: [String], in store: StorePath)
-        -> [Result<(StoreIndex.Record, Certificate), CertStoreError>] {
-        let results = ResultSlots<(StoreIndex.Record, Certificate)>(count: thumbprints.count)
-        let progress = parseProgress.flatMap { report in thumbprints.count >= 200 ? ProgressCounter(total: thumbprints.count, report: report) : nil }
-        defer { progress?.finish() }
+    /// OpenSSL 3.0 parsing is the cost of a cold listing: spread it over the cores. The parsed certificate
+    /// comes back only when `keep` is set.
+    private func parseConcurrently(_ thumbprints: [String], in store: StorePath, progress: ProgressCounter?, keep: Bool)
+        -> [Result<(StoreIndex.Record, Certificate?), CertStoreError>] {
+        let results = ResultSlots<(StoreIndex.Record, Certificate?)>(count: thumbprints.count)
         let workers = thumbprints.count < 64 ? 1 : max(1, Int(ProcessInfo.processInfo.environment["CERTSTORE_PARSE_THREADS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let decoder = StoredKeyDecoder()
             for index in stride(from: worker, to: thumbprints.count, by: workers) {
                 defer { progress?.step() }
                 do {
-                    results.set(index, .success(try parseRecord(thumbprints[index], in: store)))
+                    let (record, certificate) = try parseRecord(thumbprints[index], in: store, decoder: decoder)
+                    results.set(index, .success((record, keep ? certificate : nil)))
                 } catch let error as CertStoreError {
                     results.set(index, .failure(error))
                 } catch {
@@ -191,11 +247,11 @@ public final class CertificateStore: Sendable {
 
     /// Saves the index only if no writer holds the lock right now; a reader never waits, and never fails
     /// because the index could not be written (a read-only store just stays unindexed).
-    private func saveIndex(_ records: [StoreIndex.Record], to url: URL) {
+    private func saveIndex(_ index: StoreIndex.Builder, to url: URL) {
         guard FileSystem.exists(directory), let lock = try? StoreLock(directory: directory, timeout: 0) else { return }
         withExtendedLifetime(lock) {
             try? FileSystem.ensureDirectory(url.deletingLastPathComponent(), mode: 0o755)
-            try? FileSystem.writeAtomically(StoreIndex.encode(records), to: url, mode: 0o644)
+            try? FileSystem.writeAtomically(index.bytes(), to: url, mode: 0o644)
         }
     }
 
@@ -241,20 +297,31 @@ public final class CertificateStore: Sendable {
     func readStoreProperties(_ thumbprint: String, in store: StorePath) throws -> StoreProperties {
         let url = propertiesURL(thumbprint, in: store)
         guard FileSystem.exists(url) else { return StoreProperties() }
-        let bytes = try FileSystem.read(url, limit: 1 << 20)
+        return try decodeStoreProperties(path: url.path)
+    }
+
+    private func decodeStoreProperties(path: String) throws -> StoreProperties {
+        let bytes = try FileSystem.read(path: path, limit: 1 << 20)
         do {
             return try StoreProperties.decoder.decode(StoreProperties.self, from: Data(bytes))
         } catch {
-            throw CertStoreError.badData("its properties file \(url.lastPathComponent) is not valid JSON", hint: "run `certstore check`")
+            throw CertStoreError.badData("its properties file \((path as NSString).lastPathComponent) is not valid JSON", hint: "run `certstore check`")
         }
     }
 
     /// Derives `HasPrivateKey`: is there a key file for this public key that loads, matches and is consistent?
     public func keyStatus(for certificate: Certificate, identifier: String) -> PrivateKeyStatus {
-        let url = keyURL(identifier)
-        guard FileSystem.exists(url) else { return .missing }
-        guard let bytes = try? FileSystem.read(url, limit: 1 << 20),
-              let key = try? PrivateKey(storedKey: bytes, limits: limits) else { return .unreadable }
+        let path = keyURL(identifier).path
+        return keyStatus(for: certificate, keyPath: FileStamp(path: path) == nil ? nil : path, decoder: nil)
+    }
+
+    /// As above, for the key file at `keyPath` (nil: there is none), read with `decoder` (one per thread) when given.
+    func keyStatus(for certificate: Certificate, keyPath: String?, decoder: StoredKeyDecoder?) -> PrivateKeyStatus {
+        guard let keyPath else { return .missing }
+        guard let bytes = try? FileSystem.read(path: keyPath, limit: 1 << 20),
+              let key = try? PrivateKey(storedKey: bytes, limits: limits, decoder: decoder) else {
+            return FileStamp(path: keyPath) == nil ? .missing : .unreadable
+        }
         guard certificate.matches(key) else { return .mismatched }
         return key.isConsistent ? .present : .inconsistent
     }

@@ -71,7 +71,13 @@ enum FileSystem {
 
     /// Reads a whole file without following a symlink at its last component, up to `limit` bytes.
     static func read(_ url: URL, limit: Int, followLinks: Bool = false) throws -> [UInt8] {
-        let fd = open(url.path, O_RDONLY | O_CLOEXEC | (followLinks ? 0 : O_NOFOLLOW))
+        try read(path: url.path, limit: limit, followLinks: followLinks)
+    }
+
+    /// As above, for a plain path (listings build paths as strings: a URL costs more than the read).
+    static func read(path: String, limit: Int, followLinks: Bool = false) throws -> [UInt8] {
+        var url: URL { URL(fileURLWithPath: path) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | (followLinks ? 0 : O_NOFOLLOW))
         guard fd >= 0 else { throw posixError("read", url, errno, reading: true) }
         defer { close(fd) }
         var info = stat()
@@ -94,7 +100,8 @@ enum FileSystem {
             if n == 0 { break }
             offset += n
         }
-        return Array(bytes.prefix(offset))
+        if offset < bytes.count { bytes.removeSubrange(offset...) }  // shrunk meanwhile; never a second copy
+        return bytes
     }
 
     /// Names in a directory (no `.`/`..`), or an empty list when it does not exist.

@@ -26,6 +26,7 @@ struct ByteWriter {
     }
 
     mutating func raw(_ value: [UInt8]) { bytes += value }
+    mutating func raw(_ value: ArraySlice<UInt8>) { bytes += value }
 
     mutating func optional<T>(_ value: T?, _ write: (inout ByteWriter, T) -> Void) {
         if let value {
@@ -47,14 +48,33 @@ struct ByteReader {
     struct Truncated: Error {}
 
     private let bytes: [UInt8]
-    private(set) var offset = 0
+    private(set) var offset: Int
+    /// One past the last byte this reader may read.
+    private let end: Int
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        offset = 0
+        end = bytes.count
+    }
 
-    var isAtEnd: Bool { offset == bytes.count }
+    /// A reader of `range` of `bytes` only (the array is shared, not copied).
+    init(_ bytes: [UInt8], range: Range<Int>) {
+        self.bytes = bytes
+        offset = range.lowerBound
+        end = range.upperBound
+    }
+
+    var isAtEnd: Bool { offset == end }
+
+    /// Moves past `count` bytes.
+    mutating func skip(_ count: Int) throws {
+        guard count >= 0, count <= end - offset else { throw Truncated() }
+        offset += count
+    }
 
     mutating func byte() throws -> UInt8 {
-        guard offset < bytes.count else { throw Truncated() }
+        guard offset < end else { throw Truncated() }
         defer { offset += 1 }
         return bytes[offset]
     }
@@ -76,13 +96,13 @@ struct ByteReader {
 
     mutating func string() throws -> String {
         let count = Int(try varint())
-        guard count >= 0, offset + count <= bytes.count else { throw Truncated() }
+        guard count >= 0, count <= end - offset else { throw Truncated() }
         defer { offset += count }
         return String(decoding: bytes[offset..<(offset + count)], as: UTF8.self)
     }
 
     mutating func raw(_ count: Int) throws -> [UInt8] {
-        guard offset + count <= bytes.count else { throw Truncated() }
+        guard count >= 0, count <= end - offset else { throw Truncated() }
         defer { offset += count }
         return Array(bytes[offset..<(offset + count)])
     }
