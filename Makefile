@@ -1,7 +1,7 @@
 # certstore — the two commands a newcomer needs are `make demo` and `make test`.
 PREFIX ?= /usr/local
 SWIFT ?= swift
-DEPS := libssl-dev openssl pkg-config groff-base
+DEPS := libssl-dev libjemalloc-dev openssl pkg-config groff-base
 
 .PHONY: deps demo test build release clean install uninstall
 

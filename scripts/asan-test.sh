@@ -21,6 +21,8 @@ for arg in "$@"; do
 done
 
 scratch=.build-asan
+# AddressSanitizer brings its own malloc: build the binary with glibc's, not jemalloc (Package.swift).
+export CERTSTORE_SYSTEM_MALLOC=1
 mkdir -p "$scratch"
 log="$scratch/asan-test.log"
 # halt_on_error: the first error ends the process with a report; detect_stack_use_after_return: also
