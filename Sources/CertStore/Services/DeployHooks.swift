@@ -78,10 +78,8 @@ public struct DeployHooks: Sendable {
                            output: "cannot run: \(error)")
         }
         let result = child.wait(timeout: timeout)
-        var exitStatus: Int32?
-        if case .exited(let status) = result.termination { exitStatus = status }
         return Outcome(hook: hook.lastPathComponent, service: change.service,
-                       exitStatus: result.timedOut ? nil : exitStatus ?? result.termination.shellStatus,
+                       exitStatus: result.timedOut ? nil : result.termination.shellStatus,
                        timedOut: result.timedOut, output: String(decoding: result.standardOutput, as: UTF8.self))
     }
 }
