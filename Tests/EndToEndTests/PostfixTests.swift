@@ -18,7 +18,7 @@ struct PostfixTests {
 
         init(in directory: URL, serviceConfig: String) throws {
             self.directory = directory
-            port = try Self.freePort()
+            port = try Loopback.freePort()
             let fm = FileManager.default
             for name in ["conf", "queue", "data"] {
                 try fm.createDirectory(at: directory.appendingPathComponent(name), withIntermediateDirectories: true)
@@ -60,21 +60,6 @@ struct PostfixTests {
         func log() -> String { (try? String(contentsOfFile: directory.path + "/maillog", encoding: .utf8)) ?? "" }
 
         deinit { if started { _ = try? command("stop") } }
-
-        static func freePort() throws -> UInt16 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(fd) }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            address.sin_port = 0
-            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafeMutablePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
-            }
-            guard bound else { throw RunnerError("no free port") }
-            return UInt16(bigEndian: address.sin_port)
-        }
     }
 
     /// What postfix presents now, read by an independent client: `openssl s_client -starttls smtp`.

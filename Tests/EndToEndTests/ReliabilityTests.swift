@@ -25,13 +25,13 @@ struct ReliabilityTests {
         let args = ["--root", root.path]
         let pw = ["--password-file", fx.passwordFile.path]
         for host in [fx.hosts[0], fx.hosts[1], fx.hosts[2], fx.hosts[4]] {
-            try spawnCertstore(expecting: 0, ["import", host.pfx.path] + pw + args)
+            try certstore(expecting: 0, ["import", host.pfx.path] + pw + args)
         }
-        try spawnCertstore(expecting: 0, ["import", fx.expired.certificate.path] + args)
-        try spawnCertstore(expecting: 0, ["enable", fx.hosts[4].thumbprint, "--services", "IIS"] + args)
-        try spawnCertstore(expecting: 0, ["remove", fx.hosts[2].thumbprint, "--delete-key"] + args)
-        try spawnCertstore(expecting: 0, ["check"] + args)
-        let trash = try parseJSONArray(try spawnCertstore(expecting: 0, ["trash", "list", "--format", "json"] + args).stdout)
+        try certstore(expecting: 0, ["import", fx.expired.certificate.path] + args)
+        try certstore(expecting: 0, ["enable", fx.hosts[4].thumbprint, "--services", "IIS"] + args)
+        try certstore(expecting: 0, ["remove", fx.hosts[2].thumbprint, "--delete-key"] + args)
+        try certstore(expecting: 0, ["check"] + args)
+        let trash = try parseJSONArray(try certstore(expecting: 0, ["trash", "list", "--format", "json"] + args).stdout)
         let id = try #require(trash.first?["id"] as? String, "no trash entry after remove")
         let leafPEM = t.path("leaf-with-key.pem")
         try (try Data(contentsOf: fx.leaf.certificate) + Data(contentsOf: fx.leaf.key)).write(to: leafPEM)
@@ -55,7 +55,7 @@ struct ReliabilityTests {
                 Thread { [self] in
                     var round = 0
                     while !lock.withLock({ stopped }) {
-                        if let result = try? Spawn.certstore(arguments(index + round)).wait(timeout: 60) {
+                        if let result = try? CertStoreCLI.start(arguments(index + round)).wait(timeout: 60) {
                             lock.withLock { runs.append(result) }
                         }
                         round += 1
@@ -98,7 +98,7 @@ struct ReliabilityTests {
                            : ["list", "--format", "json", "--root", root.path]
         }
         let started = monotonicSeconds()
-        let children = try writers.map { try Spawn.certstore($0 + args) }
+        let children = try writers.map { try CertStoreCLI.start($0 + args) }
         let results = children.map { $0.wait(timeout: 120) }
         let writeSeconds = monotonicSeconds() - started
         let reads = readers.stop()
@@ -113,13 +113,13 @@ struct ReliabilityTests {
         #expect(state.keys.count == 8, "keys: \(state.keys.sorted())")
         #expect(misnamedCertificates(root).isEmpty, "\(misnamedCertificates(root))")
         #expect(LogicalStore.debris(root).isEmpty, "temp files left behind: \(LogicalStore.debris(root))")
-        let listed = try parseJSONArray(try spawnCertstore(expecting: 0, ["list", "--format", "json", "--root", root.path]).stdout)
+        let listed = try parseJSONArray(try certstore(expecting: 0, ["list", "--format", "json", "--root", root.path]).stdout)
         let thumbprints = listed.compactMap { $0["thumbprint"] as? String }
         #expect(thumbprints.count == Set(thumbprints).count, "duplicates in list: \(thumbprints.sorted())")
         #expect(listed.allSatisfy { $0["hasPrivateKey"] as? Bool == true }, "a certificate lost its key")
         let bindings = try parseJSONObject(String(decoding: try Data(contentsOf: root.appendingPathComponent("LocalMachine/bindings.json")), as: UTF8.self))
         #expect("\(bindings)".contains(template.e), "SMTP binding missing: \(bindings)")
-        try spawnCertstore(expecting: 0, ["check", "--root", root.path])
+        try certstore(expecting: 0, ["check", "--root", root.path])
 
         // Every reader run succeeded and saw whole entries only: known certificates, keys where keys belong.
         #expect(reads.count >= 6, "only \(reads.count) reader runs happened during the writes")
@@ -158,13 +158,13 @@ struct ReliabilityTests {
         let fx = try Fixtures.get()
         let t = try TestDirectory("rel-race")
         let template = t.path("template")
-        try spawnCertstore(expecting: 0, ["import", fx.hosts[0].pfx.path, "--password-file", fx.passwordFile.path, "--root", template.path])
+        try certstore(expecting: 0, ["import", fx.hosts[0].pfx.path, "--password-file", fx.passwordFile.path, "--root", template.path])
         var seen = 0, withoutKey: [String] = []
         for round in 0..<30 {
             let root = t.path("round-\(round)")
             try copyTree(template, to: root)
-            let remover = try Spawn.certstore(["remove", fx.hosts[0].thumbprint, "--delete-key", "--root", root.path])
-            let readers = try (0..<3).map { _ in try Spawn.certstore(["list", "--format", "json", "--root", root.path]) }
+            let remover = try CertStoreCLI.start(["remove", fx.hosts[0].thumbprint, "--delete-key", "--root", root.path])
+            let readers = try (0..<3).map { _ in try CertStoreCLI.start(["list", "--format", "json", "--root", root.path]) }
             #expect(remover.wait().status == 0)
             for reader in readers.map({ $0.wait() }) {
                 guard reader.status == 0, let entries = try? parseJSONArray(reader.stdout) else {
@@ -200,7 +200,7 @@ struct ReliabilityTests {
         ]
         let common = ["--root", root.path, "--lock-timeout", "0.5"]
         let starts = writers.map { _ in monotonicSeconds() }
-        let children = try writers.map { try Spawn.certstore($0 + common) }
+        let children = try writers.map { try CertStoreCLI.start($0 + common) }
         var waited: [Double] = []
         for (index, child) in children.enumerated() {
             let result = child.wait(timeout: 30)
@@ -212,13 +212,13 @@ struct ReliabilityTests {
         }
         // Readers take no lock.
         for reader in [["list"], ["show", template.e], ["check"], ["bindings"], ["trash", "list"]] {
-            try spawnCertstore(expecting: 0, reader + ["--root", root.path])
+            try certstore(expecting: 0, reader + ["--root", root.path])
         }
         let after = try DirectorySnapshot.take(root)
         #expect(after == before, "the store changed while locked:\n\(before.differences(to: after))")
 
         holder.release()
-        try spawnCertstore(expecting: 0, ["import", fx.hosts[3].pfx.path] + pw + common)
+        try certstore(expecting: 0, ["import", fx.hosts[3].pfx.path] + pw + common)
         print("reliability lock: \(writers.count) writers refused with exit 75 after \(Int((waited.min() ?? 0) * 1000))–\(Int((waited.max() ?? 0) * 1000)) ms (--lock-timeout 0.5); readers unaffected; store unchanged")
     }
 
@@ -278,7 +278,7 @@ struct ReliabilityTests {
         let cleanRoot = t.path("clean")
         try copyTree(template.root, to: cleanRoot)
         let cleanStart = monotonicSeconds()
-        try spawnCertstore(expecting: 0, arguments + ["--root", cleanRoot.path])
+        try certstore(expecting: 0, arguments + ["--root", cleanRoot.path])
         let cleanSeconds = monotonicSeconds() - cleanStart
         let clean = try LogicalStore.read(cleanRoot)
         #expect(clean != initial, "the clean run of \(operation) changed nothing")
@@ -309,7 +309,7 @@ struct ReliabilityTests {
                 let low = min(latestUntouched, earliestDone) * 0.97, high = max(latestUntouched, earliestDone) * 1.03
                 delay = Double.random(in: low...min(max(high, low + 0.001), window), using: &rng)
             }
-            let child = try Spawn.certstore(arguments + rootArgs + ["--lock-timeout", "10"])
+            let child = try CertStoreCLI.start(arguments + rootArgs + ["--lock-timeout", "10"])
             usleep(useconds_t(delay * 1_000_000))
             kill(child.processIdentifier, SIGKILL)
             let first = child.wait(timeout: 30)
@@ -339,7 +339,7 @@ struct ReliabilityTests {
             }
 
             // Readable and consistent: check finds at most debris, list parses, every .cer is named by its SHA-1.
-            let check = try spawnCertstore(["check", "--format", "json"] + rootArgs)
+            let check = try certstore(["check", "--format", "json"] + rootArgs)
             #expect(check.status == 0 || check.status == 1, "\(context): check after the kill:\n\(check)")
             if let report = try? parseJSONObject(check.stdout), let findings = report["findings"] as? [[String: Any]] {
                 let serious = findings.filter { !["debris", "orphan-key"].contains($0["check"] as? String ?? "") }
@@ -350,7 +350,7 @@ struct ReliabilityTests {
             }
             tally.debrisFiles += debris.count
             for store in ["LocalMachine/My", "LocalMachine/CA"] {
-                let list = try spawnCertstore(["list", "--store", store, "--format", "json"] + rootArgs)
+                let list = try certstore(["list", "--store", store, "--format", "json"] + rootArgs)
                 #expect(list.status == 0 && !list.stderr.contains("skipped"), "\(context): list \(store) after the kill:\n\(list)")
                 let listed = try? jsonThumbprints(list.stdout)
                 let onDisk = Set(afterKill.certificates.filter { $0.hasPrefix(store.dropFirst("LocalMachine/".count) + "/") }
@@ -362,12 +362,12 @@ struct ReliabilityTests {
             // The interrupted command can simply be run again; then the store is what a clean run leaves. (A
             // re-run of an interrupted remove/prune/restore finishes it: docs/RELIABILITY.md F8–F10, and the
             // deterministic tests under (3b) build each of those states directly.)
-            let rerun = try spawnCertstore(arguments + rootArgs)
+            let rerun = try certstore(arguments + rootArgs)
             tally.rerunStatuses[rerun.status, default: 0] += 1
             #expect(rerun.status == 0 || operation.alreadyDoneStatuses.contains(rerun.status), "\(context): the re-run failed:\n\(rerun)")
-            try spawnCertstore(["check", "--repair"] + rootArgs)
+            try certstore(["check", "--repair"] + rootArgs)
             let final = try LogicalStore.read(root)
-            let finalCheck = try spawnCertstore(["check", "--format", "json"] + rootArgs)
+            let finalCheck = try certstore(["check", "--format", "json"] + rootArgs)
             if final == clean {
                 tally.matchesCleanRun += 1
                 #expect(finalCheck.status == 0, "\(context): check after the re-run:\n\(finalCheck)")
@@ -397,7 +397,7 @@ struct ReliabilityTests {
 
     /// The public-key file name of a certificate, as `list --format json` gives it.
     static func keyFileName(_ thumbprint: String, root: URL) throws -> String {
-        let listed = try parseJSONArray(try spawnCertstore(expecting: 0, ["list", "--format", "json", "--root", root.path]).stdout)
+        let listed = try parseJSONArray(try certstore(expecting: 0, ["list", "--format", "json", "--root", root.path]).stdout)
         let spki = listed.first { $0["thumbprint"] as? String == thumbprint }?["publicKeySha256"] as? String
         return try #require(spki, "\(thumbprint) not listed") + ".key"
     }
@@ -411,7 +411,7 @@ struct ReliabilityTests {
         let arguments = command == "remove" ? ["remove", template.a, "--delete-key"] : ["prune", "--keyless"]
         let clean = t.path("clean")
         try copyTree(template.root, to: clean)
-        try spawnCertstore(expecting: 0, arguments + ["--root", clean.path])
+        try certstore(expecting: 0, arguments + ["--root", clean.path])
         let cleanState = try LogicalStore.read(clean)
         let committed = try #require(Self.trashIDs(clean).subtracting(Self.trashIDs(template.root)).first, "the clean run made no trash entry")
 
@@ -419,12 +419,12 @@ struct ReliabilityTests {
         let root = t.path("interrupted")
         try copyTree(template.root, to: root)
         try Self.copyBack("LocalMachine/Trash/\(committed)", from: clean, to: root)
-        let rerun = try spawnCertstore(expecting: 0, arguments + ["--root", root.path])
+        let rerun = try certstore(expecting: 0, arguments + ["--root", root.path])
         #expect(rerun.stdout.contains(committed), "the re-run does not report the entry it finished:\n\(rerun)")
         let final = try LogicalStore.read(root)
         #expect(final == cleanState, "\(cleanState.differences(to: final))")
         #expect(Self.trashIDs(root) == Self.trashIDs(clean), "trash: \(Self.trashIDs(root).sorted()), a clean run: \(Self.trashIDs(clean).sorted())")
-        try spawnCertstore(expecting: 0, ["check", "--root", root.path])
+        try certstore(expecting: 0, ["check", "--root", root.path])
     }
 
     @Test("F9: remove --delete-key killed after unlinking the .cer (and the .json), before the key: the re-run deletes the key and says the removal is finished (exit 0)")
@@ -436,7 +436,7 @@ struct ReliabilityTests {
         let arguments = ["remove", template.a, "--delete-key"]
         let clean = t.path("clean")
         try copyTree(template.root, to: clean)
-        try spawnCertstore(expecting: 0, arguments + ["--root", clean.path])
+        try certstore(expecting: 0, arguments + ["--root", clean.path])
         let cleanState = try LogicalStore.read(clean)
         let entry = try #require(Self.trashIDs(clean).subtracting(Self.trashIDs(template.root)).first)
 
@@ -444,13 +444,13 @@ struct ReliabilityTests {
             let root = t.path("interrupted-\(leftovers.count)")
             try copyTree(clean, to: root)
             for file in leftovers { try Self.copyBack("LocalMachine/\(file)", from: template.root, to: root) }
-            let rerun = try spawnCertstore(expecting: 0, arguments + ["--root", root.path])
+            let rerun = try certstore(expecting: 0, arguments + ["--root", root.path])
             #expect(rerun.stdout.contains("interrupted") && rerun.stdout.contains(entry), "\(leftovers):\n\(rerun)")
             let final = try LogicalStore.read(root)
             #expect(final == cleanState, "\(leftovers): \(cleanState.differences(to: final))")
-            try spawnCertstore(expecting: 0, ["check", "--root", root.path])
+            try certstore(expecting: 0, ["check", "--root", root.path])
             // Once finished, it is finished: the next run says "not found" as after any completed removal.
-            try spawnCertstore(expecting: 1, arguments + ["--root", root.path])
+            try certstore(expecting: 1, arguments + ["--root", root.path])
         }
     }
 
@@ -462,18 +462,18 @@ struct ReliabilityTests {
         let keyFile = try Self.keyFileName(template.a, root: template.root)
         let clean = t.path("clean")
         try copyTree(template.root, to: clean)
-        try spawnCertstore(expecting: 0, ["remove", template.a, "--delete-key", "--root", clean.path])
+        try certstore(expecting: 0, ["remove", template.a, "--delete-key", "--root", clean.path])
         let cleanState = try LogicalStore.read(clean)
         let entry = try #require(Self.trashIDs(clean).subtracting(Self.trashIDs(template.root)).first)
 
         let root = t.path("interrupted")
         try copyTree(clean, to: root)
         try Self.copyBack("LocalMachine/Keys/\(keyFile)", from: template.root, to: root)
-        let check = try spawnCertstore(expecting: 1, ["check", "--format", "json", "--root", root.path])
+        let check = try certstore(expecting: 1, ["check", "--format", "json", "--root", root.path])
         let findings = (try parseJSONObject(check.stdout)["findings"] as? [[String: Any]]) ?? []
         #expect(findings.count == 1 && findings.first?["check"] as? String == "debris"
                 && (findings.first?["detail"] as? String ?? "").contains(entry), "\(check)")
-        let repair = try spawnCertstore(expecting: 0, ["check", "--repair", "--root", root.path])
+        let repair = try certstore(expecting: 0, ["check", "--repair", "--root", root.path])
         #expect(repair.stdout.contains("repaired: removed") && repair.stdout.contains(keyFile)
                 && repair.stdout.contains("interrupted `remove --delete-key`"), "\(repair)")
         let final = try LogicalStore.read(root)
@@ -483,17 +483,17 @@ struct ReliabilityTests {
         // imported again and removed keeping its key), even though an older entry holds a copy of it.
         let kept = t.path("kept")
         try copyTree(clean, to: kept)
-        try spawnCertstore(expecting: 0, ["import", fx.hosts[0].pfx.path, "--password-file", fx.passwordFile.path, "--root", kept.path])
-        try spawnCertstore(expecting: 0, ["remove", template.a, "--root", kept.path])
+        try certstore(expecting: 0, ["import", fx.hosts[0].pfx.path, "--password-file", fx.passwordFile.path, "--root", kept.path])
+        try certstore(expecting: 0, ["remove", template.a, "--root", kept.path])
         let keptKey = kept.appendingPathComponent("LocalMachine/Keys/\(keyFile)")
         #expect(fileBytes(keptKey) != nil && fileBytes(keptKey) == fileBytes(template.root.appendingPathComponent("LocalMachine/Keys/\(keyFile)")),
                 "the re-import did not bring back the same key file")
-        let keepCheck = try spawnCertstore(expecting: 1, ["check", "--repair", "--format", "json", "--root", kept.path])
+        let keepCheck = try certstore(expecting: 1, ["check", "--repair", "--format", "json", "--root", kept.path])
         let keepReport = try parseJSONObject(keepCheck.stdout)
         let keepFindings = (keepReport["findings"] as? [[String: Any]] ?? []).compactMap { $0["check"] as? String }
         #expect(keepFindings == ["orphan-key"] && (keepReport["repaired"] as? [String])?.isEmpty == true, "\(keepCheck)")
         #expect(FileManager.default.fileExists(atPath: keptKey.path), "check --repair deleted a key kept on purpose")
-        try spawnCertstore(expecting: 1, ["remove", template.a, "--delete-key", "--root", kept.path])
+        try certstore(expecting: 1, ["remove", template.a, "--delete-key", "--root", kept.path])
         #expect(FileManager.default.fileExists(atPath: keptKey.path), "remove --delete-key of an absent certificate deleted a key kept on purpose")
     }
 
@@ -504,7 +504,7 @@ struct ReliabilityTests {
         let template = try Self.makeTemplate(in: t, fx)
         let clean = t.path("clean")
         try copyTree(template.root, to: clean)
-        try spawnCertstore(expecting: 0, ["restore", template.trashID, "--root", clean.path])
+        try certstore(expecting: 0, ["restore", template.trashID, "--root", clean.path])
         let cleanState = try LogicalStore.read(clean)
         let keyFile = try Self.keyFileName(template.d, root: clean)
         let entry = "LocalMachine/Trash/\(template.trashID)"
@@ -514,7 +514,7 @@ struct ReliabilityTests {
             let root = t.path("interrupted-\(files.count)")
             try copyTree(template.root, to: root)
             for file in files { try Self.copyBack("LocalMachine/\(file)", from: clean, to: root) }
-            let rerun = try spawnCertstore(expecting: 0, ["restore", template.trashID, "--root", root.path])
+            let rerun = try certstore(expecting: 0, ["restore", template.trashID, "--root", root.path])
             #expect(rerun.stdout.contains("Restored"), "\(rerun)")
             let final = try LogicalStore.read(root)
             #expect(final == cleanState, "\(files): \(cleanState.differences(to: final))")
@@ -523,15 +523,15 @@ struct ReliabilityTests {
                 #expect(fileBytes(url) == fileBytes(clean.appendingPathComponent("LocalMachine/\(file)")), "\(file) differs from a clean restore's")
                 #expect(fileMode(url) == fileMode(clean.appendingPathComponent("LocalMachine/\(file)")), "\(file): mode \(octal(fileMode(url)))")
             }
-            try spawnCertstore(expecting: 0, ["check", "--root", root.path])
+            try certstore(expecting: 0, ["check", "--root", root.path])
         }
 
         // The same certificate with other properties (imported again meanwhile) is not an interrupted restore.
         let root = t.path("reimported")
         try copyTree(template.root, to: root)
-        try spawnCertstore(expecting: 0, ["import", fx.hosts[2].pfx.path, "--password-file", fx.passwordFile.path, "--root", root.path])
+        try certstore(expecting: 0, ["import", fx.hosts[2].pfx.path, "--password-file", fx.passwordFile.path, "--root", root.path])
         let before = try DirectorySnapshot.take(root)
-        let refused = try spawnCertstore(expecting: 2, ["restore", template.trashID, "--root", root.path])
+        let refused = try certstore(expecting: 2, ["restore", template.trashID, "--root", root.path])
         #expect(refused.stderr.contains("is already in"), "\(refused)")
         #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent(entry).path))
         try Self.expectUnchanged(root, before)
@@ -556,8 +556,8 @@ struct ReliabilityTests {
         //    link would "work", which is exactly what must not happen).
         let decoy = t.path("decoy.cer")
         let host5PEM = t.path("host5.pem")
-        try spawnOpenSSL(["pkcs12", "-in", fx.hosts[5].pfx.path, "-nokeys", "-clcerts", "-passin", "file:\(fx.passwordFile.path)", "-out", host5PEM.path])
-        try spawnOpenSSL(["x509", "-in", host5PEM.path, "-outform", "DER", "-out", decoy.path])
+        try openssl(["pkcs12", "-in", fx.hosts[5].pfx.path, "-nokeys", "-clcerts", "-passin", "file:\(fx.passwordFile.path)", "-out", host5PEM.path])
+        try openssl(["x509", "-in", host5PEM.path, "-outform", "DER", "-out", decoy.path])
         let decoyBytes = try Data(contentsOf: decoy)
         try FileManager.default.createSymbolicLink(atPath: my.appendingPathComponent("\(fx.hosts[5].thumbprint).cer").path, withDestinationPath: decoy.path)
         // 3. hosts[6]'s name, pointing at a certificate in the store (E).
@@ -565,14 +565,14 @@ struct ReliabilityTests {
                                                    withDestinationPath: my.appendingPathComponent("\(template.e).cer").path)
         let before = try DirectorySnapshot.take(root)
 
-        let list = try spawnCertstore(expecting: 0, ["list", "--format", "json"] + args)
+        let list = try certstore(expecting: 0, ["list", "--format", "json"] + args)
         #expect(try jsonThumbprints(list.stdout) == [template.a, template.b, template.e, template.f])
         for name in [fake, fx.hosts[5].thumbprint, fx.hosts[6].thumbprint] {
             #expect(list.stderr.contains("\(name).cer") && list.stderr.contains("symbolic link"), "no warning for \(name):\n\(list)")
-            let show = try spawnCertstore(["show", name] + args)
+            let show = try certstore(["show", name] + args)
             #expect(show.status != 0 && show.stderr.contains("symbolic link"), "\(show)")
         }
-        let check = try spawnCertstore(expecting: 2, ["check", "--format", "json"] + args)
+        let check = try certstore(expecting: 2, ["check", "--format", "json"] + args)
         let findings = (try parseJSONObject(check.stdout)["findings"] as? [[String: Any]]) ?? []
         let links = findings.filter { $0["check"] as? String == "symlink" && $0["severity"] as? String == "CRITICAL" }
         #expect(links.count == 3, "check: \(findings)")
@@ -581,7 +581,7 @@ struct ReliabilityTests {
         let pw = ["--password-file", fx.passwordFile.path]
         for write in [["import", fx.hosts[5].pfx.path] + pw, ["remove", fx.hosts[5].thumbprint], ["remove", fake, "--force"],
                       ["enable", fx.hosts[6].thumbprint, "--services", "IIS"], ["remove", fx.hosts[6].thumbprint, "--delete-key"]] {
-            let result = try spawnCertstore(write + args)
+            let result = try certstore(write + args)
             #expect(result.status != 0, "a write through a symlink succeeded:\n\(result)")
         }
         let after = try DirectorySnapshot.take(root)
@@ -604,15 +604,15 @@ struct ReliabilityTests {
         let before = try DirectorySnapshot.take(root)
         let elsewhereBefore = try DirectorySnapshot.take(elsewhere)
 
-        let show = try spawnCertstore(["show", template.e, "--format", "list"] + args)
+        let show = try certstore(["show", template.e, "--format", "list"] + args)
         let record = parseListOutput(show.stdout).first ?? [:]
         #expect(show.status != 0 || record["HasPrivateKey"] == "False",
                 "a key was read through the symlinked Keys directory:\n\(show)")
-        let list = try spawnCertstore(["list", "--has-private-key", "--format", "json"] + args)
+        let list = try certstore(["list", "--has-private-key", "--format", "json"] + args)
         #expect(list.status != 0 || (try? jsonThumbprints(list.stdout))?.isEmpty == true, "\(list)")
-        let check = try spawnCertstore(expecting: 2, ["check", "--format", "json"] + args)
+        let check = try certstore(expecting: 2, ["check", "--format", "json"] + args)
         #expect(check.stdout.contains("\"symlink\""), "\(check)")
-        let result = try spawnCertstore(["import", fx.hosts[3].pfx.path, "--password-file", fx.passwordFile.path] + args)
+        let result = try certstore(["import", fx.hosts[3].pfx.path, "--password-file", fx.passwordFile.path] + args)
         #expect(result.status != 0, "import wrote through the symlinked Keys directory:\n\(result)")
         #expect(try DirectorySnapshot.take(root) == before)
         #expect(try DirectorySnapshot.take(elsewhere) == elsewhereBefore)
@@ -629,11 +629,11 @@ struct ReliabilityTests {
         let elsewhere = t.path("my-elsewhere")
         try FileManager.default.moveItem(at: my, to: elsewhere)
         try FileManager.default.createSymbolicLink(atPath: my.path, withDestinationPath: elsewhere.path)
-        let list = try spawnCertstore(["list"] + args)
+        let list = try certstore(["list"] + args)
         #expect(list.status != 0 && list.stderr.contains("symbolic link"), "\(list)")
-        let check = try spawnCertstore(expecting: 2, ["check", "--format", "json"] + args)
+        let check = try certstore(expecting: 2, ["check", "--format", "json"] + args)
         #expect(check.stdout.contains("\"symlink\""), "\(check)")
-        let result = try spawnCertstore(["import", fx.hosts[3].pfx.path, "--password-file", fx.passwordFile.path] + args)
+        let result = try certstore(["import", fx.hosts[3].pfx.path, "--password-file", fx.passwordFile.path] + args)
         #expect(result.status != 0, "\(result)")
     }
 
@@ -660,7 +660,7 @@ struct ReliabilityTests {
     static func refusedImport(_ file: URL, _ root: URL, extra: [String] = [], timeout: Double = 30,
                               sourceLocation: SourceLocation = #_sourceLocation) throws -> (CommandResult, Double) {
         let start = monotonicSeconds()
-        let result = try spawnCertstore(["import", file.path, "--root", root.path] + extra, timeout: timeout, sourceLocation: sourceLocation)
+        let result = try certstore(["import", file.path, "--root", root.path] + extra, timeout: timeout, sourceLocation: sourceLocation)
         let seconds = monotonicSeconds() - start
         #expect(result.status == 65, "expected exit 65:\n\(result)", sourceLocation: sourceLocation)
         #expect(result.stderr.contains("error:"), "\(result)", sourceLocation: sourceLocation)
@@ -687,8 +687,8 @@ struct ReliabilityTests {
         let (t, template, before, fx) = try Self.hostileStore("rel-iter")
         let withMAC = t.path("iter-2m.pfx"), withoutMAC = t.path("iter-2m-nomac.pfx")
         let source = ["-in", fx.selfSigned.certificate.path, "-inkey", fx.selfSigned.key.path, "-passout", "file:\(fx.passwordFile.path)", "-iter", "2000000"]
-        try spawnOpenSSL(["pkcs12", "-export", "-out", withMAC.path] + source)
-        try spawnOpenSSL(["pkcs12", "-export", "-nomac", "-out", withoutMAC.path] + source)
+        try openssl(["pkcs12", "-export", "-out", withMAC.path] + source)
+        try openssl(["pkcs12", "-export", "-nomac", "-out", withoutMAC.path] + source)
         for file in [withMAC, withoutMAC] {
             let (result, seconds) = try Self.refusedImport(file, template.root, extra: ["--password-file", fx.passwordFile.path])
             #expect(result.stderr.contains("2000000") && result.stderr.contains("iterations"), "\(result)")
@@ -702,7 +702,7 @@ struct ReliabilityTests {
     func scryptCost() throws {
         let (t, template, before, fx) = try Self.hostileStore("rel-scrypt")
         let der = t.path("scrypt.der")
-        try spawnOpenSSL(["pkcs8", "-topk8", "-in", fx.selfSigned.key.path, "-scrypt", "-scrypt_N", "1024", "-scrypt_r", "1", "-scrypt_p", "256",
+        try openssl(["pkcs8", "-topk8", "-in", fx.selfSigned.key.path, "-scrypt", "-scrypt_N", "1024", "-scrypt_r", "1", "-scrypt_p", "256",
                      "-passout", "file:\(fx.passwordFile.path)", "-outform", "DER", "-out", der.path])
         // N 1024 → 16384 and p 256 → 32767, same encoded lengths: about 100 s of scrypt (memory stays under 32 MiB).
         let hostile = try HostileBytes.replacing([0x02, 0x02, 0x04, 0x00, 0x02, 0x01, 0x01, 0x02, 0x02, 0x01, 0x00],
@@ -720,7 +720,7 @@ struct ReliabilityTests {
     func aggregateIterations() throws {
         let (t, template, before, fx) = try Self.hostileStore("rel-aggregate")
         let one = t.path("k1m.pem")
-        try spawnOpenSSL(["pkcs8", "-topk8", "-in", fx.selfSigned.key.path, "-v2", "aes-256-cbc", "-iter", "1000000",
+        try openssl(["pkcs8", "-topk8", "-in", fx.selfSigned.key.path, "-v2", "aes-256-cbc", "-iter", "1000000",
                      "-passout", "file:\(fx.passwordFile.path)", "-out", one.path])
         let block = try Data(contentsOf: one)
         let file = try t.write("k1m-x30.pem", Data((0..<30).flatMap { _ in block }))
@@ -761,7 +761,7 @@ struct ReliabilityTests {
         for command in [["list"], ["list", "--format", "list"], ["list", "--format", "csv"], ["list", "--format", "json"],
                         ["list", "--property", "thumbprint,subject,friendlyname"], ["show", thumbprint],
                         ["show", thumbprint, "--format", "json"], ["check"], ["audit"]] {
-            let result = try spawnCertstore(command + args, sourceLocation: sourceLocation)
+            let result = try certstore(command + args, sourceLocation: sourceLocation)
             #expect(result.status < 64, "\(result)", sourceLocation: sourceLocation)
             var raw = rawControlCharacters(result.stdoutData) + rawControlCharacters(result.stderrData)
             if command.contains("json") { raw.removeAll { $0 >= "U+0080" && $0 <= "U+009F" } }
@@ -769,7 +769,7 @@ struct ReliabilityTests {
             #expect(raw.isEmpty, "raw control characters \(raw) in `certstore \(command.joined(separator: " "))`:\n\(result)",
                     sourceLocation: sourceLocation)
         }
-        let json = try spawnCertstore(expecting: 0, ["list", "--format", "json"] + args, sourceLocation: sourceLocation)
+        let json = try certstore(expecting: 0, ["list", "--format", "json"] + args, sourceLocation: sourceLocation)
         #expect((try? parseJSONArray(json.stdout)) != nil, "list --format json is not valid JSON:\n\(json)", sourceLocation: sourceLocation)
     }
 
@@ -777,9 +777,9 @@ struct ReliabilityTests {
     func hostileSubjectNames() throws {
         let (t, template, before, _) = try Self.hostileStore("rel-names")
         let placeholder = "HOSTILEPLACEHOLDER0123456789"
-        try spawnOpenSSL(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", t.path("h.key").path, "-out", t.path("h.pem").path,
+        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", t.path("h.key").path, "-out", t.path("h.pem").path,
                      "-days", "30", "-subj", "/CN=\(placeholder)/O=Hostile", "-addext", "basicConstraints=critical,CA:FALSE"])
-        try spawnOpenSSL(["x509", "-in", t.path("h.pem").path, "-outform", "DER", "-out", t.path("h.der").path])
+        try openssl(["x509", "-in", t.path("h.pem").path, "-outform", "DER", "-out", t.path("h.der").path])
         let der = try Data(contentsOf: t.path("h.der"))
         let esc: [UInt8] = [0x1B] + Array("[2J".utf8)
         let cases: [(String, UInt8, [UInt8], Bool)] = [
@@ -794,13 +794,13 @@ struct ReliabilityTests {
             let file = try t.write("\(name).der", try HostileBytes.certificate(der, placeholder: placeholder, tag: tag, value: value))
             let root = t.path("names-\(name)")
             try copyTree(template.root, to: root)
-            let result = try spawnCertstore(["import", file.path, "--root", root.path])
+            let result = try certstore(["import", file.path, "--root", root.path])
             if valid {
                 #expect(result.status == 0, "\(name):\n\(result)")
                 let thumbprint = SHA1.hex(try Data(contentsOf: file))
                 #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("LocalMachine/My/\(thumbprint).cer").path), "\(name) not stored")
                 try Self.expectEscapedEverywhere(thumbprint, root: root)
-                let shown = try spawnCertstore(expecting: 0, ["show", thumbprint, "--root", root.path])
+                let shown = try certstore(expecting: 0, ["show", thumbprint, "--root", root.path])
                 #expect(shown.stdout.contains("\\x1B"), "ESC not shown as \\x1B:\n\(shown)")
             } else {
                 #expect(result.status == 65 && result.stderr.contains("error:"), "\(name):\n\(result)")
@@ -814,13 +814,13 @@ struct ReliabilityTests {
     func csvEscapesControlCharacters() throws {
         let (t, template, _, _) = try Self.hostileStore("rel-csv")
         let placeholder = "HOSTILEPLACEHOLDER0123456789"
-        try spawnOpenSSL(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", t.path("h.key").path, "-out", t.path("h.pem").path,
+        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", t.path("h.key").path, "-out", t.path("h.pem").path,
                      "-days", "30", "-subj", "/CN=\(placeholder)/O=Hostile", "-addext", "basicConstraints=critical,CA:FALSE"])
-        try spawnOpenSSL(["x509", "-in", t.path("h.pem").path, "-outform", "DER", "-out", t.path("h.der").path])
+        try openssl(["x509", "-in", t.path("h.pem").path, "-outform", "DER", "-out", t.path("h.der").path])
         let value = Array("nul".utf8) + [0x00, 0x1B] + Array("[2J".utf8) + [0x07, 0xC2, 0x9B]
         let file = try t.write("csv.der", try HostileBytes.certificate(try Data(contentsOf: t.path("h.der")), placeholder: placeholder, tag: 0x0C, value: value))
-        try spawnCertstore(expecting: 0, ["import", file.path, "--root", template.root.path])
-        let csv = try spawnCertstore(expecting: 0, ["list", "--format", "csv", "--root", template.root.path])
+        try certstore(expecting: 0, ["import", file.path, "--root", template.root.path])
+        let csv = try certstore(expecting: 0, ["list", "--format", "csv", "--root", template.root.path])
         let raw = rawControlCharacters(csv.stdoutData).filter { $0 != "U+000D" }  // RFC 4180 line ends are fine
         #expect(raw.isEmpty, "raw control characters \(raw) in list --format csv:\n\(csv)")
         #expect((try? parseCSV(csv.stdout))?.count == 6, "\(csv)")
@@ -830,7 +830,7 @@ struct ReliabilityTests {
     func hostileFriendlyNames() throws {
         let (t, template, _, fx) = try Self.hostileStore("rel-friendly")
         let placeholder = "FRIENDLYPLACEHOLDER01"
-        try spawnOpenSSL(["pkcs12", "-export", "-in", fx.selfSigned.certificate.path, "-inkey", fx.selfSigned.key.path, "-name", placeholder,
+        try openssl(["pkcs12", "-export", "-in", fx.selfSigned.certificate.path, "-inkey", fx.selfSigned.key.path, "-name", placeholder,
                      "-keypbe", "NONE", "-certpbe", "NONE", "-nomac", "-passout", "pass:", "-out", t.path("fn.p12").path])
         let plain = try Data(contentsOf: t.path("fn.p12"))
         let old = HostileBytes.bmp(placeholder)
@@ -843,11 +843,11 @@ struct ReliabilityTests {
             let file = try t.write("\(name).p12", try HostileBytes.replacing(old, with: padded(value), in: plain))
             let root = t.path("fn-\(name)")
             try copyTree(template.root, to: root)
-            let result = try spawnCertstore(["import", file.path, "--root", root.path])
+            let result = try certstore(["import", file.path, "--root", root.path])
             #expect(result.status == 0 || result.status == 65, "\(name):\n\(result)")
             guard result.status == 0 else { continue }
             try Self.expectEscapedEverywhere(fx.selfSigned.thumbprint, root: root)
-            let record = parseListOutput(try spawnCertstore(expecting: 0, ["show", fx.selfSigned.thumbprint, "--format", "list", "--root", root.path]).stdout).first
+            let record = parseListOutput(try certstore(expecting: 0, ["show", fx.selfSigned.thumbprint, "--format", "list", "--root", root.path]).stdout).first
             let shown = record?["FriendlyName"] ?? ""
             if name == "controls-then-nul" {
                 // The importer drops control characters from friendly names (StoreProperties.sanitizeFriendlyName);
@@ -866,10 +866,10 @@ struct ReliabilityTests {
     @Test("a PKCS#12 whose key matches none of its certificates: exit 65, a clear error, store unchanged")
     func pkcs12KeyMatchesNothing() throws {
         let (t, template, before, fx) = try Self.hostileStore("rel-mismatch")
-        try spawnOpenSSL(["pkcs12", "-export", "-in", fx.selfSigned.certificate.path, "-inkey", fx.selfSigned.key.path,
+        try openssl(["pkcs12", "-export", "-in", fx.selfSigned.certificate.path, "-inkey", fx.selfSigned.key.path,
                      "-keypbe", "NONE", "-certpbe", "NONE", "-nomac", "-passout", "pass:", "-out", t.path("plain.p12").path])
-        try spawnOpenSSL(["pkey", "-in", fx.selfSigned.key.path, "-outform", "DER", "-out", t.path("own.der").path])
-        try spawnOpenSSL(["pkey", "-in", fx.strayKey.path, "-outform", "DER", "-out", t.path("stray.der").path])
+        try openssl(["pkey", "-in", fx.selfSigned.key.path, "-outform", "DER", "-out", t.path("own.der").path])
+        try openssl(["pkey", "-in", fx.strayKey.path, "-outform", "DER", "-out", t.path("stray.der").path])
         let spliced = try HostileBytes.pkcs12WithForeignKey(plainPKCS12: try Data(contentsOf: t.path("plain.p12")),
                                                             ownKey: try Data(contentsOf: t.path("own.der")),
                                                             foreignKey: try Data(contentsOf: t.path("stray.der")))
@@ -885,7 +885,7 @@ struct ReliabilityTests {
         defer { withExtendedLifetime(t) {} }
         let root = template.root
         let args = ["--root", root.path]
-        let listed = try parseJSONArray(try spawnCertstore(expecting: 0, ["list", "--format", "json"] + args).stdout)  // warms any cache
+        let listed = try parseJSONArray(try certstore(expecting: 0, ["list", "--format", "json"] + args).stdout)  // warms any cache
         var keyNames: [String: String] = [:]
         for entry in listed {
             if let thumbprint = entry["thumbprint"] as? String, let spki = entry["publicKeySha256"] as? String {
@@ -896,18 +896,18 @@ struct ReliabilityTests {
         let victim = keys.appendingPathComponent(try #require(keyNames[template.e], "list: \(listed)"))
         let other = keys.appendingPathComponent(try #require(keyNames[template.a], "list: \(listed)"))
         // Overwrite in place, as `cp` does (same inode, same size for two P-256 keys).
-        let copied = try Spawn.program("/bin/cp", [other.path, victim.path]).wait()
+        let copied = try RunningProcess(executable: URL(fileURLWithPath: "/bin/cp"), arguments: [other.path, victim.path]).wait()
         #expect(copied.status == 0, "\(copied)")
         let before = try DirectorySnapshot.take(root)
 
-        let record = parseListOutput(try spawnCertstore(expecting: 0, ["show", template.e, "--format", "list"] + args).stdout).first ?? [:]
+        let record = parseListOutput(try certstore(expecting: 0, ["show", template.e, "--format", "list"] + args).stdout).first ?? [:]
         #expect(record["PrivateKeyStatus"] == "Mismatched", "\(record)")
         #expect(record["HasPrivateKey"] == "False", "\(record)")
-        let withKeys = try jsonThumbprints(try spawnCertstore(expecting: 0, ["list", "--has-private-key", "--format", "json"] + args).stdout)
+        let withKeys = try jsonThumbprints(try certstore(expecting: 0, ["list", "--has-private-key", "--format", "json"] + args).stdout)
         #expect(!withKeys.contains(template.e) && withKeys.contains(template.a))
-        let check = try spawnCertstore(expecting: 2, ["check", "--format", "json"] + args)
+        let check = try certstore(expecting: 2, ["check", "--format", "json"] + args)
         #expect(check.stdout.contains("key-name-mismatch"), "\(check)")
-        let enable = try spawnCertstore(["enable", template.e, "--services", "SMTP"] + args)
+        let enable = try certstore(["enable", template.e, "--services", "SMTP"] + args)
         #expect(enable.status != 0, "enable accepted a certificate whose key file holds another key:\n\(enable)")
         let after = try DirectorySnapshot.take(root)
         #expect(after == before, "\(before.differences(to: after))")

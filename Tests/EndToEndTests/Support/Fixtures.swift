@@ -208,8 +208,8 @@ let opensslBinary = URL(fileURLWithPath: FileManager.default.isExecutableFile(at
 
 /// Runs `openssl ARGS` in `dir`; throws with its stderr when it fails. Returns stdout.
 @discardableResult
-func openssl(_ arguments: [String], in dir: URL, stdin: StandardInput = .null) throws -> String {
-    let result = try runProgram(opensslBinary, arguments, stdin: stdin, currentDirectory: dir, timeout: 60)
+func openssl(_ arguments: [String], in dir: URL? = nil, stdin: StandardInput = .null) throws -> String {
+    let result = try runProgram(opensslBinary, arguments, stdin: stdin, currentDirectory: dir, timeout: 120)
     guard result.status == 0, !result.timedOut else {
         throw RunnerError("openssl failed:\n\(result)")
     }

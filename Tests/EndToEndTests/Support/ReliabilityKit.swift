@@ -157,7 +157,7 @@ func misnamedCertificates(_ root: URL) -> [String] {
 
 /// `cp -a` (modes, links and all): a fresh copy of a template store per iteration.
 func copyTree(_ source: URL, to destination: URL) throws {
-    let result = try Spawn.program("/bin/cp", ["-a", source.path, destination.path]).wait(timeout: 30)
+    let result = try RunningProcess(executable: URL(fileURLWithPath: "/bin/cp"), arguments: ["-a", source.path, destination.path]).wait(timeout: 30)
     guard result.status == 0 else { throw RunnerError("cp -a failed:\n\(result)") }
 }
 
@@ -166,12 +166,12 @@ func copyTree(_ source: URL, to destination: URL) throws {
 /// `/usr/bin/flock` takes `<location>/.lock` the way another certstore would (flock(LOCK_EX) on the file), then
 /// the shell execs `sleep`, which keeps the locked descriptor: one process, killed by `release()`.
 final class LockHolder {
-    let process: SpawnedProcess
+    let process: RunningProcess
     let lockFile: URL
 
     init(lockFile: URL) throws {
         self.lockFile = lockFile
-        process = try Spawn.program("/bin/sh", ["-c", "exec 9>>\"$0\" && /usr/bin/flock -x 9 && exec sleep 120", lockFile.path])
+        process = try RunningProcess(executable: URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", "exec 9>>\"$0\" && /usr/bin/flock -x 9 && exec sleep 120", lockFile.path])
         // Wait until the lock is really held: our own non-blocking attempt must fail.
         let deadline = Date().addingTimeInterval(10)
         while !Self.isLocked(lockFile) {
