@@ -452,21 +452,26 @@ struct ServicesTests {
         try m.expectServiceFiles("SMTP", hold: cert)
     }
 
+    /// Installs `body` as hook 10-slow, forces a change and runs `deploy --hook-timeout 1`; returns the result,
+    /// how long deploy took, and the pid the hook wrote to `pidFile` (0 if none).
+    static func deployWithSlowHook(_ m: Machine, body: String, pidFile: URL) throws -> (CommandResult, Double, pid_t) {
+        try m.installHooks([(name: "10-slow", body: body, mode: 0o755)])
+        try FileManager.default.removeItem(at: m.current("SMTP"))  // force a change
+        let start = Date()
+        let result = try certstore(expecting: 0, ["deploy", "--hook-timeout", "1"] + m.args, timeout: 40)
+        let elapsed = Date().timeIntervalSince(start)
+        let pid = pid_t((try? String(contentsOf: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+        return (result, elapsed, pid)
+    }
+
     @Test("a hook running past --hook-timeout is stopped and reported; deploy returns soon after the timeout")
     func hookTimeout() throws {
         let m = try Machine("svc-hooktimeout")
         let cert = try m.add("mail")
         try m.enable(cert, "SMTP")
         let pidFile = m.t.path("hook.pid")
-        try m.installHooks([(name: "10-slow", body: "echo $$ > '\(pidFile.path)'\nexec sleep 30", mode: 0o755)])
-        var hookPID: pid_t = 0
+        let (result, elapsed, hookPID) = try Self.deployWithSlowHook(m, body: "echo $$ > '\(pidFile.path)'\nexec sleep 30", pidFile: pidFile)
         defer { if processIsAlive(hookPID) { kill(hookPID, SIGKILL) } }
-
-        try FileManager.default.removeItem(at: m.current("SMTP"))  // force a change
-        let start = Date()
-        let result = try certstore(expecting: 0, ["deploy", "--hook-timeout", "1"] + m.args, timeout: 40)
-        let elapsed = Date().timeIntervalSince(start)
-        hookPID = pid_t((try? String(contentsOf: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
         #expect(result.stderr.contains("hook 10-slow (SMTP) timed out after 1 s and was stopped"), "\(result)")
         #expect(elapsed < 10, "deploy took \(elapsed) s with --hook-timeout 1")
         #expect(hookPID > 0 && !processIsAlive(hookPID), "the hook (pid \(hookPID)) is still running")
@@ -479,15 +484,8 @@ struct ServicesTests {
         let cert = try m.add("mail")
         try m.enable(cert, "SMTP")
         let pidFile = m.t.path("child.pid")
-        try m.installHooks([(name: "10-slow", body: "sleep 15 &\necho $! > '\(pidFile.path)'\nwait", mode: 0o755)])
-        var childPID: pid_t = 0
+        let (result, elapsed, childPID) = try Self.deployWithSlowHook(m, body: "sleep 15 &\necho $! > '\(pidFile.path)'\nwait", pidFile: pidFile)
         defer { if processIsAlive(childPID) { kill(childPID, SIGKILL) } }
-
-        try FileManager.default.removeItem(at: m.current("SMTP"))
-        let start = Date()
-        let result = try certstore(expecting: 0, ["deploy", "--hook-timeout", "1"] + m.args, timeout: 40)
-        let elapsed = Date().timeIntervalSince(start)
-        childPID = pid_t((try? String(contentsOf: pidFile, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
         #expect(result.stderr.contains("hook 10-slow (SMTP) timed out after 1 s and was stopped"), "\(result)")
         #expect(elapsed < 10, "deploy took \(elapsed) s with --hook-timeout 1")
     }
