@@ -56,7 +56,8 @@ struct RecordWriter {
 
     /// One JSON object, keys sorted (the documented, stable order).
     static func jsonObject(_ row: Row) -> String {
-        let data = (try? makeJSONEncoder().encode(JSONRecord(row))) ?? Data("{}".utf8)
+        let record = JSONRecordObject(fields: row.map { (key: $0.jsonKey, value: $0.value) }, dateText: dateText)
+        let data = (try? makeJSONEncoder().encode(record)) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 
@@ -186,38 +187,6 @@ extension String {
         var s = self
         while s.last == " " { s.removeLast() }
         return s
-    }
-}
-
-/// A row as an Encodable JSON object (camelCase keys, typed values).
-struct JSONRecord: Encodable, @unchecked Sendable {
-    let row: RecordWriter.Row
-
-    init(_ row: RecordWriter.Row) { self.row = row }
-
-    struct Key: CodingKey {
-        let stringValue: String
-        init(_ string: String) { stringValue = string }
-        init?(stringValue: String) { self.stringValue = stringValue }
-        var intValue: Int? { nil }
-        init?(intValue: Int) { nil }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: Key.self)
-        for column in row {
-            let key = Key(column.jsonKey)
-            switch column.value {
-            case .string(let s): try container.encode(s, forKey: key)
-            case .bool(let b): try container.encode(b, forKey: key)
-            case .int(let i): try container.encode(i, forKey: key)
-            case .date(let d):
-                if let d { try container.encode(RecordWriter.dateText(d), forKey: key) } else { try container.encodeNil(forKey: key) }
-            case .list(let items): try container.encode(items, forKey: key)
-            case .flags(let names, _): try container.encode(names, forKey: key)
-            case .null: try container.encodeNil(forKey: key)
-            }
-        }
     }
 }
 

@@ -5,42 +5,13 @@ import Testing
 /// JSONRecordText must write exactly what Foundation's JSONEncoder writes for the same records.
 @Suite("JSONRecordText")
 struct JSONRecordTextTests {
-    /// The reference: the Codable record `list --format json` used before, through JSONEncoder.
-    struct Reference: Encodable {
-        let fields: [(key: String, value: PropertyValue)]
-
-        struct Key: CodingKey {
-            let stringValue: String
-            init(_ string: String) { stringValue = string }
-            init?(stringValue: String) { self.stringValue = stringValue }
-            var intValue: Int? { nil }
-            init?(intValue: Int) { nil }
-        }
-
-        func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: Key.self)
-            for (key, value) in fields {
-                let key = Key(key)
-                switch value {
-                case .string(let s): try container.encode(s, forKey: key)
-                case .bool(let b): try container.encode(b, forKey: key)
-                case .int(let i): try container.encode(i, forKey: key)
-                case .date(let d):
-                    if let d { try container.encode(JSONRecordTextTests.dateText(d), forKey: key) } else { try container.encodeNil(forKey: key) }
-                case .list(let items): try container.encode(items, forKey: key)
-                case .flags(let names, _): try container.encode(names, forKey: key)
-                case .null: try container.encodeNil(forKey: key)
-                }
-            }
-        }
-    }
-
     @Sendable static func dateText(_ date: Date) -> String { date.formatted(.iso8601) }
 
+    /// The reference: the Codable record `show` writes (and `list --format json` wrote before), through JSONEncoder.
     static func reference(_ records: [[(key: String, value: PropertyValue)]]) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let text = String(decoding: try encoder.encode(records.map(Reference.init)), as: UTF8.self)
+        let text = String(decoding: try encoder.encode(records.map { JSONRecordObject(fields: $0, dateText: dateText) }), as: UTF8.self)
         return text
     }
 
