@@ -5,20 +5,18 @@ public enum OpenSSLProviders {
     /// Version of the libcrypto actually loaded, e.g. "OpenSSL 3.0.19 27 Jan 2026".
     public static var version: String { String(cString: OpenSSL_version(OPENSSL_VERSION)) }
 
-    /// Loads "default" and then "legacy" (RC2-40, which older Windows PKCS#12 exports use).
+    /// Loads "legacy" (RC2-40, which older Windows PKCS#12 exports use) next to the default provider.
     ///
-    /// Loading any provider explicitly turns off OpenSSL's implicit fallback to "default", so
-    /// "default" goes first: loading "legacy" first opens a window in which other threads cannot
-    /// fetch AES or PKCS12KDF. A Swift global is initialised exactly once, thread-safely.
+    /// Loading a provider with `OSSL_PROVIDER_load` turns off OpenSSL's implicit fallback to "default" while
+    /// other threads may be fetching: loading "default" explicitly first only narrowed that window, and a
+    /// SHA-256 fetch on another thread still failed in it once (EVP_Digest, in a CI run). `OSSL_PROVIDER_try_load`
+    /// with `retain_fallbacks` keeps the fallback, so there is no window. A Swift global runs exactly once.
     public static func loadLegacy() -> Result<Void, CertStoreError> { legacyLoadResult }
 }
 
 private let legacyLoadResult: Result<Void, CertStoreError> = {
     ERR_clear_error()
-    guard OSSL_PROVIDER_load(nil, "default") != nil else {
-        return .failure(.openssl("loading the OpenSSL default provider", kind: .internalError))
-    }
-    guard OSSL_PROVIDER_load(nil, "legacy") != nil else {
+    guard OSSL_PROVIDER_try_load(nil, "legacy", 1) != nil else {
         let entries = drainOpenSSLErrors().map(\.description).joined(separator: "; ")
         return .failure(CertStoreError(
             .badData,
