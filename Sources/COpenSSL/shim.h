@@ -68,6 +68,8 @@ static inline void shim_OPENSSL_free(void *p) { OPENSSL_free(p); }
 static inline long shim_BIO_get_mem_data(BIO *b, char **pp) { return BIO_get_mem_data(b, pp); }
 static inline int shim_EVP_PKEY_KEYPAIR(void) { return EVP_PKEY_KEYPAIR; }
 static inline int shim_EVP_PKEY_PUBLIC_KEY(void) { return EVP_PKEY_PUBLIC_KEY; }
+/* The ASN.1 template of a certificate, for ASN1_item_d2i_ex in a chosen library context. */
+static inline const ASN1_ITEM *shim_X509_item(void) { return ASN1_ITEM_rptr(X509); }
 
 /* ---- PKCS#7 (certificate bundles, .p7b) ---- */
 /* The certificates of a signed (or signed-and-enveloped) PKCS#7, borrowed from it. */

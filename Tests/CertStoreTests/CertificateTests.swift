@@ -282,3 +282,48 @@ struct PublicKeyIdentifierTests {
         #expect(!check(long))
     }
 }
+
+@Suite("Certificates parsed for a listing")
+struct InventoryParseTests {
+    /// What a listing reads from a certificate parsed without OpenSSL's eager key decode must be exactly what
+    /// a full parse gives, for every kind of key (including ones OpenSSL re-encodes and self-signed ones,
+    /// whose self-signature check needs the key).
+    @Test("properties and key match equal a full parse for every kind of key", arguments: PublicKeyIdentifierTests.kinds.map(\.name))
+    func sameAsFullParse(name: String) throws {
+        let directory = try PublicKeyIdentifierTests.made.get()
+        let der = try Fixtures.derOfFirstPEMBlock(Array(try Data(contentsOf: directory.appendingPathComponent("\(name).pem"))))
+        let full = try Certificate(der: der)
+        let decoder = PublicKeyDecoder()
+        let listed = try Certificate(inventoryDER: der, decoder: decoder)
+        #expect(listed.parsedForInventory)
+        #expect(listed.properties() == full.properties())
+        #expect(listed.properties().isSelfSigned)
+        #expect(listed.properties().keyAlgorithm != "" && listed.properties().publicKeySize > 0)
+        let key = try PrivateKey(bytes: Array(try Data(contentsOf: directory.appendingPathComponent("\(name).key"))), password: nil)
+        #expect(listed.matches(key) && full.matches(key))
+        let other = try Fixtures.get().key("leaf.key")
+        #expect(!listed.matches(other) && !full.matches(other))
+        // The decoder's contexts are reused: a second certificate through the same decoder reads the same.
+        #expect(try Certificate(inventoryDER: der, decoder: decoder).properties() == full.properties())
+    }
+
+    @Test("issued, self-issued and odd certificates read the same as a full parse",
+          arguments: ["leaf.pem", "ca.pem", "client.pem", "leaf-renewed.pem", "other.pem", "names.pem", "rsa.pem", "ed25519.pem"])
+    func fixtures(name: String) throws {
+        let der = try Fixtures.derOfFirstPEMBlock(try Fixtures.get().bytes(name))
+        let listed = try Certificate(inventoryDER: der, decoder: PublicKeyDecoder())
+        #expect(listed.properties() == (try Certificate(der: der)).properties())
+    }
+
+    @Test("trailing bytes and damaged input are refused as by a full parse", arguments: [0, 1, 2])
+    func damaged(variant: Int) throws {
+        let der = try Fixtures.get().bytes("leaf.der")
+        let input: [UInt8] = switch variant {
+        case 0: der + [0, 0, 0]
+        case 1: Array(der.prefix(der.count / 2))
+        default: pseudoRandomBytes(count: 600, seed: 7)
+        }
+        let error = try #require(throws: CertStoreError.self) { try Certificate(inventoryDER: input, decoder: PublicKeyDecoder()) }
+        #expect(error.kind == .badData)
+    }
+}

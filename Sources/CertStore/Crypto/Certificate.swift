@@ -10,13 +10,37 @@ public final class Certificate: @unchecked Sendable {
     let x509: OpaquePointer
     /// The exact DER bytes: the thumbprint is their SHA-1, and the store keeps them unchanged.
     public let der: [UInt8]
+    /// Parsed for a listing (`init(inventoryDER:decoder:)`): the `X509*` lives in a library context without
+    /// algorithms, so it must never be verified, chained or exported; its public key is `detachedPublicKey`.
+    let parsedForInventory: Bool
+    /// The public key decoded apart from the `X509*` (owned), for certificates parsed for a listing.
+    private let detachedPublicKey: OpaquePointer?
 
-    private init(owning x509: OpaquePointer, der: [UInt8]) {
+    private init(owning x509: OpaquePointer, der: [UInt8], detachedPublicKey: OpaquePointer? = nil, parsedForInventory: Bool = false) {
         self.x509 = x509
         self.der = der
+        self.detachedPublicKey = detachedPublicKey
+        self.parsedForInventory = parsedForInventory
     }
 
-    deinit { X509_free(x509) }
+    deinit {
+        X509_free(x509)
+        if let detachedPublicKey { EVP_PKEY_free(detachedPublicKey) }
+    }
+
+    /// The certificate's public key (nil when OpenSSL cannot decode its algorithm).
+    var publicKey: OpaquePointer? {
+        if parsedForInventory { return detachedPublicKey }
+        guard let key = X509_get0_pubkey(x509) else { ERR_clear_error(); return nil }
+        return key
+    }
+
+    /// The `X509*` for what needs the certificate's algorithms (signature checks, chains, PKCS#12): never
+    /// one parsed for a listing.
+    var verifiableX509: OpaquePointer {
+        precondition(!parsedForInventory, "a certificate parsed for a listing cannot be verified or exported")
+        return x509
+    }
 
     /// Parses one DER certificate; trailing bytes are an error (the file is not what it claims to be).
     public convenience init(der: [UInt8]) throws {
@@ -34,6 +58,44 @@ public final class Certificate: @unchecked Sendable {
             throw CertStoreError.badData("the DER certificate is followed by \(der.count - consumed) unexpected bytes")
         }
         self.init(owning: parsed, der: der)
+    }
+
+    /// Parses one DER certificate for a listing: what `properties()` and `matches(_:)` need, at a fraction of
+    /// the cost. `d2i_X509` in OpenSSL 3.0 builds a decoder context for every certificate's public key
+    /// (walking every decoder under process-wide locks: measured, 60% of a parse and most of the contention
+    /// between threads). Here the certificate is parsed in a library context whose only provider is OpenSSL's
+    /// "null" provider, so that eager decode finds nothing and costs nothing, and the key is decoded by
+    /// `decoder`, which reuses its contexts. The result must not be verified or exported (`verifiableX509`).
+    /// Debug builds (the tests) check that its properties equal those of `init(der:)`.
+    convenience init(inventoryDER der: [UInt8], decoder: PublicKeyDecoder) throws {
+        guard let context = inventoryLibraryContext else { try self.init(der: der); return }
+        ERR_clear_error()
+        var consumed = 0
+        let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
+            var pointer = buffer.baseAddress
+            let x = ASN1_item_d2i_ex(nil, &pointer, buffer.count, shim_X509_item(), context, nil)
+            if let start = buffer.baseAddress, let pointer { consumed = pointer - start }
+            return x
+        }
+        guard let parsed else { throw CertStoreError.openssl("reading the DER certificate") }
+        guard consumed == der.count else {
+            X509_free(parsed)
+            throw CertStoreError.badData("the DER certificate is followed by \(der.count - consumed) unexpected bytes")
+        }
+        ERR_clear_error()   // the eager decode's "no decoder" errors
+        var key: OpaquePointer? = nil
+        if let spki = X509_get_X509_PUBKEY(parsed),
+           let bytes = try? derEncode("i2d_X509_PUBKEY", { i2d_X509_PUBKEY(spki, $0) }) {
+            var algorithm: OpaquePointer? = nil
+            X509_PUBKEY_get0_param(&algorithm, nil, nil, nil, spki)
+            // X509_PUBKEY names the key type the same way before it decodes (OBJ_obj2txt, names allowed).
+            var name = [CChar](repeating: 0, count: 80)
+            if let algorithm, OBJ_obj2txt(&name, Int32(name.count), algorithm, 0) > 0 {
+                key = decoder.decode(bytes, keyType: String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            }
+        }
+        ERR_clear_error()
+        self.init(owning: parsed, der: der, detachedPublicKey: key, parsedForInventory: true)
     }
 
     /// Takes over one reference to an `X509*` (from PEM, PKCS#7 or PKCS#12 parsing).
@@ -76,7 +138,7 @@ public final class Certificate: @unchecked Sendable {
 
     /// `i2d_PUBKEY` of the decoded key: the definition of the identifier.
     var reencodedSPKI: [UInt8]? {
-        guard let pkey = X509_get0_pubkey(x509), let spki = try? derEncode("i2d_PUBKEY", { i2d_PUBKEY(pkey, $0) }) else {
+        guard let pkey = publicKey, let spki = try? derEncode("i2d_PUBKEY", { i2d_PUBKEY(pkey, $0) }) else {
             ERR_clear_error()
             return nil
         }
@@ -97,7 +159,7 @@ public final class Certificate: @unchecked Sendable {
     ///   uncompressed at that length, and it has already refused a point off the curve or out of range.
     /// Everything else (compressed points, explicit parameters, DSA, PSS, EdDSA, ...) is re-encoded.
     var canonicalSPKI: [UInt8]? {
-        guard let pkey = X509_get0_pubkey(x509), let pub = X509_get_X509_PUBKEY(x509) else { ERR_clear_error(); return nil }
+        guard let pkey = publicKey, let pub = X509_get_X509_PUBKEY(x509) else { ERR_clear_error(); return nil }
         var algorithm: OpaquePointer? = nil
         var key: UnsafePointer<UInt8>? = nil
         var keyLength: Int32 = 0
@@ -173,12 +235,23 @@ public final class Certificate: @unchecked Sendable {
             extendedKeyUsages: extendedKeyUsages,
             keyUsage: keyUsage,
             keyAlgorithm: keyAlgorithm,
-            publicKeySize: Int(X509_get0_pubkey(x509).map { EVP_PKEY_get_bits($0) } ?? 0),
+            publicKeySize: Int(publicKey.map { EVP_PKEY_get_bits($0) } ?? 0),
             signatureAlgorithmOID: signatureAlgorithmOID,
             signatureHash: signatureHash,
-            isSelfSigned: X509_self_signed(x509, 0) == 1,
+            isSelfSigned: isSelfSigned,
             isCertificateAuthority: (X509_get_extension_flags(x509) & UInt32(EXFLAG_CA)) != 0,
             publicKeyIdentifier: publicKeyIdentifier)
+    }
+
+    /// OpenSSL's `X509_self_signed` (names, key identifiers and a signature algorithm that fits the key;
+    /// the signature itself is not checked). It needs the key inside the `X509*`, which one parsed for a
+    /// listing lacks: such a certificate that names itself as issuer (roots and self-signed ones, few in a
+    /// store) is parsed in full to answer; for any other the answer is no without asking.
+    private var isSelfSigned: Bool {
+        guard parsedForInventory else { return X509_self_signed(x509, 0) == 1 }
+        guard X509_get_extension_flags(x509) & UInt32(EXFLAG_SI) != 0 else { return false }
+        guard let full = try? Certificate(der: der) else { ERR_clear_error(); return false }
+        return X509_self_signed(full.x509, 0) == 1
     }
 
     private var serialNumber: String {
@@ -189,7 +262,7 @@ public final class Certificate: @unchecked Sendable {
     }
 
     private var keyAlgorithm: String {
-        if let pkey = X509_get0_pubkey(x509), let name = openSSLString(EVP_PKEY_get0_type_name(pkey)) {
+        if let pkey = publicKey, let name = openSSLString(EVP_PKEY_get0_type_name(pkey)) {
             return name
         }
         ERR_clear_error()
@@ -310,9 +383,11 @@ public final class Certificate: @unchecked Sendable {
 
     // MARK: keys
 
-    /// `X509_check_private_key`: does `key` belong to this certificate?
+    /// Does `key` belong to this certificate? What `X509_check_private_key` does (`EVP_PKEY_eq` of the
+    /// certificate's public key and `key`), for certificates parsed either way.
     public func matches(_ key: PrivateKey) -> Bool {
-        let ok = X509_check_private_key(x509, key.pkey) == 1
+        guard let publicKey else { ERR_clear_error(); return false }
+        let ok = EVP_PKEY_eq(publicKey, key.pkey) == 1
         if !ok { ERR_clear_error() }
         return ok
     }
@@ -326,9 +401,22 @@ public final class Certificate: @unchecked Sendable {
     /// Did `issuer` issue this certificate (names, key identifiers, and the signature)?
     public func isIssued(by issuer: Certificate) -> Bool {
         guard X509_check_issued(issuer.x509, x509) == X509_V_OK else { return false }
-        guard let key = X509_get0_pubkey(issuer.x509) else { ERR_clear_error(); return false }
-        let ok = X509_verify(x509, key) == 1
+        guard let key = issuer.publicKey else { return false }
+        let ok = X509_verify(verifiableX509, key) == 1
         if !ok { ERR_clear_error() }
         return ok
     }
 }
+
+/// A library context whose only provider is OpenSSL's "null" provider (no algorithms, no fallback to the
+/// default provider): certificates parsed in it skip the eager public-key decode (`init(inventoryDER:)`).
+/// OpenSSL library contexts are safe to share between threads; this one is never changed after it is made.
+nonisolated(unsafe) private let inventoryLibraryContext: OpaquePointer? = {
+    guard let context = OSSL_LIB_CTX_new() else { ERR_clear_error(); return nil }
+    guard OSSL_PROVIDER_load(context, "null") != nil else {
+        OSSL_LIB_CTX_free(context)
+        ERR_clear_error()
+        return nil
+    }
+    return context
+}()

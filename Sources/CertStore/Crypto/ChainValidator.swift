@@ -45,11 +45,11 @@ public struct ChainValidator: Sendable {
             X509_STORE_CTX_free(context)
             X509_STORE_free(store)
         }
-        for root in roots { X509_STORE_add_cert(store, root.x509) }
+        for root in roots { X509_STORE_add_cert(store, root.verifiableX509) }
         let untrusted = shim_sk_X509_new_null()
         defer { shim_sk_X509_free(untrusted) }
-        for intermediate in intermediates { _ = shim_sk_X509_push(untrusted, intermediate.x509) }
-        guard X509_STORE_CTX_init(context, store, certificate.x509, untrusted) == 1 else {
+        for intermediate in intermediates { _ = shim_sk_X509_push(untrusted, intermediate.verifiableX509) }
+        guard X509_STORE_CTX_init(context, store, certificate.verifiableX509, untrusted) == 1 else {
             ERR_clear_error()
             return Result(outcome: .invalid, errorCode: -1, errorText: "cannot start chain verification", chain: [])
         }

@@ -17,13 +17,13 @@ public enum PKCS12Writer {
         ERR_clear_error()
         let stack = shim_sk_X509_new_null()
         defer { shim_sk_X509_free(stack) }  // shallow: the certificates belong to their wrappers
-        for member in chain { _ = shim_sk_X509_push(stack, member.x509) }
+        for member in chain { _ = shim_sk_X509_push(stack, member.verifiableX509) }
         let (keyNID, certNID, macIterations): (Int32, Int32, Int32) = switch encryption {
         case .modern: (NID_aes_256_cbc, NID_aes_256_cbc, iterations)
         case .legacy: (NID_pbe_WithSHA1And3_Key_TripleDES_CBC, NID_pbe_WithSHA1And3_Key_TripleDES_CBC, -1)
         }
         let created: OpaquePointer? = password.withCString { pass in
-            PKCS12_create(pass, friendlyName?.isEmpty == false ? friendlyName : nil, key.pkey, certificate.x509,
+            PKCS12_create(pass, friendlyName?.isEmpty == false ? friendlyName : nil, key.pkey, certificate.verifiableX509,
                           stack, keyNID, certNID, iterations, macIterations, 0)
         }
         guard let p12 = created else { throw CertStoreError.openssl("creating the PKCS#12 file", kind: .internalError) }

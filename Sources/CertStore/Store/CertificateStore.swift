@@ -18,6 +18,10 @@ public final class CertificateStore: Sendable {
 
     /// Told how far a cold parse of many certificates has come (done, total): the CLI's progress bar.
     public let parseProgress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
+    /// `directory` and `keysDirectory` as paths: a listing joins them with file names thousands of times, and
+    /// building URLs cost more than the reads.
+    private let directoryPath: String
+    private let keysPath: String
 
     public init(root: URL, location: String = "LocalMachine", limits: Limits = .default, lockTimeout: Double = 10,
                 parseProgress: (@Sendable (_ done: Int, _ total: Int) -> Void)? = nil) {
@@ -26,6 +30,9 @@ public final class CertificateStore: Sendable {
         self.limits = limits
         self.lockTimeout = lockTimeout
         self.parseProgress = parseProgress
+        let directory = root.appendingPathComponent(location, isDirectory: true)
+        directoryPath = directory.path
+        keysPath = directory.appendingPathComponent("Keys", isDirectory: true).path
     }
 
     /// `--root`, else `$CERTSTORE_ROOT`, else `./Stores` when it exists, else `/var/lib/certstore`.
@@ -74,8 +81,9 @@ public final class CertificateStore: Sendable {
     ///
     /// First the stamps of every entry's files are compared with the index (on all cores); then, batch by
     /// batch, current records are decoded and the others parsed and checked (on all cores), and `body` is
-    /// called. Parsed certificates are kept for callers (chains, export) only when few were parsed; otherwise
-    /// an entry reads its `.cer` again when asked, as an entry served from the index always does.
+    /// called. Certificates are parsed for the listing only (`Certificate(inventoryDER:)`): an entry reads its
+    /// `.cer` again when a caller asks for the certificate itself (chains, export), as one served from the
+    /// index always does.
     @discardableResult
     public func forEachBatch(in store: StorePath, batchSize: Int = 4096, _ body: ([StoreEntry]) throws -> Void) throws -> [StoreProblem] {
         let folder = directory(of: store)
@@ -98,7 +106,6 @@ public final class CertificateStore: Sendable {
         let missCount = current.lazy.filter { !$0 }.count
         let progress = parseProgress.flatMap { report in missCount >= 200 ? ProgressCounter(total: missCount, report: report) : nil }
         defer { progress?.finish() }
-        let keepParsed = missCount <= 1_000
         var problems: [StoreProblem] = []
         var next = StoreIndex.Builder(previous: index.bytes)   // the next index, written only if something changed
         var changed = missCount > 0
@@ -118,8 +125,8 @@ public final class CertificateStore: Sendable {
                 if case .success(let record?) = result { records[positions[offset]] = record } else { current[positions[offset]] = false; changed = true }
             }
             let misses = batch.filter { !current[$0] }
-            let fresh = parseConcurrently(misses.map { String(names[$0].dropLast(4)) }, in: store, progress: progress, keep: keepParsed)
-            var parsed: [Int: (StoreIndex.Record, Certificate?)] = [:]
+            let fresh = parseConcurrently(misses.map { String(names[$0].dropLast(4)) }, in: store, progress: progress)
+            var parsed: [Int: StoreIndex.Record] = [:]
             for (offset, position) in misses.enumerated() {
                 switch fresh[offset] {
                 case .success(let value):
@@ -133,21 +140,18 @@ public final class CertificateStore: Sendable {
             var entries: [StoreEntry] = []
             entries.reserveCapacity(batch.count)
             for position in batch {
-                let record: StoreIndex.Record, certificate: Certificate?
+                let record: StoreIndex.Record
                 if let served = records[position] {
                     record = served
-                    certificate = nil
                     if let range = index.range(record.properties.thumbprint) { next.appendPrevious(range) }
-                } else if let (fresh, parsedCertificate) = parsed[position] {
+                } else if let fresh = parsed[position] {
                     record = fresh
-                    certificate = parsedCertificate
                     next.append(fresh)
                 } else {
                     continue
                 }
                 let path = "\(folderPath)/\(record.properties.thumbprint).cer"
-                let source = certificate.map { CertificateSource(parsed: $0, path: path) }
-                    ?? CertificateSource(path: path, thumbprint: record.properties.thumbprint, limit: limits.maxFileSize)
+                let source = CertificateSource(path: path, thumbprint: record.properties.thumbprint, limit: limits.maxFileSize)
                 entries.append(StoreEntry(store: store, properties: record.properties, storeProperties: record.storeProperties,
                                           keyStatus: record.keyStatus, source: source))
             }
@@ -186,24 +190,28 @@ public final class CertificateStore: Sendable {
 
     /// Parses one certificate and checks its key. Stamps are taken before reading, so a file that changes
     /// meanwhile is looked at again next time. Paths are plain strings: building URLs cost more than the reads.
-    private func parseRecord(_ thumbprint: String, in store: StorePath, decoder: StoredKeyDecoder? = nil) throws -> (StoreIndex.Record, Certificate) {
-        let folder = directory(of: store).path
+    /// With `decoders` (a listing's parsing thread), the certificate is parsed for the listing only
+    /// (`Certificate(inventoryDER:)`) and must not leave this store's listing code.
+    private func parseRecord(_ thumbprint: String, in store: StorePath, decoders: ParsingDecoders? = nil) throws -> (StoreIndex.Record, Certificate) {
+        let folder = "\(directoryPath)/\(store.store)"
         let cerPath = "\(folder)/\(thumbprint).cer", jsonPath = "\(folder)/\(thumbprint).json"
         guard let cerStamp = FileStamp(path: cerPath) else {
             throw CertStoreError.notFound("\(cerPath) disappeared while it was being read")
         }
         let jsonStamp = FileStamp(path: jsonPath)
         let der = try FileSystem.read(path: cerPath, limit: limits.maxFileSize)
-        let certificate = try Certificate(der: der)
+        let certificate = try decoders.map { try Certificate(inventoryDER: der, decoder: $0.publicKeys) } ?? Certificate(der: der)
         let properties = certificate.properties()
+        assert(decoders == nil || properties == (try? Certificate(der: der))?.properties(),
+               "a certificate parsed for a listing has other properties than one parsed in full: \(properties) against \(String(describing: (try? Certificate(der: der))?.properties()))")
         guard properties.thumbprint == thumbprint else {
             throw CertStoreError.badData("the file name does not match its content (SHA-1 is \(properties.thumbprint))",
                                          hint: "run `certstore check`")
         }
-        let keyPath = "\(keysDirectory.path)/\(properties.publicKeyIdentifier).key"
+        let keyPath = "\(keysPath)/\(properties.publicKeyIdentifier).key"
         let keyStamp = FileStamp(path: keyPath)
         let storeProperties = jsonStamp == nil ? StoreProperties() : try decodeStoreProperties(path: jsonPath)
-        let status = keyStatus(for: certificate, keyPath: keyStamp == nil ? nil : keyPath, decoder: decoder)
+        let status = keyStatus(for: certificate, keyPath: keyStamp == nil ? nil : keyPath, decoder: decoders?.storedKeys)
         // `remove --delete-key` unlinks the .cer (the commit point) and then the key. A reader that read the
         // .cer before the one and looked for the key after the other would report a keyless certificate that
         // never existed on disk; with the .cer gone by now, the certificate was simply removed meanwhile (F11).
@@ -222,19 +230,18 @@ public final class CertificateStore: Sendable {
             && FileStamp(path: "\(keys)/\(header.publicKeyIdentifier).key") == header.key
     }
 
-    /// OpenSSL 3.0 parsing is the cost of a cold listing: spread it over the cores. The parsed certificate
-    /// comes back only when `keep` is set.
-    private func parseConcurrently(_ thumbprints: [String], in store: StorePath, progress: ProgressCounter?, keep: Bool)
-        -> [Result<(StoreIndex.Record, Certificate?), CertStoreError>] {
-        let results = ResultSlots<(StoreIndex.Record, Certificate?)>(count: thumbprints.count)
+    /// OpenSSL 3.0 parsing is the cost of a cold listing: spread it over the cores.
+    private func parseConcurrently(_ thumbprints: [String], in store: StorePath, progress: ProgressCounter?)
+        -> [Result<StoreIndex.Record, CertStoreError>] {
+        let results = ResultSlots<StoreIndex.Record>(count: thumbprints.count)
         let workers = thumbprints.count < 64 ? 1 : max(1, Int(ProcessInfo.processInfo.environment["CERTSTORE_PARSE_THREADS"] ?? "") ?? ProcessInfo.processInfo.activeProcessorCount)
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
-            let decoder = StoredKeyDecoder()
+            let decoders = ParsingDecoders()
             for index in stride(from: worker, to: thumbprints.count, by: workers) {
                 defer { progress?.step() }
                 do {
-                    let (record, certificate) = try parseRecord(thumbprints[index], in: store, decoder: decoder)
-                    results.set(index, .success((record, keep ? certificate : nil)))
+                    let (record, _) = try parseRecord(thumbprints[index], in: store, decoders: decoders)
+                    results.set(index, .success(record))
                 } catch let error as CertStoreError {
                     results.set(index, .failure(error))
                 } catch {
@@ -426,4 +433,11 @@ final class ProgressCounter: @unchecked Sendable {
     }
 
     func finish() { report(total, total) }
+}
+
+/// One parsing thread's reusable OpenSSL decoders: building them is most of what OpenSSL 3.0 spends on a
+/// certificate or a key file, so a listing builds them once per thread.
+final class ParsingDecoders {
+    let storedKeys = StoredKeyDecoder()
+    let publicKeys = PublicKeyDecoder()
 }
