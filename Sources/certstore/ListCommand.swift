@@ -105,10 +105,17 @@ struct ListCommand: ParsableCommand {
             }
             if global.format == .json {
                 // Streamed: the store a batch at a time, values computed with the text on all cores.
-                let writer = JSONListWriter<StoreEntry>(keys: columns.map(\.jsonKey)) { entry in
-                    columns.map { $0.value(of: entry, context: context) }
+                // Every property: entries carry their finished text from the index (two values filled in).
+                var appendKept: (@Sendable (StoreEntry, inout [UInt8]) -> Bool)? = nil
+                if columns == CertificateProperty.all {
+                    appendKept = { (entry: StoreEntry, out: inout [UInt8]) -> Bool in
+                        entry.appendAllPropertiesJSON(to: &out, context: context)
+                    }
                 }
-                let problems = try store.forEachBatch(in: path) { batch in
+                let writer = JSONListWriter<StoreEntry>(keys: columns.map(\.jsonKey), values: { entry in
+                    columns.map { $0.value(of: entry, context: context) }
+                }, appendKept: appendKept)
+                let problems = try store.forEachBatch(in: path, lazily: appendKept != nil) { batch in
                     for entry in batch where filter.matches(entry) { writer.add(entry) }
                 }
                 writer.finish()

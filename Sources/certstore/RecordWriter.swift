@@ -132,14 +132,18 @@ extension RecordWriter {
 final class JSONListWriter<Item: Sendable> {
     private let text: JSONRecordText
     private let values: @Sendable (Item) -> [PropertyValue]
+    /// Appends an item's finished text when it has one (true), so its values need not be computed.
+    private let appendKept: (@Sendable (Item, inout [UInt8]) -> Bool)?
     private let batchSize = 512 * max(1, ProcessInfo.processInfo.activeProcessorCount)
     private var pending: [Item] = []
     private var opened = false
     private var wroteAny = false
 
-    init(keys: [String], values: @escaping @Sendable (Item) -> [PropertyValue]) {
+    init(keys: [String], values: @escaping @Sendable (Item) -> [PropertyValue],
+         appendKept: (@Sendable (Item, inout [UInt8]) -> Bool)? = nil) {
         text = JSONRecordText(keys: keys, dateText: RecordWriter.dateText)
         self.values = values
+        self.appendKept = appendKept
     }
 
     func add(_ item: Item) {
@@ -162,7 +166,7 @@ final class JSONListWriter<Item: Sendable> {
     private func flush() {
         guard !pending.isEmpty else { return }
         open()
-        let batch = pending, text = text, values = values
+        let batch = pending, text = text, values = values, appendKept = appendKept
         let slices = stride(from: 0, to: batch.count, by: 512).map { $0..<min($0 + 512, batch.count) }
         let encoded = JSONSlices(count: slices.count)
         DispatchQueue.concurrentPerform(iterations: slices.count) { index in
@@ -170,7 +174,7 @@ final class JSONListWriter<Item: Sendable> {
             bytes.reserveCapacity(slices[index].count * 1600)
             for item in batch[slices[index]] {
                 bytes.append(contentsOf: bytes.isEmpty ? "\n".utf8 : ",\n".utf8)
-                text.appendRecord(values(item), to: &bytes)
+                if appendKept?(item, &bytes) != true { text.appendRecord(values(item), to: &bytes) }
             }
             encoded.set(index, Data(bytes))
         }

@@ -7,7 +7,7 @@ private func entry(_ file: String, store: StorePath = .personal, keyStatus: Priv
                    properties storeProperties: StoreProperties = StoreProperties()) throws -> StoreEntry {
     let certificate = try Fixtures.get().certificate(file)
     return StoreEntry(store: store, properties: certificate.properties(), storeProperties: storeProperties,
-                      keyStatus: keyStatus, source: CertificateSource(parsed: certificate, path: "/nonexistent"))
+                      keyStatus: keyStatus, source: CertificateSource(parsed: certificate, folder: "/nonexistent"))
 }
 
 @Suite("CertificateFilter")

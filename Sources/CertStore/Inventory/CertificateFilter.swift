@@ -22,19 +22,23 @@ public struct CertificateFilter: Sendable {
     public init() {}
 
     public func matches(_ entry: StoreEntry) -> Bool {
-        let p = entry.properties
         if !includeArchived && entry.storeProperties.archived { return false }
-        if let thumbprint, !thumbprint.matches(p.thumbprint) { return false }
+        if let thumbprint, !thumbprint.matches(entry.thumbprint) { return false }
+        if let friendlyName, !friendlyName.matches(entry.storeProperties.friendlyName) { return false }
+        if let hasPrivateKey, entry.hasPrivateKey != hasPrivateKey { return false }
+        // The certificate's own properties only when a filter needs them: an entry from the index decodes
+        // them when first asked for (a plain listing never does).
+        guard subject != nil || issuer != nil || dnsName != nil || !extendedKeyUsages.isEmpty || sslServerAuthentication
+                || expiringInDays != nil else { return true }
+        let p = entry.properties
         if let subject, !subject.matches(p.subjectString) { return false }
         if let issuer, !issuer.matches(p.issuerString) { return false }
-        if let friendlyName, !friendlyName.matches(entry.storeProperties.friendlyName) { return false }
         if let dnsName, !p.dnsNameList.contains(where: dnsName.matches) { return false }
         if !extendedKeyUsages.isEmpty && !p.matchesExtendedKeyUsage(extendedKeyUsages) { return false }
         if sslServerAuthentication && !p.hasServerAuthenticationUsage { return false }
         if let days = expiringInDays {
             guard let notAfter = p.notAfter, notAfter <= now.addingTimeInterval(Double(days) * 86_400) else { return false }
         }
-        if let hasPrivateKey, entry.hasPrivateKey != hasPrivateKey { return false }
         return true
     }
 }

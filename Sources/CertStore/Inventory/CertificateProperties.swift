@@ -28,6 +28,16 @@ public struct CertificateProperties: Sendable, Equatable, Codable {
     /// SHA-256 of the public key (SPKI DER): the name of the key file in `Keys/`.
     public let publicKeyIdentifier: String
 
+    /// What an index record shows when neither it nor its certificate can be read any more (the file
+    /// changed while it was listed): its thumbprint and key identifier, nothing else.
+    static func unreadable(thumbprint: String, publicKeyIdentifier: String) -> CertificateProperties {
+        CertificateProperties(thumbprint: thumbprint, sha256: "", subject: DistinguishedName([]), issuer: DistinguishedName([]),
+                              serialNumber: "", notBefore: nil, notAfter: nil, version: 0, subjectAlternativeNames: [],
+                              extendedKeyUsages: nil, keyUsage: nil, keyAlgorithm: "", publicKeySize: 0, signatureAlgorithmOID: "",
+                              signatureHash: nil, isSelfSigned: false, isCertificateAuthority: false,
+                              publicKeyIdentifier: publicKeyIdentifier)
+    }
+
     public var subjectString: String { subject.windowsString }
     public var issuerString: String { issuer.windowsString }
 

@@ -11,20 +11,23 @@ public struct CertificateProperty: Sendable, Equatable {
     public let jsonKey: String
     public let help: String
     let value: @Sendable (StoreEntry, PropertyContext) -> PropertyValue
+    /// Depends on more than the certificate's own files (the store's bindings): never kept in the index.
+    let isContextual: Bool
 
     public static func == (lhs: CertificateProperty, rhs: CertificateProperty) -> Bool { lhs.name == rhs.name }
 
     public func value(of entry: StoreEntry, context: PropertyContext) -> PropertyValue { value(entry, context) }
 
     init(_ name: String, _ help: String, _ value: @escaping @Sendable (StoreEntry) -> PropertyValue) {
-        self.init(name, help) { entry, _ in value(entry) }
+        self.init(name, help, isContextual: false) { entry, _ in value(entry) }
     }
 
-    init(_ name: String, _ help: String, _ value: @escaping @Sendable (StoreEntry, PropertyContext) -> PropertyValue) {
+    init(_ name: String, _ help: String, isContextual: Bool = true, _ value: @escaping @Sendable (StoreEntry, PropertyContext) -> PropertyValue) {
         self.name = name
         self.jsonKey = name.prefix(1).lowercased() + name.dropFirst()
         self.help = help
         self.value = value
+        self.isContextual = isContextual
     }
 
     /// Every property, in `show` (Format-List *) order.
@@ -39,8 +42,7 @@ public struct CertificateProperty: Sendable, Equatable {
         .init("PrivateKeyStatus", "Present, Missing, Unreadable, Mismatched or Inconsistent") { .string($0.keyStatus.rawValue) },
         .init("FriendlyName", "store property") { .string($0.storeProperties.friendlyName) },
         .init("Services", "bound services: names in JSON, Exchange's 7-character mask (IP.WS..) elsewhere") { entry, context in
-            let services = context.bindings.services(of: entry.thumbprint)
-            return .flags(names: services.sorted().map(\.rawValue), mask: ExchangeService.mask(services))
+            context.services(of: entry.thumbprint)
         },
         .init("IsDefaultSmtpCertificate", "the default SMTP (internal transport) certificate") { entry, context in
             .bool(context.bindings.defaultSmtpCertificate == entry.thumbprint)

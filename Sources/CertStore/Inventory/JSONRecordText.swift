@@ -43,6 +43,45 @@ public struct JSONRecordText: Sendable {
         out.append(contentsOf: Self.objectClose)
     }
 
+    /// The writer of `list --format json` with every property (`CertificateProperty.all`): the one the
+    /// index's `JSONRecordTemplate`s are written with.
+    public static let certificates = JSONRecordText(keys: CertificateProperty.all.map(\.jsonKey), dateText: ISO8601Text.string)
+
+    /// Column indices in output order (keys sorted).
+    var outputOrder: [Int] { order }
+
+    /// `appendRecord` for a record whose values are already JSON text (`JSONRecordTemplate`, made by this
+    /// writer); its holes are filled with `value(column)`. False, with `out` as it was, when the template does
+    /// not fit (damaged, or made for other columns).
+    func appendRecord(_ template: JSONRecordTemplate, value: (Int) -> PropertyValue, to out: inout [UInt8]) -> Bool {
+        let mark = out.count
+        var reader = ByteReader(template.storage, range: template.range)
+        out.append(contentsOf: Self.objectOpen)
+        let complete: Bool = template.storage.withUnsafeBufferPointer { buffer in
+            for (position, index) in order.enumerated() {
+                guard let length = try? reader.varint(), length <= UInt64(template.range.upperBound - reader.offset) else { return false }
+                out.append(contentsOf: prefixes[index])
+                if length == 0 {
+                    appendValue(value(index), to: &out)
+                } else {
+                    let start = reader.offset
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start..<(start + Int(length))]))
+                    try? reader.skip(Int(length))
+                }
+                if position < order.count - 1 { out.append(UInt8(ascii: ",")) }
+                out.append(UInt8(ascii: "\n"))
+            }
+            return reader.isAtEnd
+        }
+        guard complete else {
+            out.removeSubrange(mark...)
+            return false
+        }
+        if order.isEmpty { out.append(UInt8(ascii: "\n")) }
+        out.append(contentsOf: Self.objectClose)
+        return true
+    }
+
     private static let objectOpen: [UInt8] = Array("  {\n".utf8)
     private static let objectClose: [UInt8] = Array("  }".utf8)
     private static let memberIndent: [UInt8] = Array("    ".utf8)
@@ -53,7 +92,7 @@ public struct JSONRecordText: Sendable {
     private static let falseText: [UInt8] = Array("false".utf8)
     private static let nullText: [UInt8] = Array("null".utf8)
 
-    private func appendValue(_ value: PropertyValue, to out: inout [UInt8]) {
+    func appendValue(_ value: PropertyValue, to out: inout [UInt8]) {
         switch value {
         case .string(let string): Self.appendString(string, to: &out)
         case .bool(let bool): out.append(contentsOf: bool ? Self.trueText : Self.falseText)

@@ -15,8 +15,22 @@ public enum PropertyValue: Sendable, Equatable {
 /// What property values need beyond the certificate itself.
 public struct PropertyContext: Sendable {
     public let bindings: ServiceBindings
+    /// `Services` of every bound certificate, worked out once per listing rather than once per certificate.
+    private let servicesByThumbprint: [String: PropertyValue]
+    private static let unbound = PropertyValue.flags(names: [], mask: ExchangeService.mask([]))
 
-    public init(bindings: ServiceBindings = ServiceBindings()) { self.bindings = bindings }
+    public init(bindings: ServiceBindings = ServiceBindings()) {
+        self.bindings = bindings
+        var services: [String: PropertyValue] = [:]
+        for thumbprint in bindings.allBoundThumbprints {
+            let bound = bindings.services(of: thumbprint)
+            services[thumbprint] = .flags(names: bound.sorted().map(\.rawValue), mask: ExchangeService.mask(bound))
+        }
+        servicesByThumbprint = services
+    }
+
+    /// The `Services` value of the certificate with `thumbprint`.
+    func services(of thumbprint: String) -> PropertyValue { servicesByThumbprint[thumbprint] ?? Self.unbound }
 
     /// The context of a store location as it is on disk.
     public init(store: CertificateStore) throws {

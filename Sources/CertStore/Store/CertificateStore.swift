@@ -84,25 +84,36 @@ public final class CertificateStore: Sendable {
     /// called. Certificates are parsed for the listing only (`Certificate(inventoryDER:)`): an entry reads its
     /// `.cer` again when a caller asks for the certificate itself (chains, export), as one served from the
     /// index always does.
+    ///
+    /// With `lazily`, entries served from the index decode their certificate properties only when first asked
+    /// for: for a listing that writes each entry's kept JSON text (`StoreEntry.appendAllPropertiesJSON`) and
+    /// rarely looks at them. Callers that use the properties of every entry leave it off: then they are
+    /// decoded on all cores up front.
     @discardableResult
-    public func forEachBatch(in store: StorePath, batchSize: Int = 4096, _ body: ([StoreEntry]) throws -> Void) throws -> [StoreProblem] {
+    public func forEachBatch(in store: StorePath, batchSize: Int = 4096, lazily: Bool = false,
+                             _ body: ([StoreEntry]) throws -> Void) throws -> [StoreProblem] {
         let folder = directory(of: store)
         try refuseLink(folder)
         let names = try FileSystem.list(folder).filter { $0.hasSuffix(".cer") && !$0.hasPrefix(".") }.sorted()
         let indexURL = StoreIndex.url(self, store)
         let index = StoreIndex.open(indexURL)
-        let folderPath = folder.path, keysPath = keysDirectory.path
-        // Three lstat calls per certificate: on all cores for a big store.
-        let currentSlots = ResultSlots<Bool>(count: names.count)
-        let lanes = names.count < 2_000 || index.count == 0 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
-        DispatchQueue.concurrentPerform(iterations: lanes) { lane in
-            for position in names.count * lane / lanes..<names.count * (lane + 1) / lanes {
-                let thumbprint = String(names[position].dropLast(4))
-                let current = index.header(thumbprint).map { isCurrent($0, thumbprint: thumbprint, folder: folderPath, keys: keysPath) }
-                currentSlots.set(position, .success(current ?? false))
-            }
+        let folderPath = folder.path
+        // Three stamps per certificate, taken relative to the two directories: on all cores for a big store.
+        let folderFD = open(folderPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+        let keysFD = open(keysPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+        defer {
+            if folderFD >= 0 { close(folderFD) }
+            if keysFD >= 0 { close(keysFD) }
         }
-        var current = currentSlots.values.map { (try? $0.get()) ?? false }
+        // Where each certificate's record is in the index, when it is there and current.
+        let lanes = names.count < 2_000 || index.count == 0 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let currentRanges: [Range<Int>?] = concurrentMap(count: names.count, lanes: lanes) { position in
+            let thumbprint = String(names[position].dropLast(4))
+            guard let range = index.range(thumbprint), let header = index.header(at: range),
+                  isCurrent(header, thumbprint: thumbprint, folder: folderFD, keys: keysFD) else { return nil }
+            return range
+        }
+        var current = currentRanges.map { $0 != nil }
         let missCount = current.lazy.filter { !$0 }.count
         let progress = parseProgress.flatMap { report in missCount >= 200 ? ProgressCounter(total: missCount, report: report) : nil }
         defer { progress?.finish() }
@@ -113,16 +124,14 @@ public final class CertificateStore: Sendable {
             let batch = start..<min(start + max(1, batchSize), names.count)
             // Current records, decoded on all cores; one that does not decode is parsed instead.
             let positions = batch.filter { current[$0] }
-            let decodedSlots = ResultSlots<StoreIndex.Record?>(count: positions.count)
             let decodeLanes = positions.count < 1_000 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
-            DispatchQueue.concurrentPerform(iterations: decodeLanes) { lane in
-                for offset in positions.count * lane / decodeLanes..<positions.count * (lane + 1) / decodeLanes {
-                    decodedSlots.set(offset, .success(index.record(String(names[positions[offset]].dropLast(4)))))
-                }
+            let reparse = lazily ? LazyProperties.Reparse(folder: folderPath, limit: limits.maxFileSize) : nil
+            let decoded: [StoreIndex.Record?] = concurrentMap(count: positions.count, lanes: decodeLanes) { offset in
+                currentRanges[positions[offset]].flatMap { index.record(at: $0, reparse: reparse) }
             }
             var records: [Int: StoreIndex.Record] = [:]
-            for (offset, result) in decodedSlots.values.enumerated() {
-                if case .success(let record?) = result { records[positions[offset]] = record } else { current[positions[offset]] = false; changed = true }
+            for (offset, record) in decoded.enumerated() {
+                if let record { records[positions[offset]] = record } else { current[positions[offset]] = false; changed = true }
             }
             let misses = batch.filter { !current[$0] }
             let fresh = parseConcurrently(misses.map { String(names[$0].dropLast(4)) }, in: store, progress: progress)
@@ -141,19 +150,17 @@ public final class CertificateStore: Sendable {
             entries.reserveCapacity(batch.count)
             for position in batch {
                 let record: StoreIndex.Record
-                if let served = records[position] {
+                if let served = records[position], let range = currentRanges[position] {
                     record = served
-                    if let range = index.range(record.properties.thumbprint) { next.appendPrevious(range) }
+                    next.appendPrevious(range)
                 } else if let fresh = parsed[position] {
                     record = fresh
                     next.append(fresh)
                 } else {
                     continue
                 }
-                let path = "\(folderPath)/\(record.properties.thumbprint).cer"
-                let source = CertificateSource(path: path, thumbprint: record.properties.thumbprint, limit: limits.maxFileSize)
-                entries.append(StoreEntry(store: store, properties: record.properties, storeProperties: record.storeProperties,
-                                          keyStatus: record.keyStatus, source: source))
+                let source = CertificateSource(folder: folderPath, thumbprint: record.content.thumbprint, limit: limits.maxFileSize)
+                entries.append(StoreEntry(store: store, content: record.content, source: source))
             }
             try body(entries)
         }
@@ -183,9 +190,8 @@ public final class CertificateStore: Sendable {
 
     func readEntry(_ thumbprint: String, in store: StorePath) throws -> StoreEntry {
         let (record, certificate) = try parseRecord(thumbprint, in: store)
-        return StoreEntry(store: store, properties: record.properties, storeProperties: record.storeProperties,
-                          keyStatus: record.keyStatus,
-                          source: CertificateSource(parsed: certificate, path: certificateURL(thumbprint, in: store).path))
+        return StoreEntry(store: store, content: record.content,
+                          source: CertificateSource(parsed: certificate, folder: directory(of: store).path))
     }
 
     /// Parses one certificate and checks its key. Stamps are taken before reading, so a file that changes
@@ -218,16 +224,22 @@ public final class CertificateStore: Sendable {
         if status != .present && FileStamp(path: cerPath) != cerStamp {
             throw CertStoreError.notFound("\(cerPath) disappeared while it was being read")
         }
+        // A listing keeps each record's JSON text in the index, ready for the next listing.
+        let template = decoders == nil ? nil : JSONRecordTemplate.render(
+            StoreEntry(store: store, properties: properties, storeProperties: storeProperties, keyStatus: status,
+                       source: CertificateSource(folder: folder, thumbprint: thumbprint, limit: limits.maxFileSize)))
         let record = StoreIndex.Record(cer: cerStamp, json: jsonStamp, key: keyStamp, keyStatus: status,
-                                       properties: properties, storeProperties: storeProperties)
+                                       properties: properties, storeProperties: storeProperties, jsonTemplate: template)
         return (record, certificate)
     }
 
-    /// Plain path strings here: building URLs costs more than the three `lstat` calls.
-    private func isCurrent(_ header: StoreIndex.Header, thumbprint: String, folder: String, keys: String) -> Bool {
-        FileStamp(path: "\(folder)/\(thumbprint).cer") == header.cer
-            && FileStamp(path: "\(folder)/\(thumbprint).json") == header.json
-            && FileStamp(path: "\(keys)/\(header.publicKeyIdentifier).key") == header.key
+    /// Are the record's three files as they were? `folder` and `keys` are open directories (-1 when one could
+    /// not be opened: then nothing is current, and everything is parsed afresh).
+    private func isCurrent(_ header: StoreIndex.Header, thumbprint: String, folder: Int32, keys: Int32) -> Bool {
+        guard folder >= 0 else { return false }
+        return FileStamp(directory: folder, name: "\(thumbprint).cer") == header.cer
+            && FileStamp(directory: folder, name: "\(thumbprint).json") == header.json
+            && (keys >= 0 ? FileStamp(directory: keys, name: "\(header.publicKeyIdentifier).key") : nil) == header.key
     }
 
     /// OpenSSL 3.0 parsing is the cost of a cold listing: spread it over the cores.
@@ -395,6 +407,37 @@ public final class CertificateStore: Sendable {
 }
 
 /// Result slots filled from several threads, each index by exactly one worker.
+/// `body` for every index in 0..<count, on `lanes` threads each taking a contiguous share; the results in
+/// order. Each lane hands over its results once, not one by one.
+func concurrentMap<T: Sendable>(count: Int, lanes: Int, _ body: @Sendable (Int) -> T) -> [T] {
+    let lanes = max(1, min(lanes, count))
+    if lanes == 1 { return (0..<count).map(body) }
+    let shares = LaneResults<T>(lanes: lanes)
+    DispatchQueue.concurrentPerform(iterations: lanes) { lane in
+        shares.set(lane, (count * lane / lanes..<count * (lane + 1) / lanes).map(body))
+    }
+    return shares.joined
+}
+
+private final class LaneResults<T>: @unchecked Sendable {
+    private var shares: [[T]]
+    private let lock = NSLock()
+
+    init(lanes: Int) { shares = Array(repeating: [], count: lanes) }
+
+    func set(_ lane: Int, _ results: [T]) {
+        lock.lock()
+        shares[lane] = results
+        lock.unlock()
+    }
+
+    var joined: [T] {
+        lock.lock()
+        defer { lock.unlock() }
+        return shares.flatMap { $0 }
+    }
+}
+
 final class ResultSlots<Value>: @unchecked Sendable {
     private var slots: [Result<Value, CertStoreError>?]
     private let lock = NSLock()

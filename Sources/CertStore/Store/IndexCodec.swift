@@ -107,6 +107,20 @@ struct ByteReader {
         return Array(bytes[offset..<(offset + count)])
     }
 
+    /// A length-prefixed `JSONRecordTemplate`, sharing this reader's bytes.
+    mutating func template() throws -> JSONRecordTemplate {
+        let (storage, range) = try sharedBlock()
+        return JSONRecordTemplate(storage: storage, range: range)
+    }
+
+    /// A length-prefixed block, as this reader's bytes (shared, not copied) and where the block is in them.
+    mutating func sharedBlock() throws -> (bytes: [UInt8], range: Range<Int>) {
+        let count = Int(clamping: try varint())
+        guard count <= end - offset else { throw Truncated() }
+        defer { offset += count }
+        return (bytes, offset..<(offset + count))
+    }
+
     mutating func optional<T>(_ read: (inout ByteReader) throws -> T) throws -> T? {
         try bool() ? try read(&self) : nil
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// One certificate as the store holds it.
 ///
@@ -6,58 +7,111 @@ import Foundation
 /// asks for it (`loadCertificate()`), e.g. to build a chain or export.
 public struct StoreEntry: Sendable {
     public let store: StorePath
-    public let properties: CertificateProperties
-    public let storeProperties: StoreProperties
-    public let keyStatus: PrivateKeyStatus
+    /// Shared by the entry's copies: a listing hands entries from batch to filter to writer threads, and a
+    /// struct holding some thirty strings and arrays cost thirty reference-count operations per copy.
+    let content: EntryContent
     let source: CertificateSource
 
-    public var thumbprint: String { properties.thumbprint }
-    public var hasPrivateKey: Bool { keyStatus.hasPrivateKey }
+    public var properties: CertificateProperties { content.properties }
+    public var storeProperties: StoreProperties { content.storeProperties }
+    public var keyStatus: PrivateKeyStatus { content.keyStatus }
+    public var thumbprint: String { content.thumbprint }
+    public var hasPrivateKey: Bool { content.keyStatus.hasPrivateKey }
+    /// Its values as JSON text for a listing of all properties, when it came from a listing or the index.
+    var jsonTemplate: JSONRecordTemplate? { content.jsonTemplate }
 
     init(store: StorePath, properties: CertificateProperties, storeProperties: StoreProperties,
-         keyStatus: PrivateKeyStatus, source: CertificateSource) {
+         keyStatus: PrivateKeyStatus, source: CertificateSource, jsonTemplate: JSONRecordTemplate? = nil) {
+        self.init(store: store, content: EntryContent(properties: properties, storeProperties: storeProperties,
+                                                      keyStatus: keyStatus, jsonTemplate: jsonTemplate), source: source)
+    }
+
+    init(store: StorePath, content: EntryContent, source: CertificateSource) {
         self.store = store
-        self.properties = properties
-        self.storeProperties = storeProperties
-        self.keyStatus = keyStatus
+        self.content = content
         self.source = source
+    }
+
+    /// Appends this entry's JSON object with every property (`CertificateProperty.all`, as
+    /// `JSONRecordText.certificates` writes it) from its kept text when it has one, filling the contextual
+    /// values from `context`; false (nothing appended) when it has none.
+    public func appendAllPropertiesJSON(to out: inout [UInt8], context: PropertyContext) -> Bool {
+        guard let jsonTemplate else { return false }
+        return JSONRecordText.certificates.appendRecord(jsonTemplate, value: { column in
+            CertificateProperty.all[column].value(of: self, context: context)
+        }, to: &out)
     }
 
     /// The parsed certificate (parsed now if this entry came from the index).
     public func loadCertificate() throws -> Certificate { try source.load() }
 }
 
-/// Where an entry's certificate comes from: already parsed, or its `.cer` file, parsed once on demand.
-final class CertificateSource: @unchecked Sendable {
-    private let path: String
-    private let thumbprint: String
-    private let limit: Int
-    private let lock = NSLock()
-    private var certificate: Certificate?
+/// What a store entry shows: its certificate's properties, its store properties and key check, and (from a
+/// listing or the index) its values as JSON text.
+final class EntryContent: Sendable {
+    let thumbprint: String
+    let storeProperties: StoreProperties
+    let keyStatus: PrivateKeyStatus
+    let jsonTemplate: JSONRecordTemplate?
+    private let source: LazyProperties.Source
 
-    init(parsed certificate: Certificate, path: String) {
-        self.path = path
-        self.thumbprint = certificate.thumbprint
-        self.limit = certificate.der.count
-        self.certificate = certificate
+    var properties: CertificateProperties {
+        switch source {
+        case .decoded(let properties): properties
+        case .lazy(let lazy): lazy.value
+        }
     }
 
-    init(path: String, thumbprint: String, limit: Int) {
-        self.path = path
+    convenience init(properties: CertificateProperties, storeProperties: StoreProperties, keyStatus: PrivateKeyStatus,
+                     jsonTemplate: JSONRecordTemplate? = nil) {
+        self.init(thumbprint: properties.thumbprint, properties: .decoded(properties), storeProperties: storeProperties,
+                  keyStatus: keyStatus, jsonTemplate: jsonTemplate)
+    }
+
+    init(thumbprint: String, properties: LazyProperties.Source, storeProperties: StoreProperties, keyStatus: PrivateKeyStatus,
+         jsonTemplate: JSONRecordTemplate?) {
+        self.thumbprint = thumbprint
+        self.source = properties
+        self.storeProperties = storeProperties
+        self.keyStatus = keyStatus
+        self.jsonTemplate = jsonTemplate
+    }
+}
+
+/// Where an entry's certificate comes from: already parsed, or its `.cer` file, parsed once on demand.
+final class CertificateSource: Sendable {
+    private let folder: String
+    private let thumbprint: String
+    private let limit: Int
+    private let certificate: Mutex<Certificate?>
+
+    /// A certificate parsed in full (never one parsed for a listing, which cannot be verified or exported).
+    init(parsed certificate: Certificate, folder: String) {
+        precondition(!certificate.parsedForInventory, "an entry's certificate must be parsed in full")
+        self.folder = folder
+        self.thumbprint = certificate.thumbprint
+        self.limit = certificate.der.count
+        self.certificate = Mutex(certificate)
+    }
+
+    init(folder: String, thumbprint: String, limit: Int) {
+        self.folder = folder
         self.thumbprint = thumbprint
         self.limit = limit
+        self.certificate = Mutex(nil)
     }
 
     func load() throws -> Certificate {
-        lock.lock()
-        defer { lock.unlock() }
-        if let certificate { return certificate }
-        let parsed = try Certificate(der: try FileSystem.read(URL(fileURLWithPath: path), limit: limit))
-        guard parsed.thumbprint == thumbprint else {
-            throw CertStoreError.badData("\(path) changed while it was being read", hint: "run the command again")
+        try certificate.withLock { cached in
+            if let cached { return cached }
+            let path = "\(folder)/\(thumbprint).cer"
+            let parsed = try Certificate(der: try FileSystem.read(path: path, limit: limit))
+            guard parsed.thumbprint == thumbprint else {
+                throw CertStoreError.badData("\(path) changed while it was being read", hint: "run the command again")
+            }
+            cached = parsed
+            return parsed
         }
-        certificate = parsed
-        return parsed
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The index of one store: every certificate's parsed properties and its key check, each valid only while
 /// the `.cer`, the `.json` and the key file it came from keep their stamps (`FileStamp`).
@@ -7,30 +8,41 @@ import Foundation
 /// it can take the writer lock at once; a damaged, foreign or truncated index is simply ignored. Nothing in
 /// it is ever trusted without checking the files it came from.
 struct StoreIndex {
-    /// A class: a listing hands records from thread to thread and table to table, and a struct of some thirty
-    /// strings and arrays costs thirty reference-count operations per copy.
+    /// A class: a listing hands records from thread to thread and table to table.
     final class Record: Sendable {
         let cer: FileStamp
         let json: FileStamp?
         let key: FileStamp?
-        let keyStatus: PrivateKeyStatus
-        let properties: CertificateProperties
-        let storeProperties: StoreProperties
+        /// What the record's entry shows (shared with the entry, not copied).
+        let content: EntryContent
 
-        init(cer: FileStamp, json: FileStamp?, key: FileStamp?, keyStatus: PrivateKeyStatus,
-             properties: CertificateProperties, storeProperties: StoreProperties) {
+        var keyStatus: PrivateKeyStatus { content.keyStatus }
+        var properties: CertificateProperties { content.properties }
+        var storeProperties: StoreProperties { content.storeProperties }
+        var jsonTemplate: JSONRecordTemplate? { content.jsonTemplate }
+
+        convenience init(cer: FileStamp, json: FileStamp?, key: FileStamp?, keyStatus: PrivateKeyStatus,
+                         properties: CertificateProperties, storeProperties: StoreProperties, jsonTemplate: JSONRecordTemplate? = nil) {
+            self.init(cer: cer, json: json, key: key,
+                      content: EntryContent(properties: properties, storeProperties: storeProperties, keyStatus: keyStatus,
+                                            jsonTemplate: jsonTemplate))
+        }
+
+        init(cer: FileStamp, json: FileStamp?, key: FileStamp?, content: EntryContent) {
             self.cer = cer
             self.json = json
             self.key = key
-            self.keyStatus = keyStatus
-            self.properties = properties
-            self.storeProperties = storeProperties
+            self.content = content
         }
     }
 
-    /// Version 3: every record is prefixed by its length and starts with what decides whether it is current
-    /// (thumbprint, stamps, key file name), so a listing finds and checks records without decoding them.
-    static let magic: [UInt8] = Array("CSIDX003".utf8)
+    /// Version 4: every record is prefixed by its length and starts with what decides whether it is current
+    /// (thumbprint, stamps, key file name), so a listing finds and checks records without decoding them; then
+    /// the key status, the store properties, the values as JSON text (`JSONRecordTemplate`), and last the
+    /// certificate properties, prefixed by their length so that a listing that does not need them skips them. The magic is followed by the templates'
+    /// schema: an index written for another set of properties is not used.
+    static let magic: [UInt8] = Array("CSIDX004".utf8)
+    static let schema: [UInt8] = Array(JSONRecordTemplate.schema.utf8)
 
     static func url(_ store: CertificateStore, _ path: StorePath) -> URL {
         store.directory.appendingPathComponent(".cache", isDirectory: true).appendingPathComponent("\(path.store).index")
@@ -54,15 +66,26 @@ struct StoreIndex {
         static let empty = Loaded(bytes: [], ranges: [:])
 
         func header(_ thumbprint: String) -> Header? {
-            guard let range = ranges[thumbprint] else { return nil }
+            ranges[thumbprint].flatMap(header(at:))
+        }
+
+        /// The header of the record at `range` (from `range(_:)`).
+        func header(at range: Range<Int>) -> Header? {
             var reader = ByteReader(bytes, range: range)
             return try? reader.recordHeader().header
         }
 
-        func record(_ thumbprint: String) -> Record? {
-            guard let range = ranges[thumbprint] else { return nil }
+        /// The record of `thumbprint`; nil when there is none or it does not decode. With `reparse`, its
+        /// certificate properties are decoded only when first asked for (`LazyProperties`), and `reparse`
+        /// reads them from the certificate should they not decode then.
+        func record(_ thumbprint: String, reparse: LazyProperties.Reparse? = nil) -> Record? {
+            ranges[thumbprint].flatMap { record(at: $0, reparse: reparse) }
+        }
+
+        /// The record at `range` (from `range(_:)`), as `record(_:reparse:)`.
+        func record(at range: Range<Int>, reparse: LazyProperties.Reparse? = nil) -> Record? {
             var reader = ByteReader(bytes, range: range)
-            guard let record = try? reader.record(), reader.isAtEnd else { return nil }
+            guard let record = try? reader.record(reparse: reparse), reader.isAtEnd else { return nil }
             return record
         }
 
@@ -79,6 +102,7 @@ struct StoreIndex {
         guard bytes[bodyEnd...].elementsEqual(digest) else { return .empty }
         do {
             var reader = ByteReader(bytes, range: magic.count..<bodyEnd)
+            guard try reader.string().utf8.elementsEqual(schema) else { return .empty }
             let count = try reader.varint()
             guard count <= UInt64(bodyEnd) else { return .empty }
             var ranges: [String: Range<Int>] = [:]
@@ -142,6 +166,8 @@ struct StoreIndex {
         func bytes() -> [UInt8] {
             var writer = ByteWriter()
             writer.raw(StoreIndex.magic)
+            writer.varint(UInt64(StoreIndex.schema.count))
+            writer.raw(StoreIndex.schema)
             writer.varint(UInt64(pieces.count))
             for piece in pieces {
                 switch piece {
@@ -166,8 +192,15 @@ struct StoreIndex {
         item.optional(record.key) { $0.stamp($1) }
         item.string(record.properties.publicKeyIdentifier)
         item.string(record.keyStatus.rawValue)
-        item.properties(record.properties)
         item.storeProperties(record.storeProperties)
+        item.optional(record.jsonTemplate) { writer, template in
+            writer.varint(UInt64(template.range.count))
+            writer.raw(template.storage[template.range])
+        }
+        var properties = ByteWriter()
+        properties.properties(record.properties)
+        item.varint(UInt64(properties.bytes.count))
+        item.raw(properties.bytes)
         return item.bytes
     }
 
@@ -183,13 +216,80 @@ extension ByteReader {
         return (thumbprint, StoreIndex.Header(cer: cer, json: json, key: key, publicKeyIdentifier: identifier))
     }
 
-    mutating func record() throws -> StoreIndex.Record {
+    mutating func record(reparse: LazyProperties.Reparse? = nil) throws -> StoreIndex.Record {
         let (thumbprint, header) = try recordHeader()
         guard let status = PrivateKeyStatus(rawValue: try string()) else { throw Truncated() }
-        let properties = try properties()
         let storeProperties = try storeProperties()
-        guard properties.thumbprint == thumbprint, properties.publicKeyIdentifier == header.publicKeyIdentifier else { throw Truncated() }
-        return StoreIndex.Record(cer: header.cer, json: header.json, key: header.key, keyStatus: status,
-                                 properties: properties, storeProperties: storeProperties)
+        let jsonTemplate = try optional { try $0.template() }
+        let (bytes, range) = try sharedBlock()
+        let properties: LazyProperties.Source
+        if let reparse {
+            properties = .lazy(LazyProperties(bytes: bytes, range: range, thumbprint: thumbprint,
+                                               publicKeyIdentifier: header.publicKeyIdentifier, reparse: reparse))
+        } else {
+            guard let decoded = LazyProperties.decode(bytes, range, thumbprint: thumbprint,
+                                                      publicKeyIdentifier: header.publicKeyIdentifier) else { throw Truncated() }
+            properties = .decoded(decoded)
+        }
+        return StoreIndex.Record(cer: header.cer, json: header.json, key: header.key,
+                                 content: EntryContent(thumbprint: thumbprint, properties: properties, storeProperties: storeProperties,
+                                                       keyStatus: status, jsonTemplate: jsonTemplate))
+    }
+}
+
+/// Certificate properties kept in the index, decoded when first asked for: a listing that writes each
+/// record's kept JSON text never asks, and decoding them (thirty-odd strings per record) was a third of it.
+final class LazyProperties: Sendable {
+    enum Source: Sendable {
+        case decoded(CertificateProperties)
+        case lazy(LazyProperties)
+    }
+
+    private let bytes: [UInt8]
+    private let range: Range<Int>
+    private let thumbprint: String
+    private let publicKeyIdentifier: String
+    /// Reads the properties from the certificate itself, should the record not decode (the index is checked
+    /// whole by its SHA-256 before any record is used, so this is a last resort).
+    struct Reparse: Sendable {
+        let folder: String
+        let limit: Int
+
+        func properties(_ thumbprint: String) -> CertificateProperties? {
+            guard let der = try? FileSystem.read(path: "\(folder)/\(thumbprint).cer", limit: limit),
+                  let certificate = try? Certificate(der: der) else { return nil }
+            return certificate.properties()
+        }
+    }
+
+    private let reparse: Reparse
+    private let cache = Mutex<CertificateProperties?>(nil)
+
+    init(bytes: [UInt8], range: Range<Int>, thumbprint: String, publicKeyIdentifier: String,
+         reparse: Reparse) {
+        self.bytes = bytes
+        self.range = range
+        self.thumbprint = thumbprint
+        self.publicKeyIdentifier = publicKeyIdentifier
+        self.reparse = reparse
+    }
+
+    var value: CertificateProperties {
+        cache.withLock { cached in
+            if let cached { return cached }
+            let value = Self.decode(bytes, range, thumbprint: thumbprint, publicKeyIdentifier: publicKeyIdentifier)
+                ?? reparse.properties(thumbprint).flatMap { $0.thumbprint == thumbprint ? $0 : nil }
+                ?? CertificateProperties.unreadable(thumbprint: thumbprint, publicKeyIdentifier: publicKeyIdentifier)
+            cached = value
+            return value
+        }
+    }
+
+    /// The properties in `range` of `bytes`, when they decode whole and belong to the record.
+    static func decode(_ bytes: [UInt8], _ range: Range<Int>, thumbprint: String, publicKeyIdentifier: String) -> CertificateProperties? {
+        var reader = ByteReader(bytes, range: range)
+        guard let properties = try? reader.properties(), reader.isAtEnd, properties.thumbprint == thumbprint,
+              properties.publicKeyIdentifier == publicKeyIdentifier else { return nil }
+        return properties
     }
 }
