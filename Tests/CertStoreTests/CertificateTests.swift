@@ -308,7 +308,7 @@ struct InventoryParseTests {
     }
 
     @Test("issued, self-issued and odd certificates read the same as a full parse",
-          arguments: ["leaf.pem", "ca.pem", "client.pem", "leaf-renewed.pem", "other.pem", "names.pem", "rsa.pem", "ed25519.pem"])
+          arguments: ["leaf.pem", "ca.pem", "client.pem", "leaf-renewed.pem", "other.pem", "names.pem", "rsa.pem", "ed25519.pem", "bmp.pem", "t61.pem"])
     func fixtures(name: String) throws {
         let der = try Fixtures.derOfFirstPEMBlock(try Fixtures.get().bytes(name))
         let listed = try Certificate(inventoryDER: der, decoder: PublicKeyDecoder())

@@ -146,3 +146,122 @@ struct StoreIndexTests {
         withExtendedLifetime(lock) {}
     }
 }
+
+/// What a warm JSON listing writes from the index: each record's values kept as JSON text, its bound
+/// services and default-SMTP flag filled in at listing time, its certificate properties decoded only when
+/// asked for (and read from the certificate should they not decode).
+@Suite("store index: kept JSON values and lazily decoded properties")
+struct StoreIndexJSONTests {
+    private func indexedStore() throws -> TestStore {
+        let t = try TestStore()
+        try t.importFiles(["leaf.pem", "leaf.key", "other.pem", "names.pem"])
+        _ = try t.store.entries(in: TestStore.my)
+        return t
+    }
+
+    /// The JSON object `list --format json` would write for `entry` computed from its values, the way every
+    /// other listing does.
+    private func rendered(_ entry: StoreEntry, _ context: PropertyContext) -> [UInt8] {
+        var out: [UInt8] = []
+        JSONRecordText.certificates.appendRecord(CertificateProperty.all.map { $0.value(of: entry, context: context) }, to: &out)
+        return out
+    }
+
+    private func kept(_ entry: StoreEntry, _ context: PropertyContext) throws -> [UInt8] {
+        var out: [UInt8] = []
+        #expect(entry.appendAllPropertiesJSON(to: &out, context: context))
+        return out
+    }
+
+    private func lazyEntries(_ t: TestStore) throws -> [StoreEntry] {
+        var entries: [StoreEntry] = []
+        try t.store.forEachBatch(in: TestStore.my, lazily: true) { entries += $0 }
+        return entries
+    }
+
+    @Test("kept values equal a fresh rendering, cold and warm, and bindings made after the index was written show")
+    func keptEqualsRendered() throws {
+        let t = try indexedStore()
+        let leaf = try t.fixtures.certificate("leaf.pem").thumbprint
+        var bindings = ServiceBindings()
+        bindings.bind(leaf, to: .smtp)
+        bindings.bind(leaf, to: .imap)
+        bindings.defaultSmtpCertificate = leaf
+        for context in [PropertyContext(), PropertyContext(bindings: bindings)] {
+            for entries in [try t.store.entries(in: TestStore.my).entries, try lazyEntries(t)] {
+                #expect(entries.count == 3)
+                for entry in entries {
+                    #expect(try kept(entry, context) == rendered(entry, context))
+                }
+            }
+        }
+        let leafJSON = String(decoding: try kept(try #require(try lazyEntries(t).first { $0.thumbprint == leaf }), PropertyContext(bindings: bindings)), as: UTF8.self)
+        #expect(leafJSON.contains("\"isDefaultSmtpCertificate\" : true"))
+        #expect(leafJSON.contains("\"services\" : [\n      \"IMAP\",\n      \"SMTP\"\n    ]"))
+    }
+
+    @Test("a lazily decoded entry has the properties of a full parse; filters read them")
+    func lazyPropertiesEqualFullParse() throws {
+        let t = try indexedStore()
+        for entry in try lazyEntries(t) {
+            let certificate = try Certificate(der: try FileSystem.read(t.store.certificateURL(entry.thumbprint, in: TestStore.my), limit: 1 << 20))
+            #expect(entry.properties == certificate.properties())
+        }
+        var filter = CertificateFilter()
+        filter.subject = try WildcardPattern("*mail.contoso.com*")
+        #expect(try lazyEntries(t).filter(filter.matches).map(\.thumbprint) == [try t.fixtures.certificate("leaf.pem").thumbprint])
+    }
+
+    @Test("a record whose properties do not decode (checksum intact) is read from its certificate, lazily or not")
+    func undecodableProperties() throws {
+        let t = try indexedStore()
+        let url = StoreIndex.url(t.store, TestStore.my)
+        var bytes = [UInt8](try Data(contentsOf: url))
+        // The last record ends with its properties, which end with the public key identifier (hex): change its
+        // last character and write a checksum that fits, so only the record's own check can notice.
+        let last = bytes.count - 33
+        bytes[last] = bytes[last] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        let body = Array(bytes[..<(bytes.count - 32)])
+        try Data(body + Digest.sha256(body)).write(to: url)
+        #expect(StoreIndex.load(url).count != 3)   // the eager decoder refuses the record
+        for entry in try lazyEntries(t) {
+            let certificate = try Certificate(der: try FileSystem.read(t.store.certificateURL(entry.thumbprint, in: TestStore.my), limit: 1 << 20))
+            #expect(entry.properties == certificate.properties())
+        }
+        for entry in try t.store.entries(in: TestStore.my).entries {
+            let certificate = try Certificate(der: try FileSystem.read(t.store.certificateURL(entry.thumbprint, in: TestStore.my), limit: 1 << 20))
+            #expect(entry.properties == certificate.properties())
+        }
+    }
+
+    @Test("an index written for another set of properties is not used")
+    func otherSchema() throws {
+        let t = try indexedStore()
+        let url = StoreIndex.url(t.store, TestStore.my)
+        var bytes = [UInt8](try Data(contentsOf: url))
+        #expect(StoreIndex.load(url).count == 3)
+        // The schema follows the magic and its length: change one character of it, keep the checksum valid.
+        let start = StoreIndex.magic.count + (StoreIndex.schema.count < 128 ? 1 : 2)
+        #expect(Array(bytes[start..<(start + 6)]) == Array(StoreIndex.schema.prefix(6)))
+        bytes[start + 5] ^= 0x01
+        let body = Array(bytes[..<(bytes.count - 32)])
+        try Data(body + Digest.sha256(body)).write(to: url)
+        #expect(StoreIndex.load(url).isEmpty)
+        #expect(try t.store.entries(in: TestStore.my).entries.count == 3)
+        #expect(StoreIndex.load(url).count == 3)
+    }
+
+    @Test("damaged kept values are refused and nothing is appended", arguments: [0, 1, 2])
+    func damagedTemplate(variant: Int) throws {
+        let storage: [UInt8] = switch variant {
+        case 0: []
+        case 1: [0x05, 0x41]                                  // a value longer than what is left
+        default: pseudoRandomBytes(count: 300, seed: 11)
+        }
+        var out: [UInt8] = [1, 2, 3]
+        let ok = JSONRecordText.certificates.appendRecord(JSONRecordTemplate(storage: storage, range: 0..<storage.count),
+                                                          value: { _ in .null }, to: &out)
+        #expect(!ok)
+        #expect(out == [1, 2, 3])
+    }
+}
