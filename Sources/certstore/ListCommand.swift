@@ -122,14 +122,17 @@ struct ListCommand: ParsableCommand {
                 warn(problems)
                 return
             }
-            let (entries, problems) = try store.entries(in: path)
-            warn(problems)
+            // The store a batch at a time here too: only the rows' text outlives a batch.
             var writer = RecordWriter(format: global.format)
             if property.isEmpty { writer.tableHeader = "   PSParentPath: \(path.powerShellPath)" }
-            let rows = entries.lazy.filter(filter.matches).map { entry in
-                columns.map { (name: $0.name, jsonKey: $0.jsonKey, value: $0.value(of: entry, context: context)) }
+            let stream = RowStream(writer, columns: columns.map(\.name))
+            let problems = try store.forEachBatch(in: path) { batch in
+                for entry in batch where filter.matches(entry) {
+                    stream.add(columns.map { (name: $0.name, jsonKey: $0.jsonKey, value: $0.value(of: entry, context: context)) })
+                }
             }
-            writer.write(rows, columns: columns.map(\.name))
+            stream.finish()
+            warn(problems)
         }
     }
 }

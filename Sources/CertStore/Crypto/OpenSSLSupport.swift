@@ -45,6 +45,32 @@ enum Digest {
     }
 }
 
+/// SHA-256 of data given piece by piece (a file written in parts, never held whole).
+final class SHA256Stream {
+    private let context: OpaquePointer
+
+    init() {
+        guard let context = EVP_MD_CTX_new(), EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
+            preconditionFailure("EVP_DigestInit_ex failed")
+        }
+        self.context = context
+    }
+
+    deinit { EVP_MD_CTX_free(context) }
+
+    func update(_ bytes: UnsafeRawBufferPointer) {
+        guard bytes.count > 0 else { return }
+        precondition(EVP_DigestUpdate(context, bytes.baseAddress, bytes.count) == 1, "EVP_DigestUpdate failed")
+    }
+
+    func finish() -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var written: UInt32 = 0
+        precondition(EVP_DigestFinal_ex(context, &out, &written) == 1 && written == 32, "EVP_DigestFinal_ex failed")
+        return Array(out.prefix(32))
+    }
+}
+
 /// Uppercase hex, as Windows prints thumbprints and serial numbers.
 func hexUpper(_ bytes: some Sequence<UInt8>) -> String {
     let digits = Array("0123456789ABCDEF".utf8)

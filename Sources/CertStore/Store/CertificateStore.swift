@@ -270,7 +270,7 @@ public final class CertificateStore: Sendable {
         guard FileSystem.exists(directory), let lock = try? StoreLock(directory: directory, timeout: 0) else { return }
         withExtendedLifetime(lock) {
             try? FileSystem.ensureDirectory(url.deletingLastPathComponent(), mode: 0o755)
-            try? FileSystem.writeAtomically(index.bytes(), to: url, mode: 0o644)
+            try? FileSystem.writeAtomically(to: url, mode: 0o644) { write in try index.write(write) }
         }
     }
 

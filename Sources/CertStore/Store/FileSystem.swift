@@ -6,7 +6,13 @@ enum FileSystem {
     /// Writes `bytes` to `url` atomically: temp file in the same directory → fsync → rename → fsync dir.
     /// A reader sees the old file or the new one, never half of one, even after `kill -9` or power loss.
     static func writeAtomically(_ bytes: [UInt8], to url: URL, mode: mode_t) throws {
-        let temp = try writeTemporary(bytes, beside: url, mode: mode, sync: true)
+        try writeAtomically(to: url, mode: mode) { write in try bytes.withUnsafeBytes(write) }
+    }
+
+    /// `writeAtomically` for contents produced in parts: `produce` hands each part to the function it is given,
+    /// so a big file (the store index) is never held whole in memory.
+    static func writeAtomically(to url: URL, mode: mode_t, _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws {
+        let temp = try writeTemporary(beside: url, mode: mode, sync: true, produce)
         guard rename(temp.path, url.path) == 0 else {
             let code = errno
             unlink(temp.path)
@@ -18,6 +24,12 @@ enum FileSystem {
     /// Writes `bytes` to a new temporary file beside `url` (exclusive create, no link followed, exact mode
     /// whatever the umask), flushed to disk when `sync` is set. Returns its URL; the caller renames it.
     static func writeTemporary(_ bytes: [UInt8], beside url: URL, mode: mode_t, sync: Bool) throws -> URL {
+        try writeTemporary(beside: url, mode: mode, sync: sync) { write in try bytes.withUnsafeBytes(write) }
+    }
+
+    /// `writeTemporary` for contents produced in parts.
+    static func writeTemporary(beside url: URL, mode: mode_t, sync: Bool,
+                               _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> URL {
         let directory = url.deletingLastPathComponent()
         let temp = directory.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         let fd = open(temp.path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
@@ -28,7 +40,7 @@ enum FileSystem {
             if !ok { unlink(temp.path) }
         }
         guard fchmod(fd, mode) == 0 else { throw posixError("set the mode of", temp, errno) }
-        try bytes.withUnsafeBytes { raw in
+        try produce { raw in
             var offset = 0
             while offset < raw.count {
                 let n = write(fd, raw.baseAddress! + offset, raw.count - offset)

@@ -140,15 +140,15 @@ struct StoreIndex {
 
     /// An index file built record by record, in order: a record kept from the previous index is remembered
     /// by where it is in that index's bytes (nothing is copied unless the index is written), a new record is
-    /// encoded into one growing buffer.
+    /// kept as its own encoding. The file is written part by part (`write`), never assembled in memory.
     struct Builder {
         private enum Piece {
             case previous(Range<Int>)
-            case fresh(Range<Int>)
+            case fresh(Int)
         }
 
         private let previous: [UInt8]
-        private var fresh = ByteWriter()
+        private var fresh: [[UInt8]] = []
         private var pieces: [Piece] = []
         var count: Int { pieces.count }
 
@@ -158,28 +158,48 @@ struct StoreIndex {
         mutating func appendPrevious(_ range: Range<Int>) { pieces.append(.previous(range)) }
 
         mutating func append(_ record: Record) {
-            let start = fresh.bytes.count
-            fresh.raw(StoreIndex.encode(record))
-            pieces.append(.fresh(start..<fresh.bytes.count))
+            fresh.append(StoreIndex.encode(record))
+            pieces.append(.fresh(fresh.count - 1))
         }
 
-        func bytes() -> [UInt8] {
-            var writer = ByteWriter()
-            writer.raw(StoreIndex.magic)
-            writer.varint(UInt64(StoreIndex.schema.count))
-            writer.raw(StoreIndex.schema)
-            writer.varint(UInt64(pieces.count))
+        /// The index file's bytes, handed to `output` in parts, followed by the SHA-256 of all of them.
+        func write(_ output: (UnsafeRawBufferPointer) throws -> Void) throws {
+            let digest = SHA256Stream()
+            func emit(_ bytes: UnsafeRawBufferPointer) throws {
+                digest.update(bytes)
+                try output(bytes)
+            }
+            var header = ByteWriter()
+            header.raw(StoreIndex.magic)
+            header.varint(UInt64(StoreIndex.schema.count))
+            header.raw(StoreIndex.schema)
+            header.varint(UInt64(pieces.count))
+            try header.bytes.withUnsafeBytes(emit)
+            // Records go out in chunks of about a megabyte: few writes, little memory.
+            var chunk = ByteWriter()
             for piece in pieces {
                 switch piece {
                 case .previous(let range):
-                    writer.varint(UInt64(range.count))
-                    writer.raw(previous[range])
-                case .fresh(let range):
-                    writer.varint(UInt64(range.count))
-                    writer.raw(fresh.bytes[range])
+                    chunk.varint(UInt64(range.count))
+                    chunk.raw(previous[range])
+                case .fresh(let index):
+                    chunk.varint(UInt64(fresh[index].count))
+                    chunk.raw(fresh[index])
+                }
+                if chunk.bytes.count >= 1 << 20 {
+                    try chunk.bytes.withUnsafeBytes(emit)
+                    chunk = ByteWriter()
                 }
             }
-            return writer.bytes + Digest.sha256(writer.bytes)
+            try chunk.bytes.withUnsafeBytes(emit)
+            try digest.finish().withUnsafeBytes(output)
+        }
+
+        /// The whole index file in memory (tests, small indexes).
+        func bytes() -> [UInt8] {
+            var all: [UInt8] = []
+            try? write { all.append(contentsOf: $0) }
+            return all
         }
     }
 
