@@ -105,17 +105,18 @@ struct ListCommand: ParsableCommand {
             }
             if global.format == .json {
                 // Streamed: the store a batch at a time, values computed with the text on all cores.
-                // Every property: entries carry their finished text from the index (two values filled in).
-                var appendKept: (@Sendable (StoreEntry, inout [UInt8]) -> Bool)? = nil
-                if columns == CertificateProperty.all {
-                    appendKept = { (entry: StoreEntry, out: inout [UInt8]) -> Bool in
-                        entry.appendAllPropertiesJSON(to: &out, context: context)
-                    }
+                // Entries from the index carry their values as JSON text: copied, with the bindings filled in.
+                // Their certificate properties are then decoded only if a filter reads them.
+                let allColumns = columns.compactMap { CertificateProperty.all.firstIndex(of: $0) }
+                let selection = JSONRecordText.TemplateSelection(columns: allColumns)
+                let kept = allColumns.count == columns.count
+                let appendKept = { @Sendable (entry: StoreEntry, text: JSONRecordText, out: inout [UInt8]) -> Bool in
+                    entry.appendKeptJSON(to: &out, writer: text, columns: columns, selection: selection, context: context)
                 }
                 let writer = JSONListWriter<StoreEntry>(keys: columns.map(\.jsonKey), values: { entry in
                     columns.map { $0.value(of: entry, context: context) }
-                }, appendKept: appendKept)
-                let problems = try store.forEachBatch(in: path, lazily: appendKept != nil) { batch in
+                }, appendKept: kept ? appendKept : nil)
+                let problems = try store.forEachBatch(in: path, lazily: kept && !filter.readsCertificateProperties) { batch in
                     for entry in batch where filter.matches(entry) { writer.add(entry) }
                 }
                 writer.finish()

@@ -157,15 +157,15 @@ extension RecordWriter {
 final class JSONListWriter<Item: Sendable> {
     private let text: JSONRecordText
     private let values: @Sendable (Item) -> [PropertyValue]
-    /// Appends an item's finished text when it has one (true), so its values need not be computed.
-    private let appendKept: (@Sendable (Item, inout [UInt8]) -> Bool)?
+    /// Appends an item's kept text with this writer when it has one (true), so its values need not be computed.
+    private let appendKept: (@Sendable (Item, JSONRecordText, inout [UInt8]) -> Bool)?
     private let batchSize = 512 * max(1, ProcessInfo.processInfo.activeProcessorCount)
     private var pending: [Item] = []
     private var opened = false
     private var wroteAny = false
 
     init(keys: [String], values: @escaping @Sendable (Item) -> [PropertyValue],
-         appendKept: (@Sendable (Item, inout [UInt8]) -> Bool)? = nil) {
+         appendKept: (@Sendable (Item, JSONRecordText, inout [UInt8]) -> Bool)? = nil) {
         text = JSONRecordText(keys: keys, dateText: RecordWriter.dateText)
         self.values = values
         self.appendKept = appendKept
@@ -199,7 +199,7 @@ final class JSONListWriter<Item: Sendable> {
             bytes.reserveCapacity(slices[index].count * 1600)
             for item in batch[slices[index]] {
                 bytes.append(contentsOf: bytes.isEmpty ? "\n".utf8 : ",\n".utf8)
-                if appendKept?(item, &bytes) != true { text.appendRecord(values(item), to: &bytes) }
+                if appendKept?(item, text, &bytes) != true { text.appendRecord(values(item), to: &bytes) }
             }
             encoded.set(index, Data(bytes))
         }

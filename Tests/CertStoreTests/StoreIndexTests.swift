@@ -167,9 +167,11 @@ struct StoreIndexJSONTests {
         return out
     }
 
-    private func kept(_ entry: StoreEntry, _ context: PropertyContext) throws -> [UInt8] {
+    private func kept(_ entry: StoreEntry, _ context: PropertyContext, columns: [CertificateProperty] = CertificateProperty.all) throws -> [UInt8] {
         var out: [UInt8] = []
-        #expect(entry.appendAllPropertiesJSON(to: &out, context: context))
+        let writer = JSONRecordText(keys: columns.map(\.jsonKey), dateText: ISO8601Text.string)
+        let selection = JSONRecordText.TemplateSelection(columns: columns.map { CertificateProperty.all.firstIndex(of: $0)! })
+        #expect(entry.appendKeptJSON(to: &out, writer: writer, columns: columns, selection: selection, context: context))
         return out
     }
 
@@ -198,6 +200,23 @@ struct StoreIndexJSONTests {
         let leafJSON = String(decoding: try kept(try #require(try lazyEntries(t).first { $0.thumbprint == leaf }), PropertyContext(bindings: bindings)), as: UTF8.self)
         #expect(leafJSON.contains("\"isDefaultSmtpCertificate\" : true"))
         #expect(leafJSON.contains("\"services\" : [\n      \"IMAP\",\n      \"SMTP\"\n    ]"))
+    }
+
+    @Test("any selection of properties, in any order, is taken from the kept values as a fresh rendering writes it",
+          arguments: [["Thumbprint", "Subject", "Issuer", "NotAfter", "HasPrivateKey"], ["Services", "Thumbprint"],
+                      ["IsDefaultSmtpCertificate"], ["Source", "NotBefore", "DnsNameList", "Store", "Archived", "KeyUsage"]])
+    func selections(names: [String]) throws {
+        let t = try indexedStore()
+        let columns = try CertificateProperty.select(names)
+        var bindings = ServiceBindings()
+        bindings.bind(try t.fixtures.certificate("leaf.pem").thumbprint, to: .smtp)
+        let context = PropertyContext(bindings: bindings)
+        let writer = JSONRecordText(keys: columns.map(\.jsonKey), dateText: ISO8601Text.string)
+        for entry in try lazyEntries(t) {
+            var fresh: [UInt8] = []
+            writer.appendRecord(columns.map { $0.value(of: entry, context: context) }, to: &fresh)
+            #expect(try kept(entry, context, columns: columns) == fresh)
+        }
     }
 
     @Test("a lazily decoded entry has the properties of a full parse; filters read them")
@@ -259,8 +278,9 @@ struct StoreIndexJSONTests {
         default: pseudoRandomBytes(count: 300, seed: 11)
         }
         var out: [UInt8] = [1, 2, 3]
+        let selection = JSONRecordText.TemplateSelection(columns: Array(CertificateProperty.all.indices))
         let ok = JSONRecordText.certificates.appendRecord(JSONRecordTemplate(storage: storage, range: 0..<storage.count),
-                                                          value: { _ in .null }, to: &out)
+                                                          selection: selection, value: { _ in .null }, to: &out)
         #expect(!ok)
         #expect(out == [1, 2, 3])
     }

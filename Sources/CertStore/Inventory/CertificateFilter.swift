@@ -21,6 +21,13 @@ public struct CertificateFilter: Sendable {
 
     public init() {}
 
+    /// Whether matching looks at the certificate's own properties (subject, names, usages, dates), not only
+    /// at the thumbprint, the store properties and the key.
+    public var readsCertificateProperties: Bool {
+        subject != nil || issuer != nil || dnsName != nil || !extendedKeyUsages.isEmpty || sslServerAuthentication
+            || expiringInDays != nil
+    }
+
     public func matches(_ entry: StoreEntry) -> Bool {
         if !includeArchived && entry.storeProperties.archived { return false }
         if let thumbprint, !thumbprint.matches(entry.thumbprint) { return false }
@@ -28,8 +35,7 @@ public struct CertificateFilter: Sendable {
         if let hasPrivateKey, entry.hasPrivateKey != hasPrivateKey { return false }
         // The certificate's own properties only when a filter needs them: an entry from the index decodes
         // them when first asked for (a plain listing never does).
-        guard subject != nil || issuer != nil || dnsName != nil || !extendedKeyUsages.isEmpty || sslServerAuthentication
-                || expiringInDays != nil else { return true }
+        guard readsCertificateProperties else { return true }
         let p = entry.properties
         if let subject, !subject.matches(p.subjectString) { return false }
         if let issuer, !issuer.matches(p.issuerString) { return false }

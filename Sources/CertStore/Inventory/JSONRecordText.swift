@@ -50,28 +50,35 @@ public struct JSONRecordText: Sendable {
     /// Column indices in output order (keys sorted).
     var outputOrder: [Int] { order }
 
-    /// `appendRecord` for a record whose values are already JSON text (`JSONRecordTemplate`, made by this
-    /// writer); its holes are filled with `value(column)`. False, with `out` as it was, when the template does
+    /// `appendRecord` for a record whose values are already JSON text (`JSONRecordTemplate`, made by
+    /// `JSONRecordText.certificates`); holes are filled with `value(column)`. This writer's columns must be
+    /// columns of `CertificateProperty.all` (`selection`: for each of this writer's columns, its index there):
+    /// the template holds every column in sorted-key order, and any selection's sorted order is a part of
+    /// it, so the selected values are taken in passing. False, with `out` as it was, when the template does
     /// not fit (damaged, or made for other columns).
-    func appendRecord(_ template: JSONRecordTemplate, value: (Int) -> PropertyValue, to out: inout [UInt8]) -> Bool {
+    public func appendRecord(_ template: JSONRecordTemplate, selection: TemplateSelection, value: (Int) -> PropertyValue,
+                             to out: inout [UInt8]) -> Bool {
         let mark = out.count
         var reader = ByteReader(template.storage, range: template.range)
         out.append(contentsOf: Self.objectOpen)
+        var written = 0
         let complete: Bool = template.storage.withUnsafeBufferPointer { buffer in
-            for (position, index) in order.enumerated() {
+            for allColumn in Self.certificates.order {
                 guard let length = try? reader.varint(), length <= UInt64(template.range.upperBound - reader.offset) else { return false }
-                out.append(contentsOf: prefixes[index])
+                let start = reader.offset
+                try? reader.skip(Int(length))
+                guard let column = selection.writerColumn[allColumn] else { continue }
+                out.append(contentsOf: prefixes[column])
                 if length == 0 {
-                    appendValue(value(index), to: &out)
+                    appendValue(value(column), to: &out)
                 } else {
-                    let start = reader.offset
                     out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start..<(start + Int(length))]))
-                    try? reader.skip(Int(length))
                 }
-                if position < order.count - 1 { out.append(UInt8(ascii: ",")) }
+                written += 1
+                if written < order.count { out.append(UInt8(ascii: ",")) }
                 out.append(UInt8(ascii: "\n"))
             }
-            return reader.isAtEnd
+            return reader.isAtEnd && written == order.count
         }
         guard complete else {
             out.removeSubrange(mark...)
@@ -80,6 +87,20 @@ public struct JSONRecordText: Sendable {
         if order.isEmpty { out.append(UInt8(ascii: "\n")) }
         out.append(contentsOf: Self.objectClose)
         return true
+    }
+
+    /// Which of `CertificateProperty.all`'s columns a writer has, and where: made once per listing.
+    public struct TemplateSelection: Sendable {
+        /// For each column of `CertificateProperty.all`, this writer's column showing it (nil: not shown).
+        let writerColumn: [Int?]
+
+        /// `columns`: the writer's columns as indices into `CertificateProperty.all` (a column given twice
+        /// keeps its last place, as the writer's keys do).
+        public init(columns: [Int]) {
+            var map = [Int?](repeating: nil, count: CertificateProperty.all.count)
+            for (writerColumn, column) in columns.enumerated() { map[column] = writerColumn }
+            writerColumn = map
+        }
     }
 
     private static let objectOpen: [UInt8] = Array("  {\n".utf8)

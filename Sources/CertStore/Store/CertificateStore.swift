@@ -86,7 +86,7 @@ public final class CertificateStore: Sendable {
     /// index always does.
     ///
     /// With `lazily`, entries served from the index decode their certificate properties only when first asked
-    /// for: for a listing that writes each entry's kept JSON text (`StoreEntry.appendAllPropertiesJSON`) and
+    /// for: for a listing that writes each entry's kept JSON text (`StoreEntry.appendKeptJSON`) and
     /// rarely looks at them. Callers that use the properties of every entry leave it off: then they are
     /// decoded on all cores up front.
     @discardableResult

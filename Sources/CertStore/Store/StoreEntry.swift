@@ -32,13 +32,14 @@ public struct StoreEntry: Sendable {
         self.source = source
     }
 
-    /// Appends this entry's JSON object with every property (`CertificateProperty.all`, as
-    /// `JSONRecordText.certificates` writes it) from its kept text when it has one, filling the contextual
-    /// values from `context`; false (nothing appended) when it has none.
-    public func appendAllPropertiesJSON(to out: inout [UInt8], context: PropertyContext) -> Bool {
+    /// Appends this entry's JSON object with the properties `columns` (from `CertificateProperty.all`, as
+    /// `writer` writes them; `selection` made from the same columns) from its kept values when it has them,
+    /// filling the contextual values from `context`; false (nothing appended) when it has none.
+    public func appendKeptJSON(to out: inout [UInt8], writer: JSONRecordText, columns: [CertificateProperty],
+                               selection: JSONRecordText.TemplateSelection, context: PropertyContext) -> Bool {
         guard let jsonTemplate else { return false }
-        return JSONRecordText.certificates.appendRecord(jsonTemplate, value: { column in
-            CertificateProperty.all[column].value(of: self, context: context)
+        return writer.appendRecord(jsonTemplate, selection: selection, value: { column in
+            columns[column].value(of: self, context: context)
         }, to: &out)
     }
 
