@@ -29,7 +29,9 @@ public struct JSONRecordTemplate: Sendable {
     /// The values of `entry` for every column of `CertificateProperty.all`, holes for the contextual ones.
     static func render(_ entry: StoreEntry) -> JSONRecordTemplate {
         let writer = JSONRecordText.certificates
+        let context = PropertyContext.none
         var encoded = ByteWriter()
+        encoded.reserveCapacity(1_024)
         var text: [UInt8] = []
         for column in writer.outputOrder {
             let property = CertificateProperty.all[column]
@@ -38,7 +40,7 @@ public struct JSONRecordTemplate: Sendable {
                 continue
             }
             text.removeAll(keepingCapacity: true)
-            writer.appendValue(property.value(of: entry, context: PropertyContext()), to: &text)
+            writer.appendValue(property.value(of: entry, context: context), to: &text)
             encoded.varint(UInt64(text.count))
             encoded.raw(text)
         }

@@ -29,6 +29,9 @@ public struct PropertyContext: Sendable {
         servicesByThumbprint = services
     }
 
+    /// No bindings: for values that do not depend on them.
+    static let none = PropertyContext()
+
     /// The `Services` value of the certificate with `thumbprint`.
     func services(of thumbprint: String) -> PropertyValue { servicesByThumbprint[thumbprint] ?? Self.unbound }
 

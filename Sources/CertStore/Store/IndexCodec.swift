@@ -16,6 +16,8 @@ struct ByteWriter {
         bytes.append(UInt8(v))
     }
 
+    mutating func reserveCapacity(_ count: Int) { bytes.reserveCapacity(count) }
+
     mutating func int(_ value: Int) { varint(UInt64(bitPattern: Int64(value))) }
     mutating func bool(_ value: Bool) { bytes.append(value ? 1 : 0) }
 
