@@ -3,7 +3,8 @@
 //
 // Targets (choose with CERTSTORE_FUZZ_TARGET; unset or `all` means the first input byte chooses):
 //   credential   CertStore.CredentialFile(bytes:password:limits:) — PKCS#12, PEM, DER, PKCS#7, key files — and
-//                what `import` does next with what it found: properties, key pairing, PKCS#8 re-encoding
+//                what `import` does next with what it found: properties, key pairing, PKCS#8 re-encoding;
+//                and what a listing reads from each certificate, which must equal the full parse
 //   tlsname      CertStore.TLSCertificateName(parsing:) and DistinguishedName.normalize
 //   protocollog  CertStore.ProtocolLogReader().read(url,row:malformed:) and the whole `diagnose` pipeline
 //                (ProtocolLogDiagnoser) over an empty store
@@ -102,6 +103,13 @@ enum FuzzTargets {
         for item in file.certificates {
             let certificate = item.value
             let properties = certificate.properties()
+            // A listing parses the stored DER without OpenSSL's eager key decode: it must read exactly what a full
+            // parse of the same bytes reads.
+            if let full = try? Certificate(der: certificate.der) {
+                guard let listed = try? Certificate.listingProperties(der: certificate.der), listed == full.properties() else {
+                    fatalError("a listing reads other properties than a full parse of the same certificate")
+                }
+            }
             _ = certificate.thumbprint
             _ = certificate.publicKeyIdentifier
             _ = certificate.pem

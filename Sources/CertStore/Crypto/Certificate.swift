@@ -98,6 +98,12 @@ public final class Certificate: @unchecked Sendable {
         self.init(owning: parsed, der: der, detachedPublicKey: key, parsedForInventory: true)
     }
 
+    /// The properties a listing reads from these DER bytes (`init(inventoryDER:decoder:)`), which must equal
+    /// `Certificate(der:).properties()`: the fuzzer compares the two on every certificate it finds.
+    public static func listingProperties(der: [UInt8]) throws -> CertificateProperties {
+        try Certificate(inventoryDER: der, decoder: PublicKeyDecoder()).properties()
+    }
+
     /// Takes over one reference to an `X509*` (from PEM, PKCS#7 or PKCS#12 parsing).
     convenience init(taking x509: OpaquePointer) throws {
         let der = try derEncode("i2d_X509") { i2d_X509(x509, $0) }
