@@ -40,10 +40,13 @@ struct RecordWriter {
     }
 
     /// One CSV record with its line ending (RFC 4180 quoting by CSV.swift).
-    static func csvLine(_ fields: [String]) -> Data {
+    static func csvLine(_ fields: [String]) -> Data { csvLines([fields]) }
+
+    /// CSV records, each with its line ending, through one CSV.swift writer.
+    static func csvLines(_ rows: [[String]]) -> Data {
         let collector = ByteCollector()
-        guard let writer = try? CSVWriter(stream: collector) else { return Data() }
-        try? writer.write(row: fields)
+        guard !rows.isEmpty, let writer = try? CSVWriter(stream: collector) else { return Data() }
+        for row in rows { try? writer.write(row: row) }   // the writer puts a line ending between records
         return Data(collector.bytes + [UInt8(ascii: "\n")])
     }
 
@@ -75,6 +78,9 @@ final class RowStream {
     private let columns: [String]
     private var json: JSONListWriter<[PropertyValue]>?
     private var cells: [[String]] = []
+    /// CSV records not yet written: CSV.swift costs about 8 µs per field, so records are encoded on all cores,
+    /// a few thousand at a time, and written in order.
+    private var pendingCSV: [[String]] = []
     private var rowCount = 0
 
     init(_ writer: RecordWriter, columns: [String]) {
@@ -95,7 +101,8 @@ final class RowStream {
             // Each record through CSV.swift into memory, then out through the process's own stdout, line by line.
             if rowCount == 0 { FileHandle.standardOutput.write(RecordWriter.csvLine(columns)) }
             // Control characters escaped as in table output (exact values stay available in JSON).
-            FileHandle.standardOutput.write(RecordWriter.csvLine(row.map { Terminal.sanitize(RecordWriter.text($0.value, csv: true)) }))
+            pendingCSV.append(row.map { Terminal.sanitize(RecordWriter.text($0.value, csv: true)) })
+            if pendingCSV.count >= 4_096 { flushCSV() }
         case .list:
             let width = columns.map(\.count).max() ?? 0
             Terminal.out("")
@@ -109,6 +116,18 @@ final class RowStream {
         }
     }
 
+    private func flushCSV() {
+        guard !pendingCSV.isEmpty else { return }
+        let rows = pendingCSV
+        pendingCSV.removeAll(keepingCapacity: true)
+        let slices = stride(from: 0, to: rows.count, by: 256).map { $0..<min($0 + 256, rows.count) }
+        let encoded = EncodedSlices(count: slices.count)
+        DispatchQueue.concurrentPerform(iterations: slices.count) { index in
+            encoded.set(index, RecordWriter.csvLines(Array(rows[slices[index]])))
+        }
+        for data in encoded.values { FileHandle.standardOutput.write(data) }
+    }
+
     func finish() {
         switch writer.format {
         case .prometheus:
@@ -117,6 +136,7 @@ final class RowStream {
             if let json { json.finish() } else { FileHandle.standardOutput.write(Data("[]\n".utf8)) }
         case .csv:
             if rowCount == 0 { FileHandle.standardOutput.write(RecordWriter.csvLine(columns)) }
+            flushCSV()
         case .list:
             if rowCount > 0 { Terminal.out("") }
         case .table:
@@ -193,7 +213,7 @@ final class JSONListWriter<Item: Sendable> {
         open()
         let batch = pending, text = text, values = values, appendKept = appendKept
         let slices = stride(from: 0, to: batch.count, by: 512).map { $0..<min($0 + 512, batch.count) }
-        let encoded = JSONSlices(count: slices.count)
+        let encoded = EncodedSlices(count: slices.count)
         DispatchQueue.concurrentPerform(iterations: slices.count) { index in
             var bytes: [UInt8] = []
             bytes.reserveCapacity(slices[index].count * 1600)
@@ -219,8 +239,8 @@ extension String {
     }
 }
 
-/// Encoded JSON slices filled from several threads, read back in order.
-final class JSONSlices: @unchecked Sendable {
+/// Encoded slices of output (JSON or CSV records) filled from several threads, read back in order.
+final class EncodedSlices: @unchecked Sendable {
     private var slices: [Data]
     private let lock = NSLock()
 
