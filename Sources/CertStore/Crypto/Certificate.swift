@@ -44,11 +44,16 @@ public final class Certificate: @unchecked Sendable {
 
     /// Parses one DER certificate; trailing bytes are an error (the file is not what it claims to be).
     public convenience init(der: [UInt8]) throws {
+        self.init(owning: try Self.parse(der) { d2i_X509(nil, &$0, $1) }, der: der)
+    }
+
+    /// `der` parsed by `d2i` (given where to read and how many bytes there are); trailing bytes are refused.
+    private static func parse(_ der: [UInt8], _ d2i: (inout UnsafePointer<UInt8>?, Int) -> OpaquePointer?) throws -> OpaquePointer {
         ERR_clear_error()
         var consumed = 0
         let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
             var pointer = buffer.baseAddress
-            let x = d2i_X509(nil, &pointer, buffer.count)
+            let x = d2i(&pointer, buffer.count)
             if let start = buffer.baseAddress, let pointer { consumed = pointer - start }
             return x
         }
@@ -57,7 +62,7 @@ public final class Certificate: @unchecked Sendable {
             X509_free(parsed)
             throw CertStoreError.badData("the DER certificate is followed by \(der.count - consumed) unexpected bytes")
         }
-        self.init(owning: parsed, der: der)
+        return parsed
     }
 
     /// Parses one DER certificate for a listing: what `properties()` and `matches(_:)` need, at a fraction of
@@ -69,19 +74,7 @@ public final class Certificate: @unchecked Sendable {
     /// Debug builds (the tests) check that its properties equal those of `init(der:)`.
     convenience init(inventoryDER der: [UInt8], decoder: PublicKeyDecoder) throws {
         guard let context = inventoryLibraryContext else { try self.init(der: der); return }
-        ERR_clear_error()
-        var consumed = 0
-        let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
-            var pointer = buffer.baseAddress
-            let x = ASN1_item_d2i_ex(nil, &pointer, buffer.count, shim_X509_item(), context, nil)
-            if let start = buffer.baseAddress, let pointer { consumed = pointer - start }
-            return x
-        }
-        guard let parsed else { throw CertStoreError.openssl("reading the DER certificate") }
-        guard consumed == der.count else {
-            X509_free(parsed)
-            throw CertStoreError.badData("the DER certificate is followed by \(der.count - consumed) unexpected bytes")
-        }
+        let parsed = try Self.parse(der) { ASN1_item_d2i_ex(nil, &$0, $1, shim_X509_item(), context, nil) }
         ERR_clear_error()   // the eager decode's "no decoder" errors
         var key: OpaquePointer? = nil
         if let spki = X509_get_X509_PUBKEY(parsed),

@@ -237,21 +237,7 @@ final class StoredKeyDecoder {
     func decode(_ bytes: [UInt8]) -> PrivateKey? {
         guard let context else { return nil }
         ERR_clear_error()
-        if let stale = slot.pointee { EVP_PKEY_free(stale) }
-        slot.pointee = nil
-        let ok = bytes.withUnsafeBufferPointer { buffer -> Int32 in
-            var pointer = buffer.baseAddress
-            var length = buffer.count
-            return OSSL_DECODER_from_data(context, &pointer, &length)
-        }
-        let pkey = slot.pointee
-        slot.pointee = nil
-        guard ok == 1, let pkey else {
-            if let pkey { EVP_PKEY_free(pkey) }
-            ERR_clear_error()
-            return nil
-        }
-        return PrivateKey(owning: pkey)
+        return decodeKey(bytes, with: context, into: slot).map(PrivateKey.init(owning:))
     }
 }
 

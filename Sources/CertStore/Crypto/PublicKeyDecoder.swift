@@ -46,21 +46,7 @@ final class PublicKeyDecoder {
     /// writes it); nil when the default provider cannot decode it. The caller owns the returned `EVP_PKEY`.
     func decode(_ spki: [UInt8], keyType: String) -> OpaquePointer? {
         guard let context = context(for: keyType) else { return nil }
-        if let stale = slot.pointee { EVP_PKEY_free(stale) }
-        slot.pointee = nil
-        let ok = spki.withUnsafeBufferPointer { buffer -> Int32 in
-            var pointer = buffer.baseAddress
-            var length = buffer.count
-            return OSSL_DECODER_from_data(context.pointer, &pointer, &length)
-        }
-        let pkey = slot.pointee
-        slot.pointee = nil
-        guard ok == 1, let pkey else {
-            if let pkey { EVP_PKEY_free(pkey) }
-            ERR_clear_error()
-            return nil
-        }
-        return pkey
+        return decodeKey(spki, with: context.pointer, into: slot)
     }
 
     private func context(for keyType: String) -> Context? {
@@ -76,4 +62,24 @@ final class PublicKeyDecoder {
         contexts[keyType] = context
         return context
     }
+}
+
+/// Decodes `bytes` with a reusable decoder context whose output slot is `slot`: the key (owned by the caller),
+/// or nil. The slot is emptied before and after, so a context serves any number of inputs.
+func decodeKey(_ bytes: [UInt8], with context: OpaquePointer, into slot: UnsafeMutablePointer<OpaquePointer?>) -> OpaquePointer? {
+    if let stale = slot.pointee { EVP_PKEY_free(stale) }
+    slot.pointee = nil
+    let ok = bytes.withUnsafeBufferPointer { buffer -> Int32 in
+        var pointer = buffer.baseAddress
+        var length = buffer.count
+        return OSSL_DECODER_from_data(context, &pointer, &length)
+    }
+    let pkey = slot.pointee
+    slot.pointee = nil
+    guard ok == 1, let pkey else {
+        if let pkey { EVP_PKEY_free(pkey) }
+        ERR_clear_error()
+        return nil
+    }
+    return pkey
 }
