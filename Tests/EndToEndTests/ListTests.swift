@@ -150,4 +150,44 @@ struct ListTests {
         let text = try String(contentsOf: out, encoding: .utf8)
         #expect(text == "BEGIN\nThumbprint\n\(f.leaf.thumbprint)\nEND\n", "got: \(text.debugDescription)")
     }
+
+    /// A warm JSON listing copies each certificate's values kept in the store index; the index is trusted only
+    /// while the files it came from keep their stamps, and bindings are read at listing time.
+    @Test("warm JSON listings (values kept in the index) show a binding, a deleted key and an edited friendly name at once")
+    func warmJSONSeesChanges() throws {
+        let f = try Fixtures.get()
+        let t = try Self.populatedStore("list-kept-json", f)
+        func records(_ extra: [String] = []) throws -> [String: [String: Any]] {
+            let out = try certstore(expecting: 0, ["list", "--format", "json"] + extra + t.rootArgs).stdout
+            var byThumbprint: [String: [String: Any]] = [:]
+            for record in try parseJSONArray(out) { byThumbprint[record["thumbprint"] as? String ?? ""] = record }
+            return byThumbprint
+        }
+        let first = try certstore(expecting: 0, ["list", "--format", "json"] + t.rootArgs).stdout
+        #expect(FileManager.default.fileExists(atPath: t.root.appendingPathComponent("LocalMachine/.cache/My.index").path))
+        #expect(try certstore(expecting: 0, ["list", "--format", "json"] + t.rootArgs).stdout == first)
+        let leaf = try #require(try records()[f.leaf.thumbprint])
+        #expect(leaf["hasPrivateKey"] as? Bool == true)
+        #expect(leaf["services"] as? [String] == [])
+
+        try certstore(expecting: 0, ["enable", f.leaf.thumbprint, "--services", "IMAP"] + t.rootArgs)
+        // The leaf's files are unchanged: it is served from the index, its binding filled in at listing time.
+        #expect(try records()[f.leaf.thumbprint]?["services"] as? [String] == ["IMAP"])
+        #expect(try records(["--property", "services,thumbprint"])[f.leaf.thumbprint]?["services"] as? [String] == ["IMAP"])
+        let key = t.root.appendingPathComponent("LocalMachine/Keys/\(try #require(leaf["publicKeySha256"] as? String)).key")
+        try FileManager.default.removeItem(at: key)
+        let properties = t.storeDirectory().appendingPathComponent("\(f.selfSigned.thumbprint).json")
+        var stored = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: properties)) as? [String: Any])
+        stored["friendlyName"] = "edited behind its back"
+        try JSONSerialization.data(withJSONObject: stored).write(to: properties)
+
+        for selection in [[], ["--property", "thumbprint,friendlyName,hasPrivateKey,privateKeyStatus,services"]] {
+            let now = try records(selection)
+            #expect(now[f.leaf.thumbprint]?["hasPrivateKey"] as? Bool == false)
+            #expect(now[f.leaf.thumbprint]?["privateKeyStatus"] as? String == "Missing")
+            #expect(now[f.leaf.thumbprint]?["services"] as? [String] == ["IMAP"])
+            #expect(now[f.selfSigned.thumbprint]?["friendlyName"] as? String == "edited behind its back")
+            #expect(now[f.expired.thumbprint]?["hasPrivateKey"] as? Bool == false)
+        }
+    }
 }
