@@ -406,10 +406,9 @@ public final class CertificateStore: Sendable {
     }
 }
 
-/// Result slots filled from several threads, each index by exactly one worker.
 /// `body` for every index in 0..<count, on `lanes` threads each taking a contiguous share; the results in
 /// order. Each lane hands over its results once, not one by one.
-func concurrentMap<T: Sendable>(count: Int, lanes: Int, _ body: @Sendable (Int) -> T) -> [T] {
+public func concurrentMap<T: Sendable>(count: Int, lanes: Int, _ body: @Sendable (Int) -> T) -> [T] {
     let lanes = max(1, min(lanes, count))
     if lanes == 1 { return (0..<count).map(body) }
     let shares = LaneResults<T>(lanes: lanes)
@@ -438,6 +437,7 @@ private final class LaneResults<T>: @unchecked Sendable {
     }
 }
 
+/// Result slots filled from several threads, each index by exactly one worker.
 final class ResultSlots<Value>: @unchecked Sendable {
     private var slots: [Result<Value, CertStoreError>?]
     private let lock = NSLock()
