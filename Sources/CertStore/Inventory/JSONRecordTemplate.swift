@@ -33,7 +33,7 @@ public struct JSONRecordTemplate: Sendable {
         var encoded = ByteWriter()
         encoded.reserveCapacity(1_024)
         var text: [UInt8] = []
-        for column in writer.outputOrder {
+        for column in writer.order {
             let property = CertificateProperty.all[column]
             if property.isContextual {
                 encoded.varint(0)

@@ -9,8 +9,8 @@ import Foundation
 /// escaped (`"`, `\`, U+0000–U+001F) is written between quotes as it is; any other string is handed to
 /// `JSONEncoder` on its own. Tests compare its output with `JSONEncoder`'s on hostile strings.
 public struct JSONRecordText: Sendable {
-    /// The output order: keys sorted as `JSONEncoder` sorts them (by UTF-8 bytes), each once.
-    private let order: [Int]
+    /// The output order: column indices, keys sorted as `JSONEncoder` sorts them (by UTF-8 bytes), each once.
+    let order: [Int]
     /// Per column: the member's indentation, quoted key and separator, ready to append.
     private let prefixes: [[UInt8]]
     private let dateText: @Sendable (Date) -> String
@@ -46,9 +46,6 @@ public struct JSONRecordText: Sendable {
     /// The writer of `list --format json` with every property (`CertificateProperty.all`): the one the
     /// index's `JSONRecordTemplate`s are written with.
     public static let certificates = JSONRecordText(keys: CertificateProperty.all.map(\.jsonKey), dateText: ISO8601Text.string)
-
-    /// Column indices in output order (keys sorted).
-    var outputOrder: [Int] { order }
 
     /// `appendRecord` for a record whose values are already JSON text (`JSONRecordTemplate`, made by
     /// `JSONRecordText.certificates`); holes are filled with `value(column)`. This writer's columns must be

@@ -17,13 +17,13 @@ public struct StoreEntry: Sendable {
     public var keyStatus: PrivateKeyStatus { content.keyStatus }
     public var thumbprint: String { content.thumbprint }
     public var hasPrivateKey: Bool { content.keyStatus.hasPrivateKey }
-    /// Its values as JSON text for a listing of all properties, when it came from a listing or the index.
+    /// Its values as JSON text (`JSONRecordTemplate`), when it came from a listing or the index.
     var jsonTemplate: JSONRecordTemplate? { content.jsonTemplate }
 
     init(store: StorePath, properties: CertificateProperties, storeProperties: StoreProperties,
-         keyStatus: PrivateKeyStatus, source: CertificateSource, jsonTemplate: JSONRecordTemplate? = nil) {
+         keyStatus: PrivateKeyStatus, source: CertificateSource) {
         self.init(store: store, content: EntryContent(properties: properties, storeProperties: storeProperties,
-                                                      keyStatus: keyStatus, jsonTemplate: jsonTemplate), source: source)
+                                                      keyStatus: keyStatus), source: source)
     }
 
     init(store: StorePath, content: EntryContent, source: CertificateSource) {

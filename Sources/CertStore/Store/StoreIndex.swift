@@ -1,8 +1,8 @@
 import Foundation
 import Synchronization
 
-/// The index of one store: every certificate's parsed properties and its key check, each valid only while
-/// the `.cer`, the `.json` and the key file it came from keep their stamps (`FileStamp`).
+/// The index of one store: every certificate's parsed properties, its key check and its values as JSON text,
+/// each valid only while the `.cer`, the `.json` and the key file it came from keep their stamps (`FileStamp`).
 ///
 /// Kept in `<location>/.cache/<Store>.index`. A reader rebuilds what is stale and saves the index only if
 /// it can take the writer lock at once; a damaged, foreign or truncated index is simply ignored. Nothing in
@@ -39,8 +39,8 @@ struct StoreIndex {
     /// Version 4: every record is prefixed by its length and starts with what decides whether it is current
     /// (thumbprint, stamps, key file name), so a listing finds and checks records without decoding them; then
     /// the key status, the store properties, the values as JSON text (`JSONRecordTemplate`), and last the
-    /// certificate properties, prefixed by their length so that a listing that does not need them skips them. The magic is followed by the templates'
-    /// schema: an index written for another set of properties is not used.
+    /// certificate properties, prefixed by their length so that a listing that does not need them skips them.
+    /// The magic is followed by the templates' schema: an index written for another set of properties is not used.
     static let magic: [UInt8] = Array("CSIDX004".utf8)
     static let schema: [UInt8] = Array(JSONRecordTemplate.schema.utf8)
 
@@ -65,24 +65,15 @@ struct StoreIndex {
 
         static let empty = Loaded(bytes: [], ranges: [:])
 
-        func header(_ thumbprint: String) -> Header? {
-            ranges[thumbprint].flatMap(header(at:))
-        }
-
         /// The header of the record at `range` (from `range(_:)`).
         func header(at range: Range<Int>) -> Header? {
             var reader = ByteReader(bytes, range: range)
             return try? reader.recordHeader().header
         }
 
-        /// The record of `thumbprint`; nil when there is none or it does not decode. With `reparse`, its
-        /// certificate properties are decoded only when first asked for (`LazyProperties`), and `reparse`
-        /// reads them from the certificate should they not decode then.
-        func record(_ thumbprint: String, reparse: LazyProperties.Reparse? = nil) -> Record? {
-            ranges[thumbprint].flatMap { record(at: $0, reparse: reparse) }
-        }
-
-        /// The record at `range` (from `range(_:)`), as `record(_:reparse:)`.
+        /// The record at `range` (from `range(_:)`); nil when it does not decode. With `reparse`, its certificate
+        /// properties are decoded only when first asked for (`LazyProperties`), and `reparse` reads them from
+        /// the certificate should they not decode then.
         func record(at range: Range<Int>, reparse: LazyProperties.Reparse? = nil) -> Record? {
             var reader = ByteReader(bytes, range: range)
             guard let record = try? reader.record(reparse: reparse), reader.isAtEnd else { return nil }
@@ -125,8 +116,8 @@ struct StoreIndex {
     static func load(_ url: URL) -> [String: Record] {
         let index = open(url)
         var records: [String: Record] = [:]
-        for thumbprint in index.ranges.keys {
-            guard let record = index.record(thumbprint) else { return [:] }
+        for (thumbprint, range) in index.ranges {
+            guard let record = index.record(at: range) else { return [:] }
             records[thumbprint] = record
         }
         return records
@@ -265,10 +256,6 @@ final class LazyProperties: Sendable {
         case lazy(LazyProperties)
     }
 
-    private let bytes: [UInt8]
-    private let range: Range<Int>
-    private let thumbprint: String
-    private let publicKeyIdentifier: String
     /// Reads the properties from the certificate itself, should the record not decode (the index is checked
     /// whole by its SHA-256 before any record is used, so this is a last resort).
     struct Reparse: Sendable {
@@ -282,6 +269,10 @@ final class LazyProperties: Sendable {
         }
     }
 
+    private let bytes: [UInt8]
+    private let range: Range<Int>
+    private let thumbprint: String
+    private let publicKeyIdentifier: String
     private let reparse: Reparse
     private let cache = Mutex<CertificateProperties?>(nil)
 
