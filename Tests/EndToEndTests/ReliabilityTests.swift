@@ -396,6 +396,19 @@ struct ReliabilityTests {
     }
 
     /// The public-key file name of a certificate, as `list --format json` gives it.
+    /// The template store, the name of A's key file, and a copy of the store in which `remove A --delete-key`
+    /// ran to the end: its state and the trash entry it made.
+    static func cleanKeyRemoval(in t: TestDirectory, _ fx: Fixtures) throws
+        -> (template: Template, keyFile: String, clean: URL, cleanState: LogicalStore, entry: String) {
+        let template = try makeTemplate(in: t, fx)
+        let keyFile = try keyFileName(template.a, root: template.root)
+        let clean = t.path("clean")
+        try copyTree(template.root, to: clean)
+        try certstore(expecting: 0, ["remove", template.a, "--delete-key", "--root", clean.path])
+        let entry = try #require(trashIDs(clean).subtracting(trashIDs(template.root)).first)
+        return (template, keyFile, clean, try LogicalStore.read(clean), entry)
+    }
+
     static func keyFileName(_ thumbprint: String, root: URL) throws -> String {
         let listed = try parseJSONArray(try certstore(expecting: 0, ["list", "--format", "json", "--root", root.path]).stdout)
         let spki = listed.first { $0["thumbprint"] as? String == thumbprint }?["publicKeySha256"] as? String
@@ -431,14 +444,8 @@ struct ReliabilityTests {
     func rerunInterruptedKeyDeletion() throws {
         let fx = try Fixtures.get()
         let t = try TestDirectory("rel-rerun-key")
-        let template = try Self.makeTemplate(in: t, fx)
-        let keyFile = try Self.keyFileName(template.a, root: template.root)
+        let (template, keyFile, clean, cleanState, entry) = try Self.cleanKeyRemoval(in: t, fx)
         let arguments = ["remove", template.a, "--delete-key"]
-        let clean = t.path("clean")
-        try copyTree(template.root, to: clean)
-        try certstore(expecting: 0, arguments + ["--root", clean.path])
-        let cleanState = try LogicalStore.read(clean)
-        let entry = try #require(Self.trashIDs(clean).subtracting(Self.trashIDs(template.root)).first)
 
         for leftovers in [["Keys/\(keyFile)"], ["My/\(template.a).json", "Keys/\(keyFile)"]] {
             let root = t.path("interrupted-\(leftovers.count)")
@@ -458,13 +465,7 @@ struct ReliabilityTests {
     func repairKeyLeftByInterruptedRemoval() throws {
         let fx = try Fixtures.get()
         let t = try TestDirectory("rel-repair-key")
-        let template = try Self.makeTemplate(in: t, fx)
-        let keyFile = try Self.keyFileName(template.a, root: template.root)
-        let clean = t.path("clean")
-        try copyTree(template.root, to: clean)
-        try certstore(expecting: 0, ["remove", template.a, "--delete-key", "--root", clean.path])
-        let cleanState = try LogicalStore.read(clean)
-        let entry = try #require(Self.trashIDs(clean).subtracting(Self.trashIDs(template.root)).first)
+        let (template, keyFile, clean, cleanState, entry) = try Self.cleanKeyRemoval(in: t, fx)
 
         let root = t.path("interrupted")
         try copyTree(clean, to: root)
