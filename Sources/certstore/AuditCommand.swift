@@ -47,6 +47,7 @@ struct AuditCommand: ParsableCommand {
             var auditor = Auditor(store: try global.openStore())
             auditor.thresholds.warningDays = warningDays
             auditor.thresholds.criticalDays = criticalDays
+            auditor.commandPrefix = global.commandPrefix
             let report = try auditor.run()
             status = report.status
             let text: String

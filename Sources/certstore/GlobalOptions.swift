@@ -26,6 +26,13 @@ struct GlobalOptions: ParsableArguments {
         valueName: "n"))
     var maxIterations: Int?
 
+    /// How suggested commands start: with the same store root when it was named with --root (as an absolute
+    /// path), so that a pasted suggestion acts on the store that was looked at.
+    var commandPrefix: String {
+        guard let root, !root.isEmpty else { return "certstore" }
+        return "certstore --root " + ShellWord.quote(CertificateStore.defaultRoot(explicit: root).standardizedFileURL.path)
+    }
+
     func storePath() throws -> StorePath {
         try StorePath(parsing: store)
     }

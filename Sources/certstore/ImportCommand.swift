@@ -54,10 +54,11 @@ struct ImportCommand: ParsableCommand {
             if options.password == nil && !passwords.passwordStdin {
                 options.askPassword = { file in PasswordOptions.prompt("Password for \(file): ") }
             }
-            let result = try Importer(store: store).importFiles(files, options: options)
+            let outcome = try Importer(store: store).importFiles(files, options: options)
+            let result = outcome.value
             report(result)
-            // A bound certificate that just got its key back (or a renewal of one) changes what services present.
-            if result.committed && result.items.contains(where: { $0.action == .keyAdded }) { Deployment.synchronize(store) }
+            // A key or a chain certificate that arrives changes what services present: the outcome says what.
+            Consequences.report(outcome, store: store)
             if let first = result.failures.first {
                 // The first failure decides the code: 66 for a file that cannot be read, 65 for bad data.
                 throw ExitCode(Failure.exitCode(for: first.kind))

@@ -30,7 +30,9 @@ public struct Importer: Sendable {
 
     public init(store: CertificateStore) { self.store = store }
 
-    public func importFiles(_ paths: [String], options: Options) throws -> ImportResult {
+    /// Imports `paths`: one operation (see `OperationOutcome`). Every file is parsed before the lock is taken;
+    /// when nothing is committed (a bad file without `skipInvalid`), nothing follows from it either.
+    public func importFiles(_ paths: [String], options: Options) throws -> OperationOutcome<ImportResult> {
         if let name = options.friendlyName { _ = try StoreProperties.validateFriendlyName(name) }
         guard options.target.location == store.location else {
             throw CertStoreError.usage("the target store \(options.target) is not in this store's location (\(store.location))")
@@ -51,14 +53,14 @@ public struct Importer: Sendable {
         }
         options.progress?(files.count, files.count)
         // Nothing to write: do not even take the lock (a failed import leaves no trace, not even .lock).
-        if parsed.isEmpty || (!result.failures.isEmpty && !options.skipInvalid) { return result }
+        if parsed.isEmpty || (!result.failures.isEmpty && !options.skipInvalid) { return .unchanged(result) }
         // A certificate and its key may come in different files of one call (certbot's cert.pem + privkey.pem).
         var batch = Batch()
         for (_, file) in parsed {
             for item in file.keys { batch.keys[item.value.publicKeyIdentifier] = item.value }
             for item in file.certificates { batch.certificateKeyIDs.insert(item.value.publicKeyIdentifier) }
         }
-        return try store.withWriteLock {
+        return try store.perform(now: options.now, changed: { $0.committed }) {
             var plans: [(path: String, plan: Plan)] = []
             for (path, file) in parsed {
                 do {
