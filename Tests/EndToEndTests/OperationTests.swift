@@ -218,4 +218,38 @@ struct OperationTests {
         #expect(e.deployed("IIS") == next.thumbprint && e.deployed("POP") == next.thumbprint)
         #expect(!auditFindings(eAfter).contains { $0["check"] as? String == "certificate-expiring" }, "\(auditFindings(eAfter))")
     }
+
+    @Test("one verdict: resolve and audit agree on UnknownCredentials (exit 2, CRITICAL); enable, disable and restore each say what they changed for the connector")
+    func connectorVerdictsAgree() throws {
+        let m = try KBMachine.build("op-verdict")
+        try m.importTwin()
+        let removed = try certstore(expecting: 0, ["remove", m.keyless.thumbprint] + m.args)
+        #expect(removed.stderr.contains("send connector \"\(KBMachine.connector)\" now resolves to \(m.twin.thumbprint), which is not enabled for SMTP"), "\(removed)")
+        let trash = try #require(trashID(in: removed.stdout), "\(removed)")
+
+        // The twin has a key but is not enabled for SMTP: both say UnknownCredentials, both fail.
+        let resolved = try certstore(expecting: 2, ["connector", "resolve", KBMachine.connector, "--format", "json"] + m.args)
+        let json = try parseJSONObject(resolved.stdout)
+        #expect(json["verdict"] as? String == "UnknownCredentials" && json["usable"] as? Bool == false, "\(json)")
+        let audit = try certstore(["audit", "--format", "json"] + m.args)
+        let report = try parseJSONObject(audit.stdout)
+        #expect(audit.status == 2)
+        #expect(auditFindings(report).contains { $0["check"] as? String == "connector-certificate-not-smtp" && $0["severity"] as? String == "CRITICAL" })
+        #expect((report["connectors"] as? [[String: Any]])?.first?["usable"] as? Bool == false)
+
+        let enabled = try certstore(expecting: 0, ["enable", m.twin.thumbprint, "--services", "SMTP", "--keep-default"] + m.args)
+        #expect(enabled.stderr.contains("send connector \"\(KBMachine.connector)\" now presents \(m.twin.thumbprint)"), "\(enabled)")
+        try certstore(expecting: 0, ["connector", "resolve", KBMachine.connector] + m.args)
+
+        let disabled = try certstore(expecting: 0, ["disable", m.twin.thumbprint, "--services", "SMTP"] + m.args)
+        #expect(disabled.stderr.contains("UnknownCredentials"), "disable says what it did to the connector: \(disabled)")
+        try certstore(expecting: 0, ["enable", m.twin.thumbprint, "--services", "SMTP", "--keep-default"] + m.args)
+
+        // Restoring the keyless certificate brings the trap back: restore says so.
+        let restored = try certstore(expecting: 0, ["restore", trash] + m.args)
+        #expect(restored.stderr.contains("now resolves to \(m.keyless.thumbprint), which has no usable private key"), "\(restored)")
+        #expect(restored.stderr.contains("NoCredentials"), "\(restored)")
+        let trap = try certstore(expecting: 2, ["connector", "resolve", KBMachine.connector, "--format", "json"] + m.args)
+        #expect(try parseJSONObject(trap.stdout)["verdict"] as? String == "NoCredentials")
+    }
 }

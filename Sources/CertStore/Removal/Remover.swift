@@ -176,13 +176,18 @@ public struct Remover: Sendable {
             }
         }
 
-        // Connectors and name-based dependencies: what do they resolve to now, and after?
+        // Connectors and name-based dependencies: what do they resolve to now, and after? A connector works
+        // when its verdict says so (a usable key and enabled for SMTP: `ConnectorVerdict`); a dependency when
+        // its certificate has a usable key.
         let after = context.resolver.without(thumbprint)
-        var consumers: [(label: String, resolve: (ConnectorResolver) -> CertificateSelection)] =
-            context.connectors.sendConnectors.map { connector in ("send connector \"\(connector.name)\"", { $0.resolve(connector) }) }
+        typealias Consumer = (label: String, resolve: (ConnectorResolver) -> CertificateSelection, works: (CertificateSelection) -> Bool)
+        var consumers: [Consumer] = context.connectors.sendConnectors.map { connector in
+            ("send connector \"\(connector.name)\"", { $0.resolve(connector) },
+             { ConnectorVerdict(connector: connector, selection: $0, bindings: context.bindings).works })
+        }
         for dependency in context.dependencies.dependencies {
             guard let text = dependency.tlsCertificateName, let name = try? TLSCertificateName(parsing: text) else { continue }
-            consumers.append(("\"\(dependency.application)\" (by name \(name))", { $0.resolve(name: name) }))
+            consumers.append(("\"\(dependency.application)\" (by name \(name))", { $0.resolve(name: name) }, { $0.isUsable }))
         }
         for consumer in consumers {
             let today = consumer.resolve(context.resolver)
@@ -194,11 +199,17 @@ public struct Remover: Sendable {
                 continue
             }
             let tomorrow = consumer.resolve(after)
-            if let next = tomorrow.chosen, tomorrow.isUsable, next.thumbprint != thumbprint {
+            let worksToday = consumer.works(today)
+            if let next = tomorrow.chosen, next.thumbprint != thumbprint, consumer.works(tomorrow) {
                 plan.notes.append("\(consumer.label) uses \(next.thumbprint) (\(next.properties.subjectString), expires \(next.properties.notAfter?.formatted(.iso8601) ?? "?")) from now on"
                                   + (today.isUsable ? "" : " — today it gets the keyless certificate and fails with NoCredentials"))
+            } else if let next = tomorrow.chosen, !worksToday, next.hasPrivateKey {
+                // Broken today, and afterwards one step from working: allowed (the KB 4495258 fix starts here).
+                plan.notes.append("\(consumer.label) uses \(next.thumbprint) (\(next.properties.subjectString)) from now on, which is not enabled for SMTP yet: outbound TLS fails with UnknownCredentials until `certstore enable \(next.thumbprint) --services SMTP`"
+                                  + (today.isUsable ? "" : " (today it gets the keyless certificate and fails with NoCredentials)"))
             } else if let next = tomorrow.chosen {
-                plan.blockers.append("\(consumer.label) resolves to it today and would afterwards get \(next.thumbprint), which has no usable private key")
+                plan.blockers.append("\(consumer.label) resolves to it today and would afterwards get \(next.thumbprint), which "
+                                     + (next.hasPrivateKey ? "is not enabled for SMTP (UnknownCredentials)" : "has no usable private key"))
             } else {
                 plan.blockers.append("\(consumer.label) resolves to it today and would afterwards resolve to no certificate at all")
             }
