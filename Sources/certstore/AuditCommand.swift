@@ -44,7 +44,7 @@ struct AuditCommand: ParsableCommand {
     func run() throws {
         var status = Severity.unknown
         do {
-            var auditor = Auditor(store: try global.openStore())
+            var auditor = Auditor(store: try global.openStore(.anyway))
             auditor.thresholds.warningDays = warningDays
             auditor.thresholds.criticalDays = criticalDays
             auditor.commandPrefix = global.commandPrefix

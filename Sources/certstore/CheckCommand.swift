@@ -26,7 +26,7 @@ struct CheckCommand: ParsableCommand {
     func run() throws {
         var status = Severity.ok
         try Failure.run(global) {
-            let store = try global.openStore()
+            let store = try global.openStore(.anyway)
             let outcome = try StoreChecker(store: store).run(repair: repair)
             let report = outcome.value
             defer { Consequences.report(outcome, store: store) }

@@ -35,7 +35,7 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         try Failure.run(global) {
-            let store = try global.openStore()
+            let store = try global.openStore(.creating)
             var options = Importer.Options()
             options.target = try global.storePath()
             options.friendlyName = friendlyName
@@ -54,7 +54,14 @@ struct ImportCommand: ParsableCommand {
             if options.password == nil && !passwords.passwordStdin {
                 options.askPassword = { file in PasswordOptions.prompt("Password for \(file): ") }
             }
+            let cancellation = Cancellation()
+            options.cancellation = cancellation
+            let interrupts = Interrupts(cancelling: cancellation)
             let outcome = try Importer(store: store).importFiles(files, options: options)
+            interrupts.stop()
+            if cancellation.isCancelled {
+                Terminal.err("the signal came while the import was being committed: it was finished, as listed below")
+            }
             let result = outcome.value
             report(result)
             // A key or a chain certificate that arrives changes what services present: the outcome says what.

@@ -252,4 +252,94 @@ struct OperationTests {
         let trap = try certstore(expecting: 2, ["connector", "resolve", KBMachine.connector, "--format", "json"] + m.args)
         #expect(try parseJSONObject(trap.stdout)["verdict"] as? String == "NoCredentials")
     }
+
+    @Test("a misspelt --root is an error (66) naming the root and how it was chosen, for readers and for writers that need a store; import says it creates one")
+    func missingRoot() throws {
+        let t = try TestDirectory("op-noroot")
+        let wrong = t.path("rooot").path
+        for command in [["list"], ["bindings"], ["trash", "list"], ["deploy"], ["connector", "list"], ["show", String(repeating: "A", count: 40)],
+                        ["enable", String(repeating: "A", count: 40), "--services", "SMTP"]] {
+            let result = try certstore(expecting: 66, command + ["--root", wrong])
+            #expect(result.stderr.contains("there is no store at \(wrong)/LocalMachine") && result.stderr.contains("chosen by --root"), "\(command): \(result)")
+        }
+        let fromEnv = try certstore(expecting: 66, ["list"], environment: ["CERTSTORE_ROOT": wrong])
+        #expect(fromEnv.stderr.contains("chosen by $CERTSTORE_ROOT"), "\(fromEnv)")
+        #expect(!FileManager.default.fileExists(atPath: wrong), "nothing was created")
+        // audit and check answer UNKNOWN (3), as monitoring plugins do.
+        try certstore(expecting: 3, ["audit", "--root", wrong])
+        try certstore(expecting: 3, ["check", "--root", wrong])
+
+        let pki = try TestPKI(in: t.path("pki"))
+        let created = try certstore(expecting: 0, ["import", pki.ca.pem.path, "--root", wrong])
+        #expect(created.stderr.contains("creating a new store at \(wrong)/LocalMachine (root chosen by --root)"), "\(created)")
+        let again = try certstore(expecting: 0, ["list", "--root", wrong])
+        #expect(!again.stderr.contains("creating"), "\(again)")
+    }
+
+    /// `count` certificates, each with its key in one PEM file, made with pyca/cryptography (fast enough for thousands).
+    static func manyCredentials(_ count: Int, in directory: URL) throws {
+        let script = """
+            import sys, datetime
+            from cryptography import x509
+            from cryptography.x509.oid import NameOID
+            from cryptography.hazmat.primitives import hashes, serialization
+            from cryptography.hazmat.primitives.asymmetric import ec
+            out, count = sys.argv[1], int(sys.argv[2])
+            now = datetime.datetime(2026, 1, 1)
+            for i in range(count):
+                key = ec.generate_private_key(ec.SECP256R1())
+                name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"host{i}.contoso.com")])
+                cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                        .serial_number(i + 1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
+                        .sign(key, hashes.SHA256()))
+                with open(f"{out}/c{i:05d}.pem", "wb") as f:
+                    f.write(cert.public_bytes(serialization.Encoding.PEM))
+                    f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+            """
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let made = try runProgram(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", script, directory.path, String(count)], timeout: 120)
+        try #require(made.status == 0, "\(made)")
+    }
+
+    /// Every temporary file (`.NAME.tmp-…`) below `directory`.
+    static func temporaryFiles(below directory: URL) -> [String] {
+        (FileManager.default.enumerator(atPath: directory.path)?.allObjects as? [String] ?? [])
+            .filter { ($0 as NSString).lastPathComponent.contains(".tmp-") }
+    }
+
+    @Test("SIGINT or SIGTERM during a bulk import: every staged file (keys among them) is removed, it says nothing was imported (exit 130), or, when the signal came during the commit, that all was; audit reports debris as one finding")
+    func interruptedImport() throws {
+        let t = try TestDirectory("op-interrupt")
+        let input = t.path("many")
+        try Self.manyCredentials(1500, in: input)
+        let pki = try TestPKI(in: t.path("pki"))
+        try certstore(expecting: 0, ["import", pki.ca.pem.path, "--store", "LocalMachine/Root"] + t.rootArgs)
+        let keys = t.root.appendingPathComponent("LocalMachine/Keys")
+        for (signal, delay) in [(SIGINT, 0.4), (SIGTERM, 0.8)] {
+            let running = try CertStoreCLI.start(["import", input.path] + t.rootArgs)
+            usleep(useconds_t(delay * 1_000_000))
+            kill(running.processIdentifier, signal)
+            let result = running.wait(timeout: 120)
+            #expect(Self.temporaryFiles(below: t.root).isEmpty, "signal \(signal): temporary files left: \(Self.temporaryFiles(below: t.root).prefix(5))")
+            let imported = t.thumbprints(in: "My").count
+            if result.status == 130 {
+                #expect(result.stderr.contains("nothing was imported; the store is unchanged"), "\(result)")
+                #expect(imported == 0, "\(imported) certificates after an interrupted import")
+                #expect(((try? FileManager.default.contentsOfDirectory(atPath: keys.path)) ?? []).isEmpty, "no key may stay")
+            } else {
+                // The signal came too late to stop it (reading and staging were done): everything is there, and said so.
+                #expect(result.status == 0, "\(result)")
+                #expect(imported == 1500, "\(result)")
+                try FileManager.default.removeItem(at: t.root.appendingPathComponent("LocalMachine/My"))
+                try FileManager.default.removeItem(at: keys)
+            }
+        }
+
+        // Debris a killed writer leaves (kill -9 cannot be handled) is one audit finding, not one per file.
+        let my = t.root.appendingPathComponent("LocalMachine/Root")
+        for index in 0..<40 { try Data("x".utf8).write(to: my.appendingPathComponent(".X\(index).cer.tmp-1-\(index)")) }
+        let report = try parseJSONObject(try certstore(["audit", "--format", "json"] + t.rootArgs).stdout)
+        let debris = auditFindings(report).filter { $0["check"] as? String == "leftover-temporary-file" }
+        #expect(debris.count == 1 && (debris.first?["title"] as? String)?.hasPrefix("40 temporary files") == true, "\(debris)")
+    }
 }

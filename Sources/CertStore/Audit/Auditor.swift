@@ -500,14 +500,19 @@ public struct Auditor: Sendable {
         }
         var folders = [store.directory, store.keysDirectory]
         folders += StorePath.stores.map { store.directory.appendingPathComponent($0) }
+        // Debris of interrupted writes is one finding, however many files a killed bulk import left.
+        var leftovers: [String] = []
         for folder in folders {
-            for name in (try? FileSystem.list(folder)) ?? [] where name.hasPrefix(".") && name.contains(".tmp-") {
-                let path = folder.appendingPathComponent(name).path
-                report.findings.append(Finding(.warning, check: "leftover-temporary-file", object: path,
-                    title: "a temporary file was left by an interrupted write",
-                    detail: "\(path) is debris from a write that never completed; the store itself is consistent",
-                    fix: ["certstore check --repair"]))
+            for name in ((try? FileSystem.list(folder)) ?? []).sorted() where name.hasPrefix(".") && name.contains(".tmp-") {
+                leftovers.append(folder.appendingPathComponent(name).path)
             }
+        }
+        if !leftovers.isEmpty {
+            let shown = leftovers.prefix(3).joined(separator: ", ") + (leftovers.count > 3 ? " and \(leftovers.count - 3) more" : "")
+            report.findings.append(Finding(.warning, check: "leftover-temporary-file", object: leftovers.count == 1 ? leftovers[0] : store.directory.path,
+                title: leftovers.count == 1 ? "a temporary file was left by an interrupted write" : "\(leftovers.count) temporary files were left by interrupted writes",
+                detail: "\(shown): debris from writes that never completed (some may hold private keys); the store itself is consistent",
+                fix: ["certstore check --repair"]))
         }
         var info = stat()
         if stat(store.keysDirectory.path, &info) == 0, info.st_mode & 0o077 != 0 {

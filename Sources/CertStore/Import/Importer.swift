@@ -22,6 +22,10 @@ public struct Importer: Sendable {
         public var now = Date()
         /// Called as files are read: (files done, files in all). The CLI draws a progress bar from it.
         public var progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
+        /// Stops the import at the next file, before anything is committed (the CLI cancels it on SIGINT and
+        /// SIGTERM): every staged temporary file is removed and nothing is imported. Once the staged files are
+        /// being renamed into place, the import finishes.
+        public var cancellation: Cancellation?
 
         public init() {}
     }
@@ -44,6 +48,7 @@ public struct Importer: Sendable {
         var parsed: [(path: String, file: CredentialFile)] = []
         let files = try Self.expandDirectories(paths)
         for (index, path) in files.enumerated() {
+            try options.cancellation?.check("nothing was imported; the store is unchanged (\(index) of \(files.count) files read)")
             options.progress?(index, files.count)
             do {
                 parsed.append((path, try parse(path, options: options)))
@@ -73,9 +78,12 @@ public struct Importer: Sendable {
             // All files of the call become durable together: a few flushes instead of several per file.
             let batch = WriteBatch(anchor: store.directory)
             var state = ApplyState()
-            for (path, plan) in plans {
+            for (index, (path, plan)) in plans.enumerated() {
+                // Stopping here removes every staged temporary file (keys among them) and imports nothing.
+                try options.cancellation?.check("nothing was imported; the store is unchanged (\(index) of \(plans.count) files staged, all removed again)")
                 try apply(plan, file: path, options: options, batch: batch, state: &state, result: &result)
             }
+            try options.cancellation?.check("nothing was imported; the store is unchanged (every staged file removed again)")
             try batch.commit()
             result.committed = true
             return result

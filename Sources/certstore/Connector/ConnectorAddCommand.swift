@@ -14,7 +14,7 @@ struct ConnectorAddCommand: ParsableCommand {
 
     func run() throws {
         try Failure.run(global) {
-            let store = try global.openStore()
+            let store = try global.openStore(.creating)
             let tlsName = try ConnectorSupport.tlsCertificateName(options, store: store)
             let outcome = try ConnectorManager(store: store).add(
                 SendConnector(name: name, fqdn: options.fqdn, tlsCertificateName: tlsName, protocolLoggingLevel: options.protocolLogging))
