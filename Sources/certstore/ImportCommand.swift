@@ -13,6 +13,10 @@ struct ImportCommand: ParsableCommand {
             the stored certificate it belongs to. Nothing is judged: expired or untrusted certificates are \
             kept (audit judges). A certificate already present is never duplicated. One bad file stops the \
             whole import before anything is written, unless --skip-invalid.
+
+            Ctrl-C (SIGINT) or SIGTERM stops the import at the next file: whatever was staged (keys among it) \
+            is removed again, nothing is imported, and the exit status is 130. A signal that comes while the \
+            staged files are being renamed into place lets the import finish.
             """)
 
     @Argument(help: ArgumentHelp("Files to import; a directory stands for every file in it and below.", valueName: "file"))
