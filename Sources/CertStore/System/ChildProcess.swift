@@ -68,8 +68,11 @@ public final class ChildProcess: @unchecked Sendable {
     /// Starts `executable` (a path; a bare name is looked up in `PATH`) with `arguments`.
     ///
     /// - Parameters:
+    ///   - executable: the program: a path, or a bare name looked up in `PATH`.
+    ///   - arguments: its arguments (without the program's name).
     ///   - environment: the child's whole environment (nil: certstore's own).
     ///   - currentDirectory: where the child starts (nil: certstore's working directory).
+    ///   - input: what the child reads on standard input.
     ///   - mergeErrors: standard error goes into the same pipe as standard output, interleaved as written.
     ///   - outputLimit: bytes kept of each stream; the rest is read and dropped.
     public init(executable: String, arguments: [String] = [], environment: [String: String]? = nil,
