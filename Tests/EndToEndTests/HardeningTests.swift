@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+
+/// Issue 13: a store tree that someone else can write must never make root read, write or delete outside it.
+/// Each test is one attack shape of the attack run (docs/RELIABILITY.md, "Attacks on a writable store"):
+/// tampered trash manifests, planted links, foreign-owned directories, a forged index, world-readable service
+/// keys, the hook environment, control characters and shell metacharacters in names, stale staging.
+/// "Another user" is uid 65534 (nobody): the tests run as root and only need the ownership, not the account.
+@Suite("hardening")
+struct HardeningTests {
+    static let nobody: uid_t = 65534
+
+    /// The reliability template (A, E, F with keys, D in the trash with its key, B keyless, the CA in CA).
+    static func template(_ label: String) throws -> (TestDirectory, ReliabilityTests.Template, Fixtures) {
+        let fx = try Fixtures.get()
+        let t = try TestDirectory(label)
+        return (t, try ReliabilityTests.makeTemplate(in: t, fx), fx)
+    }
+
+    static func trashEntry(_ template: ReliabilityTests.Template) -> URL {
+        template.root.appendingPathComponent("LocalMachine/Trash/\(template.trashID)")
+    }
+
+    /// Rewrites fields of a trash entry's manifest.json.
+    static func tamperManifest(_ entry: URL, _ change: (inout [String: Any]) -> Void) throws {
+        let url = entry.appendingPathComponent("manifest.json")
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        change(&object)
+        try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]).write(to: url)
+    }
+
+    // MARK: A — restore trusts the trash manifest
+
+    @Test("A: a trash manifest whose keyFile is ../../../pwned: restore is refused, nothing is read or written outside the store")
+    func restoreRefusesPathInKeyFile() throws {
+        let (t, template, _) = try Self.template("h-a-keyfile")
+        defer { withExtendedLifetime(t) {} }
+        let args = ["--root", template.root.path]
+        let payload = template.root.appendingPathComponent("pwned")
+        try Data("attacker's payload\n".utf8).write(to: payload)
+        try Self.tamperManifest(Self.trashEntry(template)) { $0["keyFile"] = "../../../pwned" }
+        let before = try DirectorySnapshot.take(template.root)
+        let result = try certstore(["restore", template.d] + args)
+        #expect(result.status == 65, "\(result)")
+        #expect(result.stderr.contains("keyFile"), "\(result)")
+        #expect(!FileManager.default.fileExists(atPath: t.path("pwned").path), "restore wrote outside the store:\n\(result)")
+        try ReliabilityTests.expectUnchanged(template.root, before)
+    }
+
+    @Test("A: a trash manifest whose thumbprint or id is a path: the entry is refused (trash list, restore), nothing written outside the store")
+    func restoreRefusesPathInThumbprint() throws {
+        for (field, value) in [("thumbprint", "../../../escaped"), ("id", "../../../escaped"), ("store", "CurrentUser/My")] {
+            let (t, template, _) = try Self.template("h-a-thumb")
+            defer { withExtendedLifetime(t) {} }
+            let args = ["--root", template.root.path]
+            try Self.tamperManifest(Self.trashEntry(template)) { $0[field] = value }
+            let before = try DirectorySnapshot.take(template.root)
+            let list = try certstore(["trash", "list"] + args)
+            #expect(list.status == 65 && list.stderr.contains(field), "\(field): \(list)")
+            let result = try certstore(["restore", template.trashID] + args)
+            #expect(result.status == 65, "\(field): \(result)")
+            #expect(!FileManager.default.fileExists(atPath: t.path("escaped.cer").path))
+            #expect(!FileManager.default.fileExists(atPath: t.path("escaped").path))
+            try ReliabilityTests.expectUnchanged(template.root, before)
+        }
+    }
+
+    @Test("A: a trash entry that is a symbolic link (to another entry) is refused, not listed twice; one owned by another user is refused")
+    func linkedOrForeignTrashEntry() throws {
+        let (t, template, _) = try Self.template("h-a-link")
+        defer { withExtendedLifetime(t) {} }
+        let args = ["--root", template.root.path]
+        let trash = template.root.appendingPathComponent("LocalMachine/Trash")
+        let link = trash.appendingPathComponent("20990101T000000Z-LINKED00")
+        #expect(symlink(Self.trashEntry(template).path, link.path) == 0)
+        let before = try DirectorySnapshot.take(template.root)
+        let list = try certstore(expecting: 77, ["trash", "list", "--format", "json"] + args)
+        #expect(list.stderr.contains("symbolic link"), "\(list)")
+        try certstore(expecting: 77, ["restore", "20990101T000000Z-LINKED00"] + args)
+        try ReliabilityTests.expectUnchanged(template.root, before)
+        unlink(link.path)
+
+        #expect(chown(Self.trashEntry(template).path, Self.nobody, Self.nobody) == 0)
+        let restore = try certstore(expecting: 77, ["restore", template.d] + args)
+        #expect(restore.stderr.contains("uid 65534"), "\(restore)")
+        #expect(!FileManager.default.fileExists(atPath: template.root.appendingPathComponent("LocalMachine/My/\(template.d).cer").path))
+    }
+
+    @Test("A: a trash entry whose .cer is another certificate, or whose key is another key, is refused and the store left unchanged")
+    func restoreChecksContent() throws {
+        let (t, template, fx) = try Self.template("h-a-content")
+        defer { withExtendedLifetime(t) {} }
+        let args = ["--root", template.root.path]
+        let entry = Self.trashEntry(template)
+        // Another certificate under D's name.
+        let other = template.root.appendingPathComponent("LocalMachine/My/\(template.a).cer")
+        let cer = entry.appendingPathComponent("\(template.d).cer")
+        let original = try Data(contentsOf: cer)
+        try Data(contentsOf: other).write(to: cer)
+        var before = try DirectorySnapshot.take(template.root)
+        let swapped = try certstore(expecting: 65, ["restore", template.d] + args)
+        #expect(swapped.stderr.contains("SHA-1"), "\(swapped)")
+        try ReliabilityTests.expectUnchanged(template.root, before)
+        try original.write(to: cer)
+        // Another key under D's key name.
+        let keyName = try #require(try FileManager.default.contentsOfDirectory(atPath: entry.path).first { $0.hasSuffix(".key") })
+        try Data(contentsOf: fx.strayKey).write(to: entry.appendingPathComponent(keyName))
+        before = try DirectorySnapshot.take(template.root)
+        let wrongKey = try certstore(expecting: 65, ["restore", template.d] + args)
+        #expect(wrongKey.stderr.contains("key"), "\(wrongKey)")
+        try ReliabilityTests.expectUnchanged(template.root, before)
+    }
+}
