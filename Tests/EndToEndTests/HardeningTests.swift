@@ -110,4 +110,28 @@ struct HardeningTests {
         #expect(wrongKey.stderr.contains("key"), "\(wrongKey)")
         try ReliabilityTests.expectUnchanged(template.root, before)
     }
+
+    // MARK: B — pruning old service versions
+
+    @Test("B: a planted link Services/SMTP/v20200101T000000Z-AAAAAAAA -> a directory: the next SMTP change prunes old versions without deleting anything it points at")
+    func pruneNeverFollowsPlantedVersionLink() throws {
+        let (t, template, _) = try Self.template("h-b-prune")
+        defer { withExtendedLifetime(t) {} }
+        let args = ["--root", template.root.path]
+        let victim = t.path("victim")
+        try FileManager.default.createDirectory(at: victim, withIntermediateDirectories: true)
+        try Data("precious\n".utf8).write(to: victim.appendingPathComponent("precious.conf"))
+        let smtp = template.root.appendingPathComponent("LocalMachine/Services/SMTP")
+        try FileManager.default.createDirectory(at: smtp, withIntermediateDirectories: true)
+        chmod(smtp.path, 0o755)
+        chmod(smtp.deletingLastPathComponent().path, 0o755)
+        let planted = smtp.appendingPathComponent("v20200101T000000Z-AAAAAAAA")
+        #expect(symlink(victim.path, planted.path) == 0)
+        try certstore(expecting: 0, ["enable", template.e, "--services", "SMTP", "--keep-default"] + args)
+        try certstore(expecting: 0, ["enable", template.a, "--services", "SMTP", "--keep-default"] + args)
+        try certstore(expecting: 0, ["disable", template.e, "--services", "SMTP", "--new-default", template.a] + args)
+        #expect(FileManager.default.fileExists(atPath: victim.appendingPathComponent("precious.conf").path),
+                "pruning followed the planted link and deleted what it points at")
+        #expect(isSymbolicLink(planted), "the planted link itself is left for the administrator")
+    }
 }

@@ -174,15 +174,38 @@ public struct ServiceFiles: Sendable {
 
     /// Keeps the live version and the one that was live just before (a daemon may still be reading it);
     /// removes every other version.
+    ///
+    /// Only what certstore made is removed, and never through a link: each name is `lstat`ed relative to the
+    /// service folder opened with `O_NOFOLLOW`, only real directories owned by root (or certstore's account)
+    /// are emptied, their files unlinked relative to their own descriptor (`unlinkat`). A planted link
+    /// `v… -> /some/dir` is left alone, so it can never make root delete what it points at.
     private func prune(folder: URL, keep: [String]) throws {
-        let versions = try FileSystem.list(folder).filter { $0.hasPrefix("v") }.sorted()
-        let keepSet = Set(keep)
-        for version in versions where !keepSet.contains(version) {
-            let url = folder.appendingPathComponent(version)
-            for file in try FileSystem.list(url) { try FileSystem.remove(url.appendingPathComponent(file)) }
-            rmdir(url.path)
+        try DirectoryTrust.require(directory)
+        try DirectoryTrust.require(folder)
+        let folderFD = open(folder.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard folderFD >= 0 else {
+            if errno == ENOENT { return }
+            throw FileSystem.posixError("open", folder, errno)
         }
-        try FileSystem.syncDirectory(folder)
+        defer { close(folderFD) }
+        let keepSet = Set(keep)
+        for version in try FileSystem.list(folder).filter({ $0.hasPrefix("v") }).sorted() where !keepSet.contains(version) {
+            var info = stat()
+            guard fstatat(folderFD, version, &info, AT_SYMLINK_NOFOLLOW) == 0, (info.st_mode & S_IFMT) == S_IFDIR,
+                  info.st_uid == 0 || info.st_uid == geteuid() else { continue }
+            let versionFD = openat(folderFD, version, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            guard versionFD >= 0 else { continue }
+            defer { close(versionFD) }
+            for file in FileSystem.names(inDirectory: versionFD) {
+                var fileInfo = stat()
+                guard fstatat(versionFD, file, &fileInfo, AT_SYMLINK_NOFOLLOW) == 0, (fileInfo.st_mode & S_IFMT) != S_IFDIR else { continue }
+                guard unlinkat(versionFD, file, 0) == 0 || errno == ENOENT else {
+                    throw FileSystem.posixError("remove", folder.appendingPathComponent(version).appendingPathComponent(file), errno)
+                }
+            }
+            unlinkat(folderFD, version, AT_REMOVEDIR)
+        }
+        guard fsync(folderFD) == 0 else { throw FileSystem.posixError("flush", folder, errno) }
     }
 
     static func account(_ name: String) -> (uid: uid_t, gid: gid_t)? {
