@@ -134,4 +134,90 @@ struct HardeningTests {
                 "pruning followed the planted link and deleted what it points at")
         #expect(isSymbolicLink(planted), "the planted link itself is left for the administrator")
     }
+
+    // MARK: C — a forged index
+
+    /// Rewrites every keyless record of an index as Present ("Missing" and "Present" have the same length) and
+    /// recomputes the SHA-256 trailer: what anyone who can write the index file can do.
+    static func forgeIndex(_ index: URL, scratch: URL) throws {
+        var bytes = [UInt8](try Data(contentsOf: index))
+        let from = [UInt8(7)] + Array("Missing".utf8), to = [UInt8(7)] + Array("Present".utf8)
+        var replaced = 0
+        var position = 0
+        while position + from.count <= bytes.count - 32 {
+            if Array(bytes[position..<(position + from.count)]) == from {
+                bytes.replaceSubrange(position..<(position + from.count), with: to)
+                replaced += 1
+            }
+            position += 1
+        }
+        #expect(replaced > 0, "no keyless record in \(index.path)")
+        let body = scratch.appendingPathComponent("index-body")
+        try Data(bytes.dropLast(32)).write(to: body)
+        let digest = try opensslResult(["dgst", "-sha256", "-binary", body.path], in: scratch).stdoutData
+        #expect(digest.count == 32)
+        try (Data(bytes.dropLast(32)) + digest).write(to: index)
+    }
+
+    @Test("C: an index forged with a valid SHA-256 trailer (a keyless certificate set to Present) is ignored when another user owns it, can write it, or owns .cache")
+    func forgedIndexIgnored() throws {
+        for attack in ["owner", "mode", "cache-owner"] {
+            let (t, template, _) = try Self.template("h-c-index")
+            defer { withExtendedLifetime(t) {} }
+            let args = ["--root", template.root.path]
+            try certstore(expecting: 0, ["list", "--format", "json"] + args)  // builds the index
+            let cache = template.root.appendingPathComponent("LocalMachine/.cache")
+            let index = cache.appendingPathComponent("My.index")
+            #expect(FileManager.default.fileExists(atPath: index.path))
+            try Self.forgeIndex(index, scratch: t.url)
+            switch attack {
+            case "owner": #expect(chown(index.path, Self.nobody, Self.nobody) == 0)
+            case "mode": #expect(chmod(index.path, 0o666) == 0)
+            default: #expect(chown(cache.path, Self.nobody, Self.nobody) == 0)
+            }
+            let keyed = try certstore(expecting: 0, ["list", "--has-private-key", "--format", "json"] + args)
+            #expect(!(try jsonThumbprints(keyed.stdout)).contains(template.b), "\(attack): the forged index was believed:\n\(keyed)")
+            let check = try certstore(expecting: 2, ["check"] + args)
+            #expect(check.stdout.contains(".cache"), "\(attack): check does not say why the index is ignored:\n\(check)")
+        }
+    }
+
+    @Test("C: a reader never writes the index through a .cache that is a symbolic link")
+    func indexNeverWrittenThroughLinkedCache() throws {
+        let (t, template, _) = try Self.template("h-c-link")
+        defer { withExtendedLifetime(t) {} }
+        let args = ["--root", template.root.path]
+        let cache = template.root.appendingPathComponent("LocalMachine/.cache")
+        try? FileManager.default.removeItem(at: cache)
+        let elsewhere = t.path("elsewhere")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        #expect(symlink(elsewhere.path, cache.path) == 0)
+        try certstore(expecting: 0, ["list"] + args)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: elsewhere.path).isEmpty, "a reader wrote through the linked .cache")
+    }
+
+    // MARK: D — every directory of a store obeys one rule
+
+    @Test("D: My, CA, Root, Trash, Services at mode 0777 or owned by another user: every command refuses (77), check and audit say CRITICAL; a root owned by another user is CRITICAL in check")
+    func untrustedSubdirectories() throws {
+        for name in ["My", "CA", "Root", "Trash", "Services", ""] {
+            for attack in ["mode", "owner"] where !(name.isEmpty && attack == "mode") {
+                let (t, template, _) = try Self.template("h-d-dirs")
+                defer { withExtendedLifetime(t) {} }
+                let args = ["--root", template.root.path]
+                try certstore(expecting: 0, ["enable", template.e, "--services", "IMAP"] + args)
+                let directory = name.isEmpty ? template.root : template.root.appendingPathComponent("LocalMachine/\(name)")
+                if !FileManager.default.fileExists(atPath: directory.path) { #expect(mkdir(directory.path, 0o755) == 0) }
+                if attack == "mode" { #expect(chmod(directory.path, 0o777) == 0) } else { #expect(chown(directory.path, Self.nobody, Self.nobody) == 0) }
+                let label = "\(name.isEmpty ? "root" : name) \(attack)"
+                let list = try certstore(["list", "--store", "LocalMachine/Root"] + args)
+                #expect(list.status == 77, "\(label): \(list)")
+                try certstore(expecting: 77, ["import", template.leafPEM.path] + args)
+                let check = try certstore(["check"] + args)
+                #expect(check.status == 2 && check.stdout.contains(directory.path), "\(label): \(check)")
+                let audit = try certstore(["audit"] + args)
+                #expect(audit.status == 2 && audit.stdout.contains(directory.path), "\(label): \(audit)")
+            }
+        }
+    }
 }

@@ -27,6 +27,13 @@ public struct Auditor: Sendable {
                                            fix: ["certstore --root DIR audit   (point at the right store root)"]))
             return report
         }
+        // A location someone else can write is not read at all: what it holds could have been planted.
+        let trust = store.trustFindings()
+        report.findings += trust.store + trust.index
+        if !trust.store.isEmpty {
+            report.findings.sort { $0.severity != $1.severity ? $0.severity > $1.severity : $0.object < $1.object }
+            return report
+        }
         let my = StorePath(trustedLocation: store.location, store: "My")
         var problems: [StoreProblem] = []
         var stores: [String: [StoreEntry]] = [:]

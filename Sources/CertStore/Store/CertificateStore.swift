@@ -96,7 +96,9 @@ public final class CertificateStore: Sendable {
         try refuseLink(folder)
         let names = try FileSystem.list(folder).filter { $0.hasSuffix(".cer") && !$0.hasPrefix(".") }.sorted()
         let indexURL = StoreIndex.url(self, store)
-        let index = StoreIndex.open(indexURL)
+        // The trailer proves the index is whole, not who wrote it: it is believed only when nobody but root (or
+        // certstore's account) could have written it.
+        let index = indexProblem(indexURL) == nil ? StoreIndex.open(indexURL) : .empty
         let folderPath = folder.path
         // Three stamps per certificate, taken relative to the two directories: on all cores for a big store.
         let folderFD = open(folderPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
@@ -269,9 +271,26 @@ public final class CertificateStore: Sendable {
     private func saveIndex(_ index: StoreIndex.Builder, to url: URL) {
         guard FileSystem.exists(directory), let lock = try? StoreLock(directory: directory, timeout: 0) else { return }
         withExtendedLifetime(lock) {
-            try? FileSystem.ensureDirectory(url.deletingLastPathComponent(), mode: 0o755)
+            // Never into a .cache that is a link or that someone else could write, never over a foreign index.
+            guard (try? FileSystem.ensureDirectory(url.deletingLastPathComponent(), mode: 0o755)) != nil,
+                  indexProblem(url) == nil else { return }
             try? FileSystem.writeAtomically(to: url, mode: 0o644) { write in try index.write(write) }
         }
+    }
+
+    /// Why the index at `url` (and its `.cache` directory) cannot be trusted, or nil when it can (or is absent).
+    /// An untrusted index is ignored and never rewritten; `check` and `audit` report why.
+    func indexProblem(_ url: URL) -> String? {
+        DirectoryTrust.problem(url.deletingLastPathComponent()) ?? DirectoryTrust.fileProblem(url)
+    }
+
+    /// The directories of this location certstore reads or writes besides the root, the location and `Keys`
+    /// (checked by `checkOwnership` with their own messages): the stores, the trash, the service files.
+    var trustedSubdirectories: [URL] {
+        let services = directory.appendingPathComponent("Services", isDirectory: true)
+        return StorePath.stores.map { directory.appendingPathComponent($0, isDirectory: true) }
+            + [directory.appendingPathComponent("Trash", isDirectory: true), services]
+            + ExchangeService.bindable.map { services.appendingPathComponent($0.rawValue, isDirectory: true) }
     }
 
     /// A store directory that is a symbolic link is refused: certstore never follows links inside a store.
@@ -311,6 +330,7 @@ public final class CertificateStore: Sendable {
                 guard chmod(url.path, 0o700) == 0 else { throw FileSystem.posixError("set the mode of", url, errno) }
             }
         }
+        for url in trustedSubdirectories { try DirectoryTrust.require(url) }
     }
 
     func readStoreProperties(_ thumbprint: String, in store: StorePath) throws -> StoreProperties {

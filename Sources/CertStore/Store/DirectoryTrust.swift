@@ -55,3 +55,44 @@ enum DirectoryTrust {
         return nil
     }
 }
+
+extension CertificateStore {
+    /// `check` and `audit`: every directory of this location that breaks `DirectoryTrust`'s rule, and every
+    /// store index that is ignored because someone else could have written it, as CRITICAL findings.
+    /// `skippingLinksOf`: directories whose symbolic links the caller reports itself.
+    func trustFindings(skippingLinksOf reported: Set<String> = []) -> (store: [Finding], index: [Finding]) {
+        var findings: [Finding] = []
+        var checked: [(URL, String)] = [(root, "the store root"), (directory, "the location")]
+        checked.append((keysDirectory, "the key directory"))
+        checked += trustedSubdirectories.map { ($0, "a store directory") }
+        for (url, what) in checked {
+            var info = stat()
+            guard lstat(url.path, &info) == 0 else { continue }
+            if (info.st_mode & S_IFMT) == S_IFLNK && (url == root || reported.contains(url.lastPathComponent)) { continue }
+            if url == root && (info.st_mode & S_IFMT) == S_IFLNK { continue }
+            var problem = DirectoryTrust.problem(url.path, info)
+            // The key directory's mode has its own, repairable finding (key-directory-permissions).
+            if url == keysDirectory, problem != nil, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == 0 || info.st_uid == geteuid() { problem = nil }
+            guard let problem else { continue }
+            findings.append(Finding(.critical, check: "untrusted-directory", object: url.path,
+                title: "\(what) can be changed by someone else", detail: "\(problem); certstore refuses to use this location until it is fixed",
+                fix: [DirectoryTrust.fix(url)]))
+        }
+        var index: [Finding] = []
+        let cache = directory.appendingPathComponent(".cache", isDirectory: true)
+        if let problem = DirectoryTrust.problem(cache) {
+            index.append(Finding(.critical, check: "untrusted-index", object: cache.path, title: "the store index directory can be changed by someone else",
+                                 detail: "\(problem); the index is ignored (every certificate is parsed afresh) and never rewritten",
+                                 fix: [DirectoryTrust.fix(cache)]))
+        } else {
+            for name in StorePath.stores {
+                let url = cache.appendingPathComponent("\(name).index")
+                guard let problem = DirectoryTrust.fileProblem(url) else { continue }
+                index.append(Finding(.critical, check: "untrusted-index", object: url.path, title: "a store index can be changed by someone else",
+                                     detail: "\(problem); it is ignored (its checksum proves it is whole, not who wrote it) and never rewritten",
+                                     fix: ["rm \(ShellQuote.quote(url.path))   (derived data: the next listing rebuilds it)"]))
+            }
+        }
+        return (findings, index)
+    }
+}

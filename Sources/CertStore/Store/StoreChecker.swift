@@ -51,6 +51,12 @@ public struct StoreChecker: Sendable {
                                            fix: ["certstore check --repair"]))
         }
 
+        // Who may write the location's directories and its index (links of the stores, Keys and Trash are
+        // reported below).
+        let trust = store.trustFindings(skippingLinksOf: Set(StorePath.stores + ["Keys", "Trash"]))
+        report.findings += trust.store + trust.index
+        if !trust.store.isEmpty { everyCertificateRead = false }
+
         // Certificates.
         for name in StorePath.stores {
             let folder = store.directory.appendingPathComponent(name)
