@@ -220,4 +220,60 @@ struct HardeningTests {
             }
         }
     }
+
+    // MARK: E — service keys others can read
+
+    static func versions(_ root: URL, _ service: String) -> [URL] {
+        let folder = root.appendingPathComponent("LocalMachine/Services/\(service)")
+        return ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).filter { $0.hasPrefix("v") }.sorted()
+            .map { folder.appendingPathComponent($0) }
+    }
+
+    static func mode(_ url: URL) -> mode_t {
+        var info = stat()
+        return lstat(url.path, &info) == 0 ? info.st_mode & 0o7777 : 0
+    }
+
+    @Test("E: a deployed privkey.pem at 0644 is CRITICAL in audit (service-key-exposed); deploy tightens the kept previous version too")
+    func worldReadableServiceKey() throws {
+        let (t, template, _) = try Self.template("h-e-0644")
+        defer { withExtendedLifetime(t) {} }
+        let args = ["--root", template.root.path]
+        try certstore(expecting: 0, ["enable", template.e, "--services", "IMAP"] + args)
+        let key = template.root.appendingPathComponent("LocalMachine/Services/IMAP/current/privkey.pem")
+        #expect(chmod(key.path, 0o644) == 0)
+        let audit = try certstore(["audit", "--format", "json"] + args)
+        #expect(audit.status == 2 && audit.stdout.contains("service-key-exposed"), "\(audit)")
+        try certstore(expecting: 0, ["deploy"] + args)
+        let versions = Self.versions(template.root, "IMAP")
+        #expect(versions.count == 2, "the live version and the one before: \(versions)")
+        for version in versions {
+            let mode = Self.mode(version.appendingPathComponent("privkey.pem"))
+            #expect(mode == 0o600, "\(version.lastPathComponent)/privkey.pem is \(String(mode, radix: 8))")
+        }
+        let after = try certstore(["audit", "--format", "json"] + args)
+        #expect(!after.stdout.contains("service-key-exposed"), "\(after)")
+    }
+
+    @Test("E: with --service-user the key is root's, 0440, with the account's group (the daemon cannot loosen it); a previous version the account owned is tightened",
+          .enabled(if: getpwnam("nobody") != nil))
+    func serviceUserGetsGroupReadOnly() throws {
+        let (t, template, _) = try Self.template("h-e-group")
+        defer { withExtendedLifetime(t) {} }
+        let args = ["--root", template.root.path]
+        let nogroup = try #require(getpwnam("nobody")).pointee.pw_gid
+        try certstore(expecting: 0, ["enable", template.e, "--services", "IMAP"] + args)
+        // A version made by an older certstore: the account owns its key.
+        let old = try #require(Self.versions(template.root, "IMAP").first).appendingPathComponent("privkey.pem")
+        #expect(chown(old.path, Self.nobody, nogroup) == 0 && chmod(old.path, 0o400) == 0)
+        try certstore(expecting: 0, ["enable", template.e, "--services", "IMAP", "--service-user", "nobody"] + args)
+        for version in Self.versions(template.root, "IMAP") {
+            var info = stat()
+            #expect(lstat(version.appendingPathComponent("privkey.pem").path, &info) == 0)
+            #expect(info.st_uid == geteuid() && info.st_gid == nogroup && info.st_mode & 0o777 == 0o440,
+                    "\(version.lastPathComponent): uid \(info.st_uid) gid \(info.st_gid) mode \(String(info.st_mode & 0o777, radix: 8))")
+        }
+        let audit = try certstore(["audit", "--format", "json"] + args)
+        #expect(!audit.stdout.contains("service-key-exposed") && !audit.stdout.contains("service-key-unreadable"), "\(audit)")
+    }
 }

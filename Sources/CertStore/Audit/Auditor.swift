@@ -343,11 +343,21 @@ public struct Auditor: Sendable {
                     fix: ["certstore deploy"]))
                 continue
             }
+            for (path, problem) in files.exposedKeys(service, user: context.bindings.serviceUsers?[service.rawValue]) {
+                report.findings.append(Finding(.critical, check: "service-key-exposed", object: path,
+                    title: "a deployed \(service.rawValue) private key is open to other users",
+                    detail: "\(problem); anyone who can read it can impersonate this server",
+                    fix: ["certstore deploy   (tightens the live and the kept version)", "certstore check"]))
+            }
             guard deployed != nil, let user = context.bindings.serviceUsers?[service.rawValue] else { continue }
             let key = files.currentLink(service).appendingPathComponent("privkey.pem").path
             var info = stat()
             let account = ServiceFiles.account(user)
-            if account == nil || stat(key, &info) != 0 || info.st_uid != account!.uid || info.st_mode & 0o400 == 0 {
+            let readable = account.map { account in
+                stat(key, &info) == 0 && ((info.st_uid == account.uid && info.st_mode & 0o400 != 0)
+                    || (info.st_gid == account.gid && info.st_mode & 0o040 != 0))
+            } ?? false
+            if !readable {
                 report.findings.append(Finding(.critical, check: "service-key-unreadable", object: object,
                     title: "\(service.rawValue)'s account \(user) cannot read its private key (UnknownCredentials, KB 4051498)",
                     detail: account == nil ? "there is no account \(user) on this machine" : "\(key) is not readable by \(user)",

@@ -98,8 +98,43 @@ public struct ServiceFiles: Sendable {
         } else {
             expectedOwner = geteuid()
         }
-        // Readable by its owner, by nobody else.
+        // With an account: root's (certstore's), 0440, the account's group. Without: certstore's, 0600.
+        if let user, let account = Self.account(user) {
+            return info.st_uid == geteuid() && info.st_gid == account.gid && info.st_mode & 0o777 == 0o440
+        }
         return info.st_uid == expectedOwner && info.st_mode & 0o077 == 0 && info.st_mode & 0o400 != 0
+    }
+
+    /// Every version's `privkey.pem` of `service` (the live one and those kept for daemons still reading them)
+    /// that someone other than certstore's account and the service's group could read or change: with `user`,
+    /// anything beyond 0440 with that account's group (or the 0400 owned by it that older versions made);
+    /// without, anything beyond 0600. Links and foreign-owned version directories are reported too.
+    public func exposedKeys(_ service: ExchangeService, user: String?) -> [(path: String, problem: String)] {
+        let folder = directory.appendingPathComponent(service.rawValue, isDirectory: true)
+        let account = user.flatMap(Self.account)
+        var found: [(String, String)] = []
+        for version in ((try? FileSystem.list(folder)) ?? []).filter({ $0.hasPrefix("v") }).sorted() {
+            let versionURL = folder.appendingPathComponent(version)
+            var info = stat()
+            guard lstat(versionURL.path, &info) == 0 else { continue }
+            if let problem = DirectoryTrust.problem(versionURL.path, info) { found.append((versionURL.path, problem)); continue }
+            let key = versionURL.appendingPathComponent("privkey.pem").path
+            guard lstat(key, &info) == 0 else { continue }
+            let mode = info.st_mode & 0o7777
+            let text = String(mode, radix: 8)
+            if (info.st_mode & S_IFMT) != S_IFREG { found.append((key, "\(key) is not a regular file")); continue }
+            if mode & 0o007 != 0 { found.append((key, "\(key) is readable or writable by every user (mode \(text))")); continue }
+            if mode & 0o222 != 0 && info.st_uid != geteuid() && info.st_uid != 0 { found.append((key, "\(key) can be changed by uid \(info.st_uid) (mode \(text))")); continue }
+            if mode & 0o070 != 0 {
+                if account == nil || info.st_gid != account!.gid || mode & 0o020 != 0 {
+                    found.append((key, "\(key) is open to group \(info.st_gid) (mode \(text))"))
+                    continue
+                }
+            }
+            let owners: [uid_t] = [0, geteuid()] + (account.map { [$0.uid] } ?? [])
+            if !owners.contains(info.st_uid) { found.append((key, "\(key) belongs to uid \(info.st_uid)")) }
+        }
+        return found
     }
 
     private func deploy(_ entry: StoreEntry, for service: ExchangeService, user: String?, resolver: ConnectorResolver, now: Date) throws {
@@ -129,8 +164,10 @@ public struct ServiceFiles: Sendable {
             guard let account = Self.account(user) else {
                 throw CertStoreError(.usage, "there is no account \"\(user)\" on this machine", hint: "create it, or bind without --service-user")
             }
-            let temp = try FileSystem.writeTemporary(pem, beside: keyURL, mode: 0o400, sync: true)
-            guard chown(temp.path, account.uid, account.gid) == 0 else {
+            // Root's file, readable by the daemon's group: the daemon can read it, never change its mode or
+            // hand it on (an account that owns its key can make it 0644).
+            let temp = try FileSystem.writeTemporary(pem, beside: keyURL, mode: 0o440, sync: true)
+            guard chown(temp.path, geteuid(), account.gid) == 0, chmod(temp.path, 0o440) == 0 else {
                 let code = errno
                 unlink(temp.path)
                 throw FileSystem.posixError("give \(user) the key file", keyURL, code)
@@ -143,6 +180,29 @@ public struct ServiceFiles: Sendable {
         let previous = Self.linkTarget(folder.appendingPathComponent("current"))
         try switchLink(folder: folder, to: name)
         try prune(folder: folder, keep: [name, previous].compactMap { $0 })
+        if let previous, previous != name { try tightenKey(folder: folder, version: previous, user: user) }
+    }
+
+    /// Gives the kept previous version's key the owner and mode a new one gets (it may have been deployed
+    /// under other rules, or loosened since): opened relative to the service folder, never through a link.
+    private func tightenKey(folder: URL, version: String, user: String?) throws {
+        let folderFD = open(folder.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard folderFD >= 0 else { return }
+        defer { close(folderFD) }
+        let versionFD = openat(folderFD, version, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard versionFD >= 0 else { return }
+        defer { close(versionFD) }
+        let keyFD = openat(versionFD, "privkey.pem", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard keyFD >= 0 else { return }
+        defer { close(keyFD) }
+        var info = stat()
+        guard fstat(keyFD, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return }
+        let url = folder.appendingPathComponent(version).appendingPathComponent("privkey.pem")
+        if let user, let account = Self.account(user) {
+            guard fchown(keyFD, geteuid(), account.gid) == 0, fchmod(keyFD, 0o440) == 0 else { throw FileSystem.posixError("tighten", url, errno) }
+        } else {
+            guard fchown(keyFD, geteuid(), getegid()) == 0, fchmod(keyFD, 0o600) == 0 else { throw FileSystem.posixError("tighten", url, errno) }
+        }
     }
 
     private func withdraw(_ service: ExchangeService) throws {
