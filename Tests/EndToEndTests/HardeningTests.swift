@@ -276,4 +276,27 @@ struct HardeningTests {
         let audit = try certstore(["audit", "--format", "json"] + args)
         #expect(!audit.stdout.contains("service-key-exposed") && !audit.stdout.contains("service-key-unreadable"), "\(audit)")
     }
+
+    // MARK: F — the hook environment
+
+    @Test("F: a hook's environment holds PATH, HOME, LANG and the CERTSTORE_* variables, nothing of certstore's own (a --password-env variable)")
+    func hookEnvironmentIsClean() throws {
+        let (t, template, _) = try Self.template("h-f-env")
+        defer { withExtendedLifetime(t) {} }
+        let args = ["--root", template.root.path]
+        let hooks = template.root.appendingPathComponent("LocalMachine/Hooks")
+        try FileManager.default.createDirectory(at: hooks, withIntermediateDirectories: true)
+        chmod(hooks.path, 0o755)
+        let out = t.path("hook-env.txt")
+        let hook = hooks.appendingPathComponent("10-env")
+        try Data("#!/bin/sh\nenv > '\(out.path)'\n".utf8).write(to: hook)
+        chmod(hook.path, 0o755)
+        try certstore(expecting: 0, ["enable", template.e, "--services", "IMAP"] + args,
+                      environment: ["PFXPW": "Corr3ct horse battery", "https_proxy": "http://user:secret@proxy:3128"])
+        let names = Set(((try? String(contentsOf: out, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { $0.split(separator: "=").first.map(String.init) })
+        #expect(!names.contains("PFXPW") && !names.contains("https_proxy"), "certstore's environment reached the hook: \(names.sorted())")
+        #expect(names.isSuperset(of: ["PATH", "HOME", "LANG", "CERTSTORE_SERVICE", "CERTSTORE_ROOT", "CERTSTORE_LOCATION", "CERTSTORE_SERVICE_DIR",
+                                      "CERTSTORE_OLD_THUMBPRINT", "CERTSTORE_NEW_THUMBPRINT"]), "\(names.sorted())")
+        #expect(names.subtracting(["PATH", "HOME", "LANG", "PWD", "SHLVL", "_"]).allSatisfy { $0.hasPrefix("CERTSTORE_") }, "\(names.sorted())")
+    }
 }

@@ -425,10 +425,11 @@ struct ServicesTests {
 
         // A hook runs after the lock is released: a writer it starts (on CERTSTORE_ROOT) does not wait for it.
         let nested = m.t.path("nested.out")
-        try m.installHooks([(name: "30-nested", body: "\"$SVC_CERTSTORE\" deploy --lock-timeout 2 > '\(nested.path)' 2>&1; echo \"exit $?\" >> '\(nested.path)'", mode: 0o755)])
-        try Data().write(to: log)
+        // (Hooks get a clean environment, F of issue 13: the binary's path is written into the hook.)
         let binary = try CertStoreCLI.requireBinary().path
-        let disabled = try certstore(expecting: 0, ["disable", b.thumbprint] + m.args, environment: ["SVC_CERTSTORE": binary])
+        try m.installHooks([(name: "30-nested", body: "'\(binary)' deploy --lock-timeout 2 > '\(nested.path)' 2>&1; echo \"exit $?\" >> '\(nested.path)'", mode: 0o755)])
+        try Data().write(to: log)
+        let disabled = try certstore(expecting: 0, ["disable", b.thumbprint] + m.args)
         #expect(Self.logLines(log).map { [$0[0], $0[1], $0[2], $0[3]] } == [["10-first", "IIS", b.thumbprint, a.thumbprint], ["20-second", "IIS", b.thumbprint, a.thumbprint]])
         let nestedText = (try? String(contentsOf: nested, encoding: .utf8)) ?? ""
         #expect(nestedText.contains("Service files are in line with the bindings.") && nestedText.hasSuffix("exit 0\n"), "\(nestedText)\n\(disabled)")

@@ -43,9 +43,8 @@ public struct DeployHooks: Sendable {
         return nil
     }
 
-    /// Runs every hook once per change. Environment: CERTSTORE_SERVICE, CERTSTORE_OLD_THUMBPRINT,
-    /// CERTSTORE_NEW_THUMBPRINT (empty when none), CERTSTORE_SERVICE_DIR, CERTSTORE_ROOT, CERTSTORE_LOCATION.
-    /// A hook that fails or times out is reported; the change it follows stands.
+    /// Runs every hook once per change, in the environment `environment(for:)` builds (nothing of certstore's
+    /// own). A hook that fails or times out is reported; the change it follows stands.
     public func run(for changes: [ServiceFiles.Change]) -> [Outcome] {
         var outcomes: [Outcome] = []
         for change in changes {
@@ -56,18 +55,32 @@ public struct DeployHooks: Sendable {
         return outcomes
     }
 
+    /// The whole environment of a hook, and nothing from certstore's own (which may hold a PKCS#12 password
+    /// named by `--password-env`, proxy credentials, or anything else its caller had): `PATH` (the system
+    /// directories), `HOME` (certstore's account's), `LANG=C.UTF-8`, `CERTSTORE_SERVICE`,
+    /// `CERTSTORE_OLD_THUMBPRINT` and `CERTSTORE_NEW_THUMBPRINT` (empty when none), `CERTSTORE_SERVICE_DIR`,
+    /// `CERTSTORE_ROOT` and `CERTSTORE_LOCATION`.
+    public func environment(for change: ServiceFiles.Change) -> [String: String] {
+        let home = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_dir) } ?? "/"
+        return [
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": home.isEmpty ? "/" : home,
+            "LANG": "C.UTF-8",
+            "CERTSTORE_SERVICE": change.service.rawValue,
+            "CERTSTORE_OLD_THUMBPRINT": change.oldThumbprint ?? "",
+            "CERTSTORE_NEW_THUMBPRINT": change.newThumbprint ?? "",
+            "CERTSTORE_SERVICE_DIR": change.directory,
+            "CERTSTORE_ROOT": store.root.path,
+            "CERTSTORE_LOCATION": store.location,
+        ]
+    }
+
     private func run(_ hook: URL, _ change: ServiceFiles.Change) -> Outcome {
         if let reason = unsafeReason(hook) {
             return Outcome(hook: hook.lastPathComponent, service: change.service, exitStatus: nil, timedOut: false,
                            output: "not run: \(reason); hooks run as certstore does, so only root (or certstore's own account) may change them")
         }
-        var environment = ProcessInfo.processInfo.environment
-        environment["CERTSTORE_SERVICE"] = change.service.rawValue
-        environment["CERTSTORE_OLD_THUMBPRINT"] = change.oldThumbprint ?? ""
-        environment["CERTSTORE_NEW_THUMBPRINT"] = change.newThumbprint ?? ""
-        environment["CERTSTORE_SERVICE_DIR"] = change.directory
-        environment["CERTSTORE_ROOT"] = store.root.path
-        environment["CERTSTORE_LOCATION"] = store.location
+        let environment = environment(for: change)
         let child: ChildProcess
         do {
             // Its own process group: a timeout stops the hook and everything it started, never certstore.
