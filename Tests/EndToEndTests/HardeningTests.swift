@@ -299,4 +299,49 @@ struct HardeningTests {
                                       "CERTSTORE_OLD_THUMBPRINT", "CERTSTORE_NEW_THUMBPRINT"]), "\(names.sorted())")
         #expect(names.subtracting(["PATH", "HOME", "LANG", "PWD", "SHLVL", "_"]).allSatisfy { $0.hasPrefix("CERTSTORE_") }, "\(names.sorted())")
     }
+
+    // MARK: H — suggested commands are shell-quoted
+
+    static let hostileName = "Out $(touch pwned) `touch pwned2` ; touch pwned3 'q'"
+
+    /// Runs each suggested `certstore …` line in /bin/sh with `certstore` a function that prints its arguments,
+    /// in a scratch directory: a line is safe when nothing was created there and the name came through as one word.
+    static func expectQuoted(_ lines: [String], name: String, scratch: URL, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(!lines.isEmpty, "no suggested command names the connector", sourceLocation: sourceLocation)
+        for line in lines {
+            let dir = scratch.appendingPathComponent("sh-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "certstore() { printf '%s\\n' \"$@\" > args; }; " + line]
+            process.currentDirectoryURL = dir
+            try process.run()
+            process.waitUntilExit()
+            let created = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0 != "args" }
+            #expect(created.isEmpty, "pasting `\(line)` ran \(created)", sourceLocation: sourceLocation)
+            let args = (try? String(contentsOf: dir.appendingPathComponent("args"), encoding: .utf8)) ?? ""
+            #expect(args.split(separator: "\n").map(String.init).contains(name), "`\(line)` did not pass the name as one word: \(args)",
+                    sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test("H: a connector named with $( ), backquotes, ; and quotes: every audit and diagnose fix line that names it is one safe shell word")
+    func suggestedCommandsAreQuoted() throws {
+        let (t, template, _) = try Self.template("h-h-quote")
+        defer { withExtendedLifetime(t) {} }
+        let args = ["--root", template.root.path]
+        try certstore(expecting: 0, ["connector", "add", Self.hostileName, "--tls-certificate-name", "<I>CN=Nobody CA<S>CN=nothing.example"] + args)
+        let audit = try certstore(["audit", "--format", "json"] + args)
+        let findings = (try JSONSerialization.jsonObject(with: audit.stdoutData) as? [String: Any])?["findings"] as? [[String: Any]] ?? []
+        let auditLines = findings.flatMap { $0["fix"] as? [String] ?? [] }.filter { $0.hasPrefix("certstore connector") }
+        try Self.expectQuoted(auditLines, name: Self.hostileName, scratch: t.url)
+
+        var log = ProtocolLog()
+        log.session(connector: Self.hostileName, error: "NoCredentials")
+        let file = try log.write(to: t.path("logs/SEND20261128-1.log"))
+        let diagnose = try certstore(["diagnose", "--protocol-log", file.path, "--format", "json"] + args)
+        let groups = (try JSONSerialization.jsonObject(with: diagnose.stdoutData) as? [String: Any])?["groups"] as? [[String: Any]] ?? []
+        let diagnoseLines = groups.flatMap { (($0["diagnosis"] as? [String: Any])?["fix"] as? [String]) ?? [] }.filter { $0.hasPrefix("certstore connector") }
+        try Self.expectQuoted(diagnoseLines, name: Self.hostileName, scratch: t.url)
+    }
 }

@@ -112,7 +112,7 @@ public struct Auditor: Sendable {
                 report.findings.append(Finding(.critical, check: "connector-syntax-invalid", object: object,
                     title: "\(label): TlsCertificateNameSyntaxInvalid",
                     detail: "\(selection.syntaxError ?? "invalid TLSCertificateName"); outbound TLS has no certificate to present",
-                    fix: ["certstore connector set \"\(connector.name)\" --from-certificate THUMBPRINT"]))
+                    fix: ["certstore connector set \(ShellQuote.quote(connector.name)) --from-certificate THUMBPRINT"]))
                 continue
             case .notFound where connector.tlsCertificateName != nil:
                 let near = selection.steps.map { "\($0.entry.thumbprint): \($0.verdict)" }.joined(separator: "; ")
@@ -120,14 +120,14 @@ public struct Auditor: Sendable {
                     title: "\(label): TlsCertificateNotFound — the configured TLSCertificateName was not found",
                     detail: "no valid certificate in My matches \(connector.tlsCertificateName!); mail that requires TLS will queue" + (near.isEmpty ? "" : " (\(near))"),
                     fix: ["certstore import RENEWED.pfx --password-file PASSWORD_FILE",
-                          "certstore connector set \"\(connector.name)\" --from-certificate THUMBPRINT"]))
+                          "certstore connector set \(ShellQuote.quote(connector.name)) --from-certificate THUMBPRINT"]))
                 continue
             case .notFound, .empty:
                 guard selection.chosen == nil else { break }
                 report.findings.append(Finding(.warning, check: "connector-no-certificate", object: object,
                     title: "\(label): no certificate for its FQDN",
                     detail: "without a TLSCertificateName the connector looks for a certificate with a key for \(connector.fqdn ?? context.resolver.hostName); none qualifies, so it presents none",
-                    fix: ["certstore connector set \"\(connector.name)\" --from-certificate THUMBPRINT"]))
+                    fix: ["certstore connector set \(ShellQuote.quote(connector.name)) --from-certificate THUMBPRINT"]))
                 continue
             default:
                 break
@@ -169,7 +169,7 @@ public struct Auditor: Sendable {
                 report.findings.append(Finding(.warning, check: "connector-self-signed", object: object,
                     title: "\(label) presents a self-signed certificate",
                     detail: "\(context.name(chosen)) is self-signed; receiving servers that validate certificates (Office 365, DANE, MTA-STS) reject it",
-                    fix: ["certstore import CA-ISSUED.pfx --password-file PASSWORD_FILE", "certstore connector set \"\(connector.name)\" --from-certificate THUMBPRINT"]))
+                    fix: ["certstore import CA-ISSUED.pfx --password-file PASSWORD_FILE", "certstore connector set \(ShellQuote.quote(connector.name)) --from-certificate THUMBPRINT"]))
             }
             checkExpiry(chosen, role: label, context: context, checked: &checkedExpiry, report: &report)
             if selection.isUsable && !selection.hasKeylessTwin {
@@ -304,7 +304,7 @@ public struct Auditor: Sendable {
                 report.findings.append(Finding(.warning, check: "orphan-key", object: path,
                     title: "a private key belongs to no certificate in the store",
                     detail: "\(path) is a secret no certificate uses (left behind by a removal?)",
-                    fix: ["certstore import CERTIFICATE.pem   (if its certificate is coming back; otherwise: shred -u \(path))"]))
+                    fix: ["certstore import CERTIFICATE.pem   (if its certificate is coming back; otherwise: shred -u \(ShellQuote.quote(path)))"]))
             }
         }
     }
@@ -315,7 +315,7 @@ public struct Auditor: Sendable {
                 report.findings.append(Finding(.warning, check: "dependency-missing-certificate", object: thumbprint,
                     title: "\"\(dependency.application)\" depends on a certificate that is not in the store",
                     detail: "\(thumbprint) is registered as used by \"\(dependency.application)\" but is in no store of \(store.location)",
-                    fix: ["certstore restore \(thumbprint)   (if it is in the trash)", "certstore dependency remove \"\(dependency.application)\" \(thumbprint)"]))
+                    fix: ["certstore restore \(thumbprint)   (if it is in the trash)", "certstore dependency remove \(ShellQuote.quote(dependency.application)) \(thumbprint)"]))
             }
             if let text = dependency.tlsCertificateName, let name = try? TLSCertificateName(parsing: text) {
                 let selection = context.resolver.resolve(name: name)

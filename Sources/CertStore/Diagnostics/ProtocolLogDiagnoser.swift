@@ -155,7 +155,7 @@ public struct ProtocolLogDiagnoser: Sendable {
             guard let logged = failure.certificate else {
                 return Diagnosis(cause: .noCertificateLogged, matchedBy: .none, entry: nil, candidates: [], trashed: nil,
                                  explanation: "the session logged no \"Sending certificate\": no local certificate was loaded for the connector (protocol logging must be Verbose to see it)",
-                                 fix: ["certstore connector resolve \"\(failure.connector)\"", "certstore connector set \"\(failure.connector)\" --protocol-logging Verbose"])
+                                 fix: ["certstore connector resolve \(ShellQuote.quote(failure.connector))", "certstore connector set \(ShellQuote.quote(failure.connector)) --protocol-logging Verbose"])
             }
             var matchedBy = Diagnosis.MatchedBy.none
             var candidates: [StoreEntry] = []
@@ -198,7 +198,7 @@ public struct ProtocolLogDiagnoser: Sendable {
                 }
                 return Diagnosis(cause: .notInStore, matchedBy: .none, entry: nil, candidates: twins, trashed: trashed,
                                  explanation: explanation,
-                                 fix: ["certstore connector resolve \"\(failure.connector)\""])
+                                 fix: ["certstore connector resolve \(ShellQuote.quote(failure.connector))"])
             }
             let twins = all.filter {
                 $0.store.store == "My" && $0.thumbprint != entry.thumbprint

@@ -64,7 +64,7 @@ public struct StoreChecker: Sendable {
                 everyCertificateRead = false
                 report.findings.append(Finding(.critical, check: "symlink", object: folder.path, title: "a store directory is a symbolic link",
                                                detail: "certstore never follows links inside a store; \(folder.path) was not checked",
-                                               fix: ["ls -l \(folder.path)   (then replace it with the real directory)"]))
+                                               fix: ["ls -l \(ShellQuote.quote(folder.path))   (then replace it with the real directory)"]))
                 continue
             }
             let names = try FileSystem.list(folder)
@@ -75,7 +75,7 @@ public struct StoreChecker: Sendable {
                     everyCertificateRead = false
                     report.findings.append(Finding(.critical, check: "symlink", object: url.path, title: "a symbolic link is inside the store",
                                                    detail: "certstore never follows links in a store; something put \(url.path) there",
-                                                   fix: ["ls -l \(url.path)   (then replace it with the real file or remove it)"]))
+                                                   fix: ["ls -l \(ShellQuote.quote(url.path))   (then replace it with the real file or remove it)"]))
                     continue
                 }
                 if file.hasPrefix(".") && file.contains(".tmp-") {
@@ -89,7 +89,7 @@ public struct StoreChecker: Sendable {
                             report.findings.append(Finding(.critical, check: "name-mismatch", object: url.path,
                                 title: "a certificate file's name does not match its content",
                                 detail: "\(file) holds the certificate \(certificate.thumbprint)",
-                                fix: ["certstore import \(url.path) --store \(store.location)/\(name)   (then remove the misnamed file)"]))
+                                fix: ["certstore import \(ShellQuote.quote(url.path)) --store \(store.location)/\(name)   (then remove the misnamed file)"]))
                         }
                         allThumbprints.insert(certificate.thumbprint)
                         publicKeys.insert(certificate.publicKeyIdentifier)
@@ -106,11 +106,11 @@ public struct StoreChecker: Sendable {
                     } else if (try? store.readStoreProperties(thumbprint, in: StorePath(parsing: "\(store.location)/\(name)"))) == nil {
                         report.findings.append(Finding(.critical, check: "unreadable-properties", object: url.path,
                             title: "a properties file is not valid JSON", detail: "\(file) cannot be read; certstore will not overwrite it",
-                            fix: ["fix or delete \(url.path) (it only holds the friendly name and flags)"]))
+                            fix: ["fix or delete \(ShellQuote.quote(url.path)) (it only holds the friendly name and flags)"]))
                     }
                 } else {
                     report.findings.append(Finding(.warning, check: "unknown-file", object: url.path, title: "an unexpected file is in a store",
-                                                   detail: "\(file) is neither a certificate nor its properties", fix: ["mv \(url.path) /root/"]))
+                                                   detail: "\(file) is neither a certificate nor its properties", fix: ["mv \(ShellQuote.quote(url.path)) /root/"]))
                 }
             }
         }
@@ -170,7 +170,7 @@ public struct StoreChecker: Sendable {
                         report.findings.append(Finding(.critical, check: "key-name-mismatch", object: url.path,
                             title: "a key file holds another key than its name says",
                             detail: "\(file) holds the key \(key.publicKeyIdentifier): swapped or copied behind certstore's back",
-                            fix: ["certstore import \(url.path)   (files it under its right name), then remove the misnamed file"]))
+                            fix: ["certstore import \(ShellQuote.quote(url.path))   (files it under its right name), then remove the misnamed file"]))
                     } else if !key.isConsistent {
                         report.findings.append(Finding(.critical, check: "inconsistent-key", object: url.path, title: "a private key fails its consistency check",
                                                        detail: "\(file): the private and public halves do not agree"))
@@ -216,7 +216,7 @@ public struct StoreChecker: Sendable {
                 if let thumbprint = dependency.thumbprint, !allThumbprints.contains(thumbprint) {
                     report.findings.append(Finding(.warning, check: "dependency-dangling", object: thumbprint,
                         title: "a dependency names a certificate that is not in the store", detail: "\"\(dependency.application)\" → \(thumbprint)",
-                        fix: ["certstore dependency remove \"\(dependency.application)\" \(thumbprint)"]))
+                        fix: ["certstore dependency remove \(ShellQuote.quote(dependency.application)) \(thumbprint)"]))
                 }
             }
         }
