@@ -29,7 +29,7 @@ struct CheckCommand: ParsableCommand {
             let report = try StoreChecker(store: try global.openStore()).run(repair: repair)
             status = report.status
             if global.format == .json {
-                Terminal.out(JSONText.render([
+                Terminal.outRaw(JSONText.render([
                     "status": report.status.name, "exitCode": report.status.exitCode, "filesChecked": report.filesChecked,
                     "repaired": report.repaired,
                     "findings": report.findings.map { ["severity": $0.severity.name, "check": $0.check, "object": $0.object,

@@ -39,7 +39,7 @@ struct DiagnoseCommand: ParsableCommand {
                 Terminal.warn("\(result.malformedCount - result.malformed.count) more malformed lines skipped")
             }
             if global.format == .json {
-                Terminal.out(JSONText.render(json(result)))
+                Terminal.outRaw(JSONText.render(json(result)))
             } else {
                 printText(result)
             }

@@ -32,7 +32,7 @@ struct DisableCommand: ParsableCommand {
                                                                   newDefault: try newDefault.map(Thumbprint.init(parsing:)))
             for warning in result.warnings { Terminal.warn(warning) }
             if global.format == .json {
-                Terminal.out(JSONText.render([
+                Terminal.outRaw(JSONText.render([
                     "thumbprint": result.thumbprint, "servicesRemoved": result.unbound.map(\.rawValue),
                     "previousDefaultSmtpCertificate": result.previousDefault ?? NSNull(),
                     "defaultSmtpCertificate": result.newDefault ?? NSNull(), "warnings": result.warnings,

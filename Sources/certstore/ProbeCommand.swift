@@ -50,7 +50,7 @@ struct ProbeCommand: ParsableCommand {
             status = result.severity
             let leaf = result.leaf
             if global.format == .json {
-                Terminal.out(JSONText.render([
+                Terminal.outRaw(JSONText.render([
                     "address": target.description, "service": target.service.rawValue, "status": result.severity.name,
                     "thumbprint": leaf.thumbprint, "subject": leaf.subjectString, "issuer": leaf.issuerString,
                     "notAfter": leaf.notAfter.map(RecordWriter.dateText) ?? NSNull(), "dnsNameList": leaf.dnsNameList,

@@ -23,7 +23,7 @@ struct RestoreCommand: ParsableCommand {
             let entry = try Trash(store: store).restore(reference)
             defer { Deployment.synchronize(store) }
             if global.format == .json {
-                Terminal.out(JSONText.render(["restored": true, "id": entry.id, "thumbprint": entry.thumbprint, "store": entry.store,
+                Terminal.outRaw(JSONText.render(["restored": true, "id": entry.id, "thumbprint": entry.thumbprint, "store": entry.store,
                                               "subject": entry.subject, "keyRestored": entry.keyFile != nil] as [String: Any]))
                 return
             }

@@ -344,4 +344,46 @@ struct HardeningTests {
         let diagnoseLines = groups.flatMap { (($0["diagnosis"] as? [String: Any])?["fix"] as? [String]) ?? [] }.filter { $0.hasPrefix("certstore connector") }
         try Self.expectQuoted(diagnoseLines, name: Self.hostileName, scratch: t.url)
     }
+
+    // MARK: G — control characters never reach the terminal raw
+
+    static let hostileText = "evil\u{1B}]0;owned\u{07}\u{1B}[2J\r\u{9B}x"
+
+    static func expectNoRawControls(_ result: CommandResult, _ label: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(rawControlCharacters(result.stdoutData).isEmpty && rawControlCharacters(result.stderrData).isEmpty,
+                "\(label) printed raw control characters: \(rawControlCharacters(result.stdoutData + result.stderrData))\n\(result)",
+                sourceLocation: sourceLocation)
+        #expect((result.stdout + result.stderr).contains("\\x1B"), "\(label) does not show the escaped name:\n\(result)", sourceLocation: sourceLocation)
+    }
+
+    /// Replaces a JSON string value in a location document (JSON-escaped, as a hand edit would write it).
+    static func replaceInDocument(_ name: String, _ old: String, with new: String, root: URL) throws {
+        let url = root.appendingPathComponent("LocalMachine/\(name)")
+        let encoded = String(decoding: try JSONSerialization.data(withJSONObject: [new]), as: UTF8.self).dropFirst(2).dropLast(2)
+        let text = try String(contentsOf: url, encoding: .utf8).replacingOccurrences(of: "\"\(old)\"", with: "\"\(encoded)\"")
+        try Data(text.utf8).write(to: url)
+    }
+
+    @Test("G: ESC, BEL, CR and C1 in connector names, protocol-log fields, file names and dependency names are escaped by connector resolve, diagnose, import and remove")
+    func controlCharactersEscaped() throws {
+        let (t, template, _) = try Self.template("h-g-controls")
+        defer { withExtendedLifetime(t) {} }
+        let args = ["--root", template.root.path]
+        // The commands refuse such names; a hand-edited (or restored, or planted) document has them.
+        try certstore(expecting: 0, ["connector", "add", "PlainName", "--tls-certificate-name", "<I>CN=Nobody CA<S>CN=nothing.example"] + args)
+        try Self.replaceInDocument("connectors.json", "PlainName", with: Self.hostileText, root: template.root)
+        Self.expectNoRawControls(try certstore(["connector", "resolve", Self.hostileText] + args), "connector resolve")
+
+        var log = ProtocolLog()
+        log.session(connector: Self.hostileText, error: "Bad\u{1B}[2JError")
+        let file = try log.write(to: t.path("logs/SEND\u{1B}[2J-1.log"))
+        Self.expectNoRawControls(try certstore(["diagnose", "--protocol-log", file.path] + args), "diagnose")
+
+        let bad = try t.write("bad\u{1B}[2J\u{07}.pem", "not a certificate\n")
+        Self.expectNoRawControls(try certstore(expecting: 65, ["import", bad.path] + args), "import")
+
+        try certstore(expecting: 0, ["dependency", "add", "PlainApp", template.e] + args)
+        try Self.replaceInDocument("dependencies.json", "PlainApp", with: Self.hostileText, root: template.root)
+        Self.expectNoRawControls(try certstore(expecting: 2, ["remove", template.e] + args), "remove")
+    }
 }

@@ -16,7 +16,7 @@ struct ConnectorRemoveCommand: ParsableCommand {
         try Failure.run(global) {
             let removed = try ConnectorManager(store: try global.openStore()).remove(name)
             if global.format == .json {
-                Terminal.out(JSONText.render(["removed": removed.name] as [String: Any]))
+                Terminal.outRaw(JSONText.render(["removed": removed.name] as [String: Any]))
                 return
             }
             Terminal.out("Removed send connector \"\(removed.name)\".")

@@ -40,7 +40,7 @@ struct ConnectorResolveCommand: ParsableCommand {
             let selection = try ConnectorResolver(store: store).resolve(connector)
             code = !selection.isUsable ? 2 : (selection.hasKeylessTwin ? 1 : 0)
             if global.format == .json {
-                Terminal.out(JSONText.render(json(connector, selection)))
+                Terminal.outRaw(JSONText.render(json(connector, selection)))
             } else {
                 printText(connector, selection)
             }

@@ -24,7 +24,7 @@ struct DependencyAddCommand: ParsableCommand {
             let dependency = try DependencyManager(store: try global.openStore()).add(
                 application: application, thumbprint: try thumbprint.map(Thumbprint.init(parsing:)), tlsCertificateName: tlsCertificateName)
             if global.format == .json {
-                Terminal.out(JSONText.render(["application": dependency.application, "thumbprint": dependency.thumbprint ?? NSNull(),
+                Terminal.outRaw(JSONText.render(["application": dependency.application, "thumbprint": dependency.thumbprint ?? NSNull(),
                                               "tlsCertificateName": dependency.tlsCertificateName ?? NSNull()] as [String: Any]))
                 return
             }

@@ -20,7 +20,7 @@ struct DependencyRemoveCommand: ParsableCommand {
             let removed = try DependencyManager(store: try global.openStore()).remove(
                 application: application, thumbprint: try thumbprint.map(Thumbprint.init(parsing:)))
             if global.format == .json {
-                Terminal.out(JSONText.render(["removed": removed.map { ["application": $0.application, "thumbprint": $0.thumbprint ?? NSNull(),
+                Terminal.outRaw(JSONText.render(["removed": removed.map { ["application": $0.application, "thumbprint": $0.thumbprint ?? NSNull(),
                                                                          "tlsCertificateName": $0.tlsCertificateName ?? NSNull()] as [String: Any] }]))
                 return
             }

@@ -23,7 +23,7 @@ struct TrashEmptyCommand: ParsableCommand {
         try Failure.run(global) {
             let deleted = try Trash(store: try global.openStore()).empty(olderThanDays: all ? nil : olderThan)
             if global.format == .json {
-                Terminal.out(JSONText.render(["deleted": deleted.map { ["id": $0.id, "thumbprint": $0.thumbprint] }] as [String: Any]))
+                Terminal.outRaw(JSONText.render(["deleted": deleted.map { ["id": $0.id, "thumbprint": $0.thumbprint] }] as [String: Any]))
                 return
             }
             Terminal.out("Deleted \(deleted.count) trash entr\(deleted.count == 1 ? "y" : "ies") for good.")
