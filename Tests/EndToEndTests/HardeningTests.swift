@@ -386,4 +386,49 @@ struct HardeningTests {
         try Self.replaceInDocument("dependencies.json", "PlainApp", with: Self.hostileText, root: template.root)
         Self.expectNoRawControls(try certstore(expecting: 2, ["remove", template.e] + args), "remove")
     }
+
+    // MARK: I — a dead process's staging directory
+
+    @Test("I: a removal re-run within the same second as a killed one does not reuse its Trash/.ID.partial: the temporary file it left never ends up in the committed entry")
+    func staleStagingNotReused() throws {
+        let (t, template, _) = try Self.template("h-i-staging")
+        defer { withExtendedLifetime(t) {} }
+        let args = ["--root", template.root.path]
+        let trash = template.root.appendingPathComponent("LocalMachine/Trash")
+        // What a removal killed while copying leaves, for every second the re-run below may start in.
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss"
+        let now = Date()
+        for second in 0..<20 {
+            let id = "\(formatter.string(from: now.addingTimeInterval(Double(second))))Z-\(template.a.prefix(8))"
+            let staging = trash.appendingPathComponent(".\(id).partial")
+            try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: false)
+            chmod(staging.path, 0o700)
+            try Data("half a copy".utf8).write(to: staging.appendingPathComponent(".\(template.a).cer.tmp-99999-12345"))
+        }
+        try certstore(expecting: 0, ["remove", template.a] + args)
+        let entries = try FileManager.default.contentsOfDirectory(atPath: trash.path).filter { !$0.hasPrefix(".") && $0.hasSuffix(String(template.a.prefix(8))) }
+        #expect(entries.count == 1, "\(entries)")
+        for entry in entries {
+            let files = try FileManager.default.contentsOfDirectory(atPath: trash.appendingPathComponent(entry).path).sorted()
+            #expect(files == ["\(template.a).cer", "\(template.a).json", "manifest.json"].sorted(), "the committed entry holds \(files)")
+        }
+    }
+
+    @Test("I: check reports a temporary file inside a committed trash entry as debris, and check --repair deletes it")
+    func repairLooksInsideTrashEntries() throws {
+        let (t, template, _) = try Self.template("h-i-repair")
+        defer { withExtendedLifetime(t) {} }
+        let args = ["--root", template.root.path]
+        let stray = Self.trashEntry(template).appendingPathComponent(".\(template.d).cer.tmp-99999-12345")
+        try Data("half a copy".utf8).write(to: stray)
+        let check = try certstore(expecting: 1, ["check"] + args)
+        #expect(check.stdout.contains(stray.lastPathComponent), "\(check)")
+        try certstore(expecting: 0, ["check", "--repair"] + args)
+        #expect(!FileManager.default.fileExists(atPath: stray.path))
+        try certstore(expecting: 0, ["check"] + args)
+        try certstore(expecting: 0, ["restore", template.d] + args)
+    }
 }

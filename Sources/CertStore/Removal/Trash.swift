@@ -110,6 +110,9 @@ public struct Trash: Sendable {
         while FileSystem.exists(directory.appendingPathComponent(id)) { suffix += 1; id = "\(stamp)Z-\(entry.thumbprint.prefix(8))-\(suffix)" }
 
         let staging = directory.appendingPathComponent(".\(id).partial")
+        // We hold the lock: a staging directory already there is a dead run's (killed within this second), with
+        // whatever it had copied. It is cleared, never reused: its leftovers must not end up in this entry.
+        try FileSystem.removeStagingDirectory(staging)
         try FileSystem.ensureDirectory(staging, mode: 0o700)
         try copy(cer, into: staging, mode: 0o644)
         if FileSystem.exists(json) { try copy(json, into: staging, mode: 0o644) }

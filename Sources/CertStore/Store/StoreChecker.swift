@@ -229,8 +229,18 @@ public struct StoreChecker: Sendable {
             report.findings.sort { $0.severity != $1.severity ? $0.severity > $1.severity : $0.object < $1.object }
             return report
         }
-        for name in try FileSystem.list(trash).sorted() where name.hasPrefix(".") && (name.hasSuffix(".partial") || name.hasSuffix(".deleting")) {
-            debris(trash.appendingPathComponent(name), "a half-written or half-deleted trash entry", name)
+        for name in try FileSystem.list(trash).sorted() {
+            let url = trash.appendingPathComponent(name)
+            if name.hasPrefix(".") && (name.hasSuffix(".partial") || name.hasSuffix(".deleting")) {
+                debris(url, "a half-written or half-deleted trash entry", name)
+                continue
+            }
+            // Inside a committed entry: a temporary file a write into it left (never part of what restore puts back).
+            var info = stat()
+            guard !name.hasPrefix("."), lstat(url.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { continue }
+            for file in ((try? FileSystem.list(url)) ?? []).sorted() where file.hasPrefix(".") && file.contains(".tmp-") {
+                debris(url.appendingPathComponent(file), "a temporary file inside the trash entry \(name)", "\(file) was never renamed into place")
+            }
         }
         report.findings.sort { $0.severity != $1.severity ? $0.severity > $1.severity : $0.object < $1.object }
         return report
