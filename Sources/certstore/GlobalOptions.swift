@@ -54,7 +54,7 @@ struct GlobalOptions: ParsableArguments {
         }
         // A cold look at a big store parses thousands of certificates: show how far it is, on a terminal only.
         let progress = Terminal.Progress("reading certificates")
-        return CertificateStore(root: CertificateStore.defaultRoot(explicit: root), location: path.location,
+        return CertificateStore(root: try CertificateStore.resolveRoot(explicit: root), location: path.location,
                                 limits: limits, lockTimeout: lockTimeout,
                                 parseProgress: { done, total in progress.update(done, total) })
     }

@@ -431,4 +431,28 @@ struct HardeningTests {
         try certstore(expecting: 0, ["check"] + args)
         try certstore(expecting: 0, ["restore", template.d] + args)
     }
+
+    // MARK: L — the default root
+
+    @Test("L: ./Stores as a symbolic link (owned by another user) is never followed as the default root; a real ./Stores still is")
+    func defaultRootNeverFollowsLink() throws {
+        let (t, template, _) = try Self.template("h-l-root")
+        defer { withExtendedLifetime(t) {} }
+        let cwd = t.path("cwd")
+        try FileManager.default.createDirectory(at: cwd, withIntermediateDirectories: true)
+        chmod(cwd.path, 0o755)
+        let link = cwd.appendingPathComponent("Stores")
+        #expect(symlink(template.root.path, link.path) == 0)
+        #expect(lchown(link.path, Self.nobody, Self.nobody) == 0)
+        let list = try certstore(["list", "--format", "json"], currentDirectory: cwd)
+        #expect(list.status == 77 && list.stderr.contains("symbolic link"), "the planted ./Stores was followed:\n\(list)")
+        #expect(list.stderr.contains("--root"), "\(list)")
+        // Named explicitly, the same store is used.
+        try certstore(expecting: 0, ["list", "--root", link.path], currentDirectory: cwd)
+        // A real directory ./Stores is the default root, as before.
+        unlink(link.path)
+        try FileManager.default.moveItem(at: template.root, to: link)
+        let real = try certstore(expecting: 0, ["list", "--format", "json"], currentDirectory: cwd)
+        #expect(try jsonThumbprints(real.stdout).contains(template.e), "\(real)")
+    }
 }

@@ -46,6 +46,20 @@ public final class CertificateStore: Sendable {
         return URL(fileURLWithPath: "/var/lib/certstore", isDirectory: true)
     }
 
+    /// `defaultRoot`, refusing a `./Stores` that nobody chose by name when it breaks the store rule: a symbolic
+    /// link (anyone who can write the working directory could have planted it), a directory owned by another
+    /// user or writable by others. `--root` and `$CERTSTORE_ROOT` may name a link: the administrator chose it.
+    public static func resolveRoot(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                                   currentDirectory: String = FileManager.default.currentDirectoryPath) throws -> URL {
+        let root = defaultRoot(explicit: explicit, environment: environment, currentDirectory: currentDirectory)
+        let named = !(explicit ?? "").isEmpty || !(environment["CERTSTORE_ROOT"] ?? "").isEmpty
+        if !named, root.path != "/var/lib/certstore", let problem = DirectoryTrust.problem(root) {
+            throw CertStoreError(.permission, "the default store root ./Stores cannot be trusted: \(problem)",
+                                 hint: "name the store with --root DIR if this is really it, or remove ./Stores from \(currentDirectory)")
+        }
+        return root
+    }
+
     public var directory: URL { root.appendingPathComponent(location, isDirectory: true) }
     public var keysDirectory: URL { directory.appendingPathComponent("Keys", isDirectory: true) }
 
