@@ -23,7 +23,7 @@ struct ProbeCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The service address, e.g. smtp://127.0.0.1:25.", valueName: "address"))
     var address: String
 
-    @Option(help: ArgumentHelp("Seconds to wait for the connection and each answer.", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Seconds the whole probe may take (connection, greeting, STARTTLS, handshake).", valueName: "seconds"))
     var timeout: Double = 10
 
     @OptionGroup var global: GlobalOptions

@@ -455,4 +455,54 @@ struct HardeningTests {
         let real = try certstore(expecting: 0, ["list", "--format", "json"], currentDirectory: cwd)
         #expect(try jsonThumbprints(real.stdout).contains(template.e), "\(real)")
     }
+
+    // MARK: K — probe --timeout is a deadline
+
+    /// A server on 127.0.0.1 that drips one byte every 0.3 s to whoever connects: an SMTP greeting that never
+    /// ends, or a TLS record header announcing 16 KiB that then arrives a zero at a time. It exits by itself
+    /// after 40 s and is killed when the test is done with it.
+    static func drippingServer(_ kind: String, scratch: URL) throws -> (BackgroundServer, UInt16) {
+        let python = try #require(FakeMailServer.python, "python3 is needed for the dripping server")
+        let port = try Loopback.freePort()
+        let script = scratch.appendingPathComponent("drip-\(kind).py")
+        try Data("""
+            import socket, sys, threading, time
+            first = b"220-" if sys.argv[2] == "smtp" else bytes([0x16, 0x03, 0x03, 0x40, 0x00])
+            drip = b"x" if sys.argv[2] == "smtp" else b"\\x00"
+            def serve(conn):
+                try:
+                    conn.sendall(first)
+                    while True:
+                        time.sleep(0.3)
+                        conn.sendall(drip)
+                except OSError:
+                    pass
+            server = socket.socket()
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            server.bind(("127.0.0.1", int(sys.argv[1])))
+            server.listen(8)
+            threading.Timer(40, lambda: __import__("os")._exit(0)).start()
+            while True:
+                conn, _ = server.accept()
+                threading.Thread(target=serve, args=(conn,), daemon=True).start()
+            """.utf8).write(to: script)
+        let server = BackgroundServer("dripping \(kind) server", try RunningProcess(executable: python, arguments: [script.path, String(port), kind]))
+        #expect(Loopback.waitUntilAccepting(port), "the dripping server did not start")
+        return (server, port)
+    }
+
+    @Test("K: a server dripping a byte every 0.3 s (an endless SMTP greeting, a TLS record that never completes) cannot keep probe --timeout 2 running: it gives up after about 2 s",
+          arguments: ["smtp", "smtps"])
+    func probeTimeoutIsADeadline(_ kind: String) throws {
+        let (t, template, _) = try Self.template("h-k-probe")
+        defer { withExtendedLifetime(t) {} }
+        let (server, port) = try Self.drippingServer(kind == "smtp" ? "smtp" : "tls", scratch: t.url)
+        defer { server.stop() }
+        let start = monotonicSeconds()
+        let result = try certstore(["probe", "\(kind)://127.0.0.1:\(port)", "--timeout", "2", "--root", template.root.path], timeout: 12)
+        let seconds = monotonicSeconds() - start
+        #expect(!result.timedOut && result.status != 0, "\(result)")
+        #expect(seconds < 6, "probe --timeout 2 took \(seconds) s")
+        #expect(result.stderr.contains("2 s"), "the error says which deadline passed:\n\(result)")
+    }
 }
