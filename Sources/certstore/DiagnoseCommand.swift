@@ -76,7 +76,7 @@ struct DiagnoseCommand: ParsableCommand {
 
     private func printText(_ result: ProtocolLogDiagnoser.Result) {
         let files = result.files.count == 1 ? "1 file" : "\(result.files.count) files"
-        Terminal.out("\(result.failures) TLS failure\(result.failures == 1 ? "" : "s") in \(files) (\(result.linesRead) rows, \(result.sessions) sessions" + (result.malformedCount > 0 ? ", \(result.malformedCount) malformed lines skipped" : "") + ")")
+        Terminal.out("\(result.failures) TLS failure\(result.failures == 1 ? "" : "s") in \(files) (\(result.linesRead) rows, \(result.sessions) sessions" + (result.malformedCount > 0 ? ", \(result.malformedCount) malformed lines skipped" : "") + (result.sessionsForgotten > 0 ? ", \(result.sessionsForgotten) sessions that never ended forgotten" : "") + ")")
         for group in result.groups {
             let d = group.diagnosis
             Terminal.out("")
