@@ -90,7 +90,8 @@ public struct BindingManager: Sendable {
         return try store.withWriteLock {
             var bindings = try store.read(ServiceBindings.self)
             if let asked, bindings.defaultSmtpCertificate != asked {
-                throw CertStoreError(.busy, "the default SMTP certificate changed while the question was open; nothing was changed",
+                // A refusal (2), not "store busy" (75): the store was free, the answer no longer fits it.
+                throw CertStoreError(.refused, "the default SMTP certificate changed while the question was open; nothing was changed",
                                      hint: "run the command again")
             }
             guard try store.entry(thumbprint, in: personal) != nil else {
