@@ -98,7 +98,7 @@ struct ImportCommand: ParsableCommand {
                             "alreadyPresent": result.alreadyPresentCount, "updated": result.updatedCount, "failed": result.failures.count],
             ]
             if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
-                Terminal.out(String(decoding: data, as: UTF8.self))
+                Terminal.outRaw(String(decoding: data, as: UTF8.self))
             }
         default:
             let rows = result.items.map { item -> RecordWriter.Row in

@@ -133,6 +133,40 @@ enum FileSystem {
         return names
     }
 
+    /// Names in the directory open as `fd` (no `.`/`..`); `fd` stays open and its own.
+    static func names(inDirectory fd: Int32) -> [String] {
+        let copy = dup(fd)
+        guard copy >= 0, let dir = fdopendir(copy) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Removes a staging directory certstore made (trash `.ID.partial`) and the files in it, relative to its
+    /// descriptor and never through a link; a link or file in its place is unlinked itself. Absent: nothing.
+    static func removeStagingDirectory(_ url: URL) throws {
+        var info = stat()
+        guard lstat(url.path, &info) == 0 else { return }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { return try remove(url) }
+        let fd = open(url.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw posixError("open", url, errno) }
+        defer { close(fd) }
+        for name in names(inDirectory: fd) {
+            var entry = stat()
+            guard fstatat(fd, name, &entry, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            let flags = (entry.st_mode & S_IFMT) == S_IFDIR ? AT_REMOVEDIR : 0
+            guard unlinkat(fd, name, flags) == 0 || errno == ENOENT else { throw posixError("remove", url.appendingPathComponent(name), errno) }
+        }
+        guard rmdir(url.path) == 0 || errno == ENOENT else { throw posixError("remove", url, errno) }
+        try syncDirectory(url.deletingLastPathComponent())
+    }
+
     static func exists(_ url: URL) -> Bool {
         var info = stat()
         return lstat(url.path, &info) == 0

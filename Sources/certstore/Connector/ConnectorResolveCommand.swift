@@ -49,7 +49,7 @@ struct ConnectorResolveCommand: ParsableCommand {
                 var object = json(connector, selection)
                 object["verdict"] = verdict.outcome.rawValue
                 object["usable"] = verdict.works
-                Terminal.out(JSONText.render(object))
+                Terminal.outRaw(JSONText.render(object))
             } else {
                 printText(connector, selection, verdict)
             }
