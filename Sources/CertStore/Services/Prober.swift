@@ -91,7 +91,7 @@ public struct Prober: Sendable {
             handshake = try TLSClient.handshake(socket: connection.fd, serverName: target.host)
         } catch {
             if deadline.cancel() {
-                throw CertStoreError(.badData, "\(target) did not complete its greeting and TLS handshake within \(String(format: "%g", timeout)) s",
+                throw CertStoreError(.badData, "timed out: \(target) did not complete its greeting and TLS handshake within \(String(format: "%g", timeout)) s",
                                      hint: "--timeout is the deadline for the whole probe: connection, greeting, STARTTLS and handshake")
             }
             throw error
