@@ -1,3 +1,4 @@
+import COpenSSL
 import Foundation
 import Testing
 @testable import CertStore
@@ -325,5 +326,30 @@ struct InventoryParseTests {
         }
         let error = try #require(throws: CertStoreError.self) { try Certificate(inventoryDER: input, decoder: PublicKeyDecoder()) }
         #expect(error.kind == .badData)
+    }
+}
+
+/// `Certificate(taking:)` owns the `X509*` it is given from the first line: when it cannot encode it, it
+/// frees it rather than leak it. Seen through OpenSSL's ex_data free callback, which runs when the object
+/// is freed (for every X509; only the one carrying our marker counts).
+@Suite("Certificate(taking:) ownership")
+struct CertificateOwnershipTests {
+    @Test("an X509 that does not encode is freed when Certificate(taking:) throws")
+    func takingFreesOnFailure() throws {
+        let counter = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        counter.initialize(to: 0)
+        defer { counter.deallocate() }
+        let index = CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_X509, 0, counter, nil, nil) { _, pointer, _, _, _, argp in
+            guard let pointer, let argp, pointer == argp else { return }
+            argp.assumingMemoryBound(to: Int.self).pointee += 1
+        }
+        #expect(index >= 0)
+        defer { CRYPTO_free_ex_index(CRYPTO_EX_INDEX_X509, index) }
+        // A fresh X509 has no signature algorithm, validity or key: i2d_X509 fails on it.
+        let x509 = try #require(X509_new())
+        #expect(X509_set_ex_data(x509, index, counter) == 1)
+        #expect(throws: CertStoreError.self) { _ = try Certificate(taking: x509) }
+        ERR_clear_error()
+        #expect(counter.pointee == 1, "the X509 was not freed")
     }
 }

@@ -97,9 +97,16 @@ public final class Certificate: @unchecked Sendable {
         try Certificate(inventoryDER: der, decoder: PublicKeyDecoder()).properties()
     }
 
-    /// Takes over one reference to an `X509*` (from PEM, PKCS#7 or PKCS#12 parsing).
+    /// Takes over one reference to an `X509*` (from PEM, PKCS#7 or PKCS#12 parsing), also when it throws:
+    /// the reference is then released.
     convenience init(taking x509: OpaquePointer) throws {
-        let der = try derEncode("i2d_X509") { i2d_X509(x509, $0) }
+        let der: [UInt8]
+        do {
+            der = try derEncode("i2d_X509") { i2d_X509(x509, $0) }
+        } catch {
+            X509_free(x509)
+            throw error
+        }
         self.init(owning: x509, der: der)
     }
 

@@ -97,8 +97,9 @@ struct ByteReader {
     mutating func bool() throws -> Bool { try byte() != 0 }
 
     mutating func string() throws -> String {
-        let count = Int(try varint())
-        guard count >= 0, count <= end - offset else { throw Truncated() }
+        // Clamped: a crafted length of 2⁶³ or more must be refused as truncated, not trap in `Int(_:)`.
+        let count = Int(clamping: try varint())
+        guard count <= end - offset else { throw Truncated() }
         defer { offset += count }
         return String(decoding: bytes[offset..<(offset + count)], as: UTF8.self)
     }
