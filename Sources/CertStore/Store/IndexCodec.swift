@@ -141,7 +141,7 @@ extension ByteWriter {
         varint(UInt64(name.rdns.count))
         for rdn in name.rdns {
             varint(UInt64(rdn.count))
-            for attribute in rdn { string(attribute.oid); string(attribute.value) }
+            for attribute in rdn { string(attribute.oid); string(attribute.value); bool(attribute.isHexEncoded) }
         }
     }
 
@@ -183,7 +183,9 @@ extension ByteReader {
             let attributes = try varint()
             guard attributes < 10_000 else { throw Truncated() }
             var rdn: [NameAttribute] = []
-            for _ in 0..<attributes { rdn.append(NameAttribute(oid: try string(), value: try string())) }
+            for _ in 0..<attributes {
+                rdn.append(NameAttribute(oid: try string(), value: try string(), isHexEncoded: try bool()))
+            }
             rdns.append(rdn)
         }
         return DistinguishedName(rdns: rdns, windowsString: windowsString)
