@@ -21,7 +21,7 @@ struct ImportCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var passwords: PasswordOptions
 
-    @Option(help: ArgumentHelp("Friendly name for the imported certificates (under 64 characters).", valueName: "name"))
+    @Option(help: ArgumentHelp("Friendly name for the imported end-entity certificates, not for an issuing CA that comes with them (under 64 characters).", valueName: "name"))
     var friendlyName: String?
 
     @Flag(help: "Mark imported private keys exportable (export to PKCS#12 is refused otherwise, as on Windows).")

@@ -118,6 +118,8 @@ public struct Importer: Sendable {
             let store: StorePath
             let key: PrivateKey?
             let friendlyName: String
+            /// `--friendly-name` applies to this certificate (see `takesFriendlyName`).
+            let takesFriendlyName: Bool
         }
         var placements: [Placement] = []
         var orphanKeys: [(key: PrivateKey, certificates: [StoreEntry])] = []
@@ -139,7 +141,14 @@ public struct Importer: Sendable {
             keysByIdentifier[item.value.publicKeyIdentifier] = item
         }
         var usedKeys = Set<String>()
-        for item in file.certificates {
+        // --friendly-name is for what the file is about: its end-entity certificates (and any certificate that
+        // comes with its key), never an issuing CA that came along. A file of CA certificates alone gives it to them.
+        let named = file.certificates.map { item in
+            !item.value.properties().isCertificateAuthority
+                || keysByIdentifier[item.value.publicKeyIdentifier].map { item.value.matches($0.value) } == true
+        }
+        let nameGoesToAll = !named.contains(true)
+        for (index, item) in file.certificates.enumerated() {
             let certificate = item.value
             let properties = certificate.properties()
             var key: CredentialFile.Item<PrivateKey>? = nil
@@ -156,9 +165,11 @@ public struct Importer: Sendable {
                 destination = options.target
             }
             let keyBagName = key?.friendlyName ?? file.keys.first { $0.localKeyID != nil && $0.localKeyID == item.localKeyID }?.friendlyName
-            let name = options.friendlyName ?? item.friendlyName ?? keyBagName ?? ""
+            let takesFriendlyName = options.friendlyName != nil && (nameGoesToAll || named[index])
+            let name = (takesFriendlyName ? options.friendlyName : nil) ?? item.friendlyName ?? keyBagName ?? ""
             plan.placements.append(.init(certificate: certificate, store: destination, key: key?.value,
-                                         friendlyName: StoreProperties.sanitizeFriendlyName(name)))
+                                         friendlyName: StoreProperties.sanitizeFriendlyName(name),
+                                         takesFriendlyName: takesFriendlyName))
         }
         for (identifier, item) in keysByIdentifier where !usedKeys.contains(identifier) && !batch.certificateKeyIDs.contains(identifier) {
             let owners = try store.certificates(withPublicKey: identifier).filter { (try? $0.loadCertificate())?.matches(item.value) ?? false }
@@ -212,7 +223,7 @@ public struct Importer: Sendable {
                     properties.exportable = true
                     changed = true
                 }
-                if let name = options.friendlyName, properties.friendlyName != name {
+                if placement.takesFriendlyName, let name = options.friendlyName, properties.friendlyName != name {
                     properties.friendlyName = name
                     changed = true
                 }
