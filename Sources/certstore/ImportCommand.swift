@@ -73,6 +73,10 @@ struct ImportCommand: ParsableCommand {
         if !result.committed {
             Terminal.err("nothing was imported: the store is unchanged (use --skip-invalid to import the other files)")
         }
+        for warning in result.warnings {
+            Terminal.err("warning: " + Terminal.sanitize(warning.message))
+            if let hint = warning.hint { Terminal.err("hint: " + hint) }
+        }
         switch global.format {
         case .json:
             let items = result.items.map { item -> [String: Any] in
@@ -80,8 +84,9 @@ struct ImportCommand: ParsableCommand {
                  "action": item.action.rawValue, "hasPrivateKey": item.hasPrivateKey]
             }
             let failures = result.failures.map { ["file": $0.file, "kind": $0.kind.rawValue, "message": $0.message, "hint": $0.hint ?? NSNull()] as [String: Any] }
+            let warnings = result.warnings.map { ["file": $0.file, "message": $0.message, "hint": $0.hint ?? NSNull()] as [String: Any] }
             let object: [String: Any] = [
-                "committed": result.committed, "items": items, "failures": failures,
+                "committed": result.committed, "items": items, "failures": failures, "warnings": warnings,
                 "summary": ["added": result.addedCount, "keyAdded": result.keyAddedCount,
                             "alreadyPresent": result.alreadyPresentCount, "updated": result.updatedCount, "failed": result.failures.count],
             ]

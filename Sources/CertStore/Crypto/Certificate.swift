@@ -420,7 +420,10 @@ public final class Certificate: @unchecked Sendable {
 
     /// Does `key` belong to this certificate? What `X509_check_private_key` does (`EVP_PKEY_eq` of the
     /// certificate's public key and `key`), for certificates parsed either way.
+    /// A certificate that inherits DSA parameters (RFC 3279) carries only its public value: that must equal
+    /// the key's (`publicValueMatches`); the parameters were checked against the issuer's at import.
     public func matches(_ key: PrivateKey) -> Bool {
+        if inheritsDSAParameters { return publicValueMatches(key) }
         guard let publicKey else { ERR_clear_error(); return false }
         let ok = EVP_PKEY_eq(publicKey, key.pkey) == 1
         if !ok { ERR_clear_error() }
