@@ -109,7 +109,7 @@ public struct Importer: Sendable {
 
     private func parse(_ path: String, options: Options) throws -> CredentialFile {
         let url = URL(fileURLWithPath: path)
-        let bytes = try FileSystem.read(url, limit: store.limits.maxFileSize, followLinks: true)
+        let bytes = try FileSystem.read(url, limit: store.limits.maxFileSize, followLinks: true, input: true)
         do {
             return try CredentialFile(bytes: bytes, password: options.password, limits: store.limits)
         } catch let error as CertStoreError where error == .passwordRequired {
