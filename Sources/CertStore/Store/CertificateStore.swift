@@ -420,14 +420,17 @@ public final class CertificateStore: Sendable {
     }
 
     /// Writes a key file (0600 in a 0700 directory), replacing one that is unusable; staged in `batch` when given.
-    func writeKey(_ key: PrivateKey, batch: WriteBatch? = nil) throws {
+    /// Named by the key's public key identifier, or by `identifier`: the certificate's, for the key of a
+    /// certificate that inherits its DSA parameters (whose SubjectPublicKeyInfo differs from the key's).
+    func writeKey(_ key: PrivateKey, identifier: String? = nil, batch: WriteBatch? = nil) throws {
         try FileSystem.ensureDirectory(keysDirectory, mode: 0o700)
         var pem = try key.pkcs8PEM()
         defer { wipe(&pem) }
+        let url = keyURL(identifier ?? key.publicKeyIdentifier)
         if let batch {
-            try batch.stage(pem, to: keyURL(key.publicKeyIdentifier), mode: 0o600, phase: .keys)
+            try batch.stage(pem, to: url, mode: 0o600, phase: .keys)
         } else {
-            try FileSystem.writeAtomically(pem, to: keyURL(key.publicKeyIdentifier), mode: 0o600)
+            try FileSystem.writeAtomically(pem, to: url, mode: 0o600)
         }
     }
 

@@ -168,7 +168,8 @@ public struct StoreChecker: Sendable {
                                                        fix: ["certstore import KEY.pem   (the right key replaces it)"]))
                         continue
                     }
-                    if key.publicKeyIdentifier != identifier {
+                    // The key of a certificate that inherits its DSA parameters is filed under the certificate's identifier.
+                    if key.publicKeyIdentifier != identifier && !key.parameterlessIdentifiers.contains(identifier) {
                         report.findings.append(Finding(.critical, check: "key-name-mismatch", object: url.path,
                             title: "a key file holds another key than its name says",
                             detail: "\(file) holds the key \(key.publicKeyIdentifier): swapped or copied behind certstore's back",
