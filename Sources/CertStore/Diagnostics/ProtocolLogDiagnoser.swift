@@ -239,21 +239,21 @@ public struct ProtocolLogDiagnoser: Sendable {
             case .missing:
                 var fix = ["certstore list --thumbprint \(entry.thumbprint) --property thumbprint,hasprivatekey"]
                 if let keyedTwin {
-                    fix.append("certstore remove \(entry.thumbprint)")
+                    // The same order as audit's plan: the twin is enabled first, then the keyless one goes.
                     if !bindings.thumbprints(for: .smtp).contains(keyedTwin.thumbprint) {
                         fix.append("certstore enable \(keyedTwin.thumbprint) --services SMTP --keep-default")
                     }
-                } else {
-                    fix += ["certstore import RENEWED.pfx --password-file PASSWORD_FILE", "certstore remove \(entry.thumbprint)"]
+                    fix.append("certstore remove \(entry.thumbprint)")
                 }
                 return Diagnosis(cause: .keyMissing, matchedBy: matchedBy, entry: entry, candidates: twins, trashed: nil,
                                  explanation: "KB 4495258: the certificate used for outbound TLS, \(name), has no private key"
-                                    + (keyedTwin.map { "; its renewed twin \($0.thumbprint) has one and takes over once the keyless certificate is removed" } ?? ""),
+                                    + (keyedTwin.map { "; its renewed twin \($0.thumbprint) has one and takes over once the keyless certificate is removed" }
+                                       ?? "; no twin with a key is in the store: import the renewed certificate with its key (a PKCS#12), or the lost key file"),
                                  fix: fix)
             case .unreadable, .mismatched, .inconsistent:
                 return Diagnosis(cause: .keyUnusable, matchedBy: matchedBy, entry: entry, candidates: twins, trashed: nil,
-                                 explanation: "the certificate \(name) has a key file, but it is \(entry.keyStatus.rawValue.lowercased())",
-                                 fix: ["certstore show \(entry.thumbprint)", "certstore import KEY.pem   (the right key re-links it)"])
+                                 explanation: "the certificate \(name) has a key file, but it is \(entry.keyStatus.rawValue.lowercased()); importing the right key re-links it",
+                                 fix: ["certstore show \(entry.thumbprint)"])
             case .present:
                 if !bindings.thumbprints(for: .smtp).contains(entry.thumbprint) {
                     return Diagnosis(cause: .smtpNotEnabled, matchedBy: matchedBy, entry: entry, candidates: twins, trashed: nil,
