@@ -25,15 +25,28 @@ public struct CertStoreError: Error, Sendable, CustomStringConvertible, Equatabl
         case interrupted
     }
 
+    /// What a caller may act on, beyond the kind (which decides the exit status): callers branch on this,
+    /// never on the message text.
+    public enum Cause: String, Sendable, Equatable, Codable {
+        /// The input is protected and no password was given: ask for one and try again.
+        case passwordRequired
+        /// The password given does not open the input (or the input is damaged where only the password could tell).
+        case wrongPassword
+        /// The input asks for more key-derivation iterations than `Limits` allow.
+        case iterationLimit
+    }
+
     public let kind: Kind
     public let message: String
     /// One line telling the user what to do next.
     public let hint: String?
+    public let cause: Cause?
 
-    public init(_ kind: Kind, _ message: String, hint: String? = nil) {
+    public init(_ kind: Kind, _ message: String, hint: String? = nil, cause: Cause? = nil) {
         self.kind = kind
         self.message = message
         self.hint = hint
+        self.cause = cause
     }
 
     public var description: String { message }

@@ -6,7 +6,10 @@ struct CertStoreCommand: ParsableCommand {
     /// Global options may also come before the subcommand (`certstore --root DIR list`): they are moved
     /// behind it, where every subcommand's option group reads them.
     static func main() {
-        main(GlobalOptions.movingLeadingGlobals(Array(CommandLine.arguments.dropFirst())))
+        let arguments = GlobalOptions.movingLeadingGlobals(Array(CommandLine.arguments.dropFirst()))
+        // swift-argument-parser suggests options, not subcommands: `certstore lsit` would only be "unexpected".
+        if let suggestion = subcommandSuggestion(arguments) { exit(withError: ValidationError(suggestion)) }
+        main(arguments)
     }
 
     static let version = "0.1.0"

@@ -11,13 +11,13 @@ struct DisableCommand: ParsableCommand {
             is not unbound while other SMTP certificates exist unless --new-default names the one that takes over.
             """)
 
-    @Argument(help: ArgumentHelp("The certificate's thumbprint.", valueName: "thumbprint"))
+    @Argument(help: ArgumentHelp("The certificate's thumbprint.", valueName: "thumbprint"), completion: Completions.thumbprints)
     var thumbprint: String
 
-    @Option(help: ArgumentHelp("Services to unbind, comma-separated (default: all).", valueName: "list"))
+    @Option(help: ArgumentHelp("Services to unbind, comma-separated (default: all).", valueName: "list"), completion: Completions.services)
     var services: String?
 
-    @Option(help: ArgumentHelp("The SMTP certificate that becomes the default when this one was.", valueName: "thumbprint"))
+    @Option(help: ArgumentHelp("The SMTP certificate that becomes the default when this one was.", valueName: "thumbprint"), completion: Completions.thumbprints)
     var newDefault: String?
 
     @OptionGroup var global: GlobalOptions

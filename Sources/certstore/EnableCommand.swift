@@ -20,10 +20,10 @@ struct EnableCommand: ParsableCommand {
             answer No.
             """)
 
-    @Argument(help: ArgumentHelp("The certificate's thumbprint.", valueName: "thumbprint"))
+    @Argument(help: ArgumentHelp("The certificate's thumbprint.", valueName: "thumbprint"), completion: Completions.thumbprints)
     var thumbprint: String
 
-    @Option(help: ArgumentHelp("Services to bind, comma-separated: SMTP, IIS, IMAP, POP.", valueName: "list"))
+    @Option(help: ArgumentHelp("Services to bind, comma-separated: SMTP, IIS, IMAP, POP.", valueName: "list"), completion: Completions.services)
     var services: String
 
     @Flag(name: [.customLong("overwrite-default"), .customLong("force")],

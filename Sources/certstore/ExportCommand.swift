@@ -11,7 +11,7 @@ struct ExportCommand: ParsableCommand {
             Windows Server 2016 and older. Only keys imported with --exportable can be exported, as on Windows.
             """)
 
-    @Argument(help: ArgumentHelp("The certificate's thumbprint.", valueName: "thumbprint"))
+    @Argument(help: ArgumentHelp("The certificate's thumbprint.", valueName: "thumbprint"), completion: Completions.thumbprints)
     var thumbprint: String
 
     @Option(help: ArgumentHelp("Output file; - for standard output (PEM and DER only).", valueName: "file"))

@@ -19,7 +19,7 @@ struct ImportCommand: ParsableCommand {
             staged files are being renamed into place lets the import finish.
             """)
 
-    @Argument(help: ArgumentHelp("Files to import; a directory stands for every file in it and below.", valueName: "file"))
+    @Argument(help: ArgumentHelp("Files to import; a directory stands for every file in it and below.", valueName: "file"), completion: .file())
     var files: [String]
 
     @OptionGroup var global: GlobalOptions

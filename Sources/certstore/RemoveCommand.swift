@@ -20,7 +20,7 @@ struct RemoveCommand: ParsableCommand {
             (exit 0) when its newest trash entry holds that key and no certificate uses it.
             """)
 
-    @Argument(help: ArgumentHelp("The certificate's thumbprint.", valueName: "thumbprint"))
+    @Argument(help: ArgumentHelp("The certificate's thumbprint.", valueName: "thumbprint"), completion: Completions.thumbprints)
     var thumbprint: String
 
     @Flag(help: "Show what would happen and change nothing.")

@@ -8,7 +8,7 @@ struct ShowCommand: ParsableCommand {
 
     @Argument(help: ArgumentHelp(
         "The certificate's thumbprint: any case; spaces, colons and the invisible marks Windows copies are ignored.",
-        valueName: "thumbprint"))
+        valueName: "thumbprint"), completion: Completions.thumbprints)
     var thumbprint: String
 
     @OptionGroup var global: GlobalOptions

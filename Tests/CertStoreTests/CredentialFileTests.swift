@@ -138,3 +138,44 @@ struct CredentialFileTests {
         _ = try CredentialFile(bytes: bytes, password: nil, limits: Limits(maxIterations: 1_000_000, maxFileSize: bytes.count))
     }
 }
+
+/// Callers branch on what an error is (`CertStoreError.cause`), never on its message text; and only
+/// `Sources/CertStore/Crypto/` speaks to OpenSSL.
+@Suite("CredentialFile: typed errors, OpenSSL only in Crypto/")
+struct CredentialFileStructureTests {
+    @Test("only Sources/CertStore/Crypto/ imports COpenSSL")
+    func openSSLOnlyInCrypto() throws {
+        let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Sources/CertStore")
+        let files = try #require(FileManager.default.enumerator(atPath: sources.path)).compactMap { $0 as? String }
+            .filter { $0.hasSuffix(".swift") && !$0.hasPrefix("Crypto/") }
+        #expect(!files.isEmpty)
+        let offenders = try files.filter { file in
+            try String(contentsOf: sources.appendingPathComponent(file), encoding: .utf8)
+                .split(separator: "\n").contains { $0.trimmingCharacters(in: .whitespaces) == "import COpenSSL" }
+        }
+        #expect(offenders.isEmpty, "\(offenders)")
+    }
+
+    @Test("password and iteration errors carry their cause", arguments: [
+        ("modern.pfx", nil, CertStoreError.Cause.passwordRequired), ("modern.pfx", "wrong", .wrongPassword),
+        ("leaf-enc.der", nil, .passwordRequired), ("leaf-enc.der", "wrong", .wrongPassword),
+        ("leaf-enc.pem", nil, .passwordRequired), ("encrypted-no-mac.pfx", "wrong", .wrongPassword),
+    ] as [(String, String?, CertStoreError.Cause)])
+    func causes(file: String, password: String?, cause: CertStoreError.Cause) throws {
+        let error = try #require(throws: CertStoreError.self) { try CredentialFileTests.read(file, password: password) }
+        #expect(error.cause == cause, "\(error.message)")
+        #expect(error.kind == .badData)
+    }
+
+    @Test("an iteration count over the limit carries its cause, in PKCS#12 and in a DER key")
+    func iterationCause() throws {
+        let limits = Limits(maxIterations: 1000, maxFileSize: 1 << 20)
+        for file in ["iter-key.pfx", "leaf-enc.der"] {
+            let error = try #require(throws: CertStoreError.self) {
+                try CredentialFileTests.read(file, password: file.hasSuffix(".pfx") ? Fixtures.pfxPassword : Fixtures.keyPassword, limits: limits)
+            }
+            #expect(error.cause == .iterationLimit, "\(file): \(error.message)")
+        }
+    }
+}

@@ -103,3 +103,39 @@ struct CommandLineTests {
         #expect(!FileManager.default.fileExists(atPath: t.root.path), "a usage error touches no store")
     }
 }
+
+/// A misspelt subcommand gets a suggestion as a misspelt option does; bash completion completes file names
+/// for `import`, the store's thumbprints and the service names.
+@Suite("suggestions and completion")
+struct SuggestionAndCompletionTests {
+    @Test("a misspelt subcommand: exit 64 and the closest name", arguments: [
+        (["lsit"], "Did you mean 'list'?"), (["imprt", "x.pfx"], "Did you mean 'import'?"),
+        (["connector", "reslove", "Outbound"], "Did you mean 'resolve'?"), (["--root", "/nonexistent", "lst"], "Did you mean 'list'?"),
+    ])
+    func misspeltSubcommand(arguments: [String], suggestion: String) throws {
+        let result = try certstore(expecting: 64, arguments)
+        #expect(result.stderr.contains(suggestion), "\(result)")
+    }
+
+    @Test("bash completion: file names for import, the service names for --services, thumbprints from the store")
+    func bashCompletion() throws {
+        let script = try certstore(expecting: 0, ["--generate-completion-script", "bash"]).stdout
+        func function(_ name: String) -> String {
+            guard let start = script.range(of: "\n\(name)() {") else { return "" }
+            let rest = script[start.upperBound...]
+            return String(rest[..<(rest.range(of: "\n}\n")?.lowerBound ?? rest.endIndex)])
+        }
+        #expect(function("_certstore_import").contains("__certstore_add_completions -f"))
+        #expect(function("_certstore_enable").contains("'SMTP'$'\\n''IIS'$'\\n''IMAP'$'\\n''POP'"))
+        for command in ["show", "export", "enable", "disable", "remove"] {
+            #expect(function("_certstore_\(command)").contains("---completion \(command) -- positional@0"), "\(command)")
+        }
+        // What the script runs for `certstore show 2<TAB> --root DIR`: the thumbprints of that store starting with 2.
+        let f = try Fixtures.get()
+        let t = try TestDirectory("completion")
+        try seedModernPFX(into: t, f)
+        let prefix = String(f.leaf.thumbprint.prefix(3)).lowercased()
+        let completed = try certstore(expecting: 0, ["---completion", "show", "--", "positional@0", "2", "3", "certstore", "show", prefix, "--root", t.rootPath])
+        #expect(completed.stdout.split(separator: "\n").map(String.init) == [f.leaf.thumbprint], "\(completed)")
+    }
+}

@@ -19,6 +19,9 @@ public struct OpenSSLErrorEntry: Sendable, Equatable, CustomStringConvertible {
 /// Drains the calling thread's OpenSSL error queue, oldest entry first.
 ///
 /// The queue is thread-local: call this in the same synchronous function as the failing call.
+/// Forgets whatever OpenSSL left in this thread's error queue (for code outside Crypto/, which does not import OpenSSL).
+func clearOpenSSLErrors() { ERR_clear_error() }
+
 func drainOpenSSLErrors() -> [OpenSSLErrorEntry] {
     var entries: [OpenSSLErrorEntry] = []
     while true {

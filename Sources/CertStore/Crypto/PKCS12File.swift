@@ -108,7 +108,7 @@ public struct PKCS12File: Sendable {
             throw CertStoreError.passwordRequired
         }
         throw CertStoreError(.badData, "wrong password or damaged file: MAC verification failed",
-                             hint: "check the password; it is the one the file was exported with")
+                             hint: "check the password; it is the one the file was exported with", cause: .wrongPassword)
     }
 
     enum PasswordState { case verified, unverified, missing }
@@ -125,7 +125,7 @@ public struct PKCS12File: Sendable {
         case .missing: return .passwordRequired
         case .unverified:
             return CertStoreError(.badData, "wrong password or damaged file: \(what) could not be decrypted (the file has no MAC to tell which)",
-                                  hint: "check the password; it is the one the file was exported with")
+                                  hint: "check the password; it is the one the file was exported with", cause: .wrongPassword)
         case .verified: break
         }
         return CertStoreError(.badData, "damaged file: \(what) could not be decrypted" + (text.isEmpty ? "" : " (\(text))"))
@@ -141,7 +141,7 @@ extension CertStoreError {
     /// The file is protected and no password was given: the caller may ask for one and try again.
     public static let passwordRequired = CertStoreError(
         .badData, "the file is password-protected and no password was given",
-        hint: "give the password with --password-file FILE, --password-stdin or --password-env VAR")
+        hint: "give the password with --password-file FILE, --password-stdin or --password-env VAR", cause: .passwordRequired)
 
     public var isPasswordRequired: Bool { self == .passwordRequired }
 }

@@ -76,7 +76,8 @@ final class IterationBudget {
         guard cost <= remaining else {
             throw CertStoreError(.badData,
                                  "the file asks for more key derivations in all than the limit of \(limits.maxIterations * 4) iterations per file allows",
-                                 hint: "if you trust the file, raise the limit with --max-iterations (the budget per file is four times it)")
+                                 hint: "if you trust the file, raise the limit with --max-iterations (the budget per file is four times it)",
+                                 cause: .iterationLimit)
         }
         remaining -= cost
     }
@@ -86,6 +87,7 @@ extension CertStoreError {
     static func iterationLimit(_ count: Int, limits: Limits) -> CertStoreError {
         CertStoreError(.badData,
                        "the file asks for \(count) key-derivation iterations, more than the limit of \(limits.maxIterations)",
-                       hint: "if you trust the file, raise the limit with --max-iterations \(count) (or CERTSTORE_MAX_ITERATIONS)")
+                       hint: "if you trust the file, raise the limit with --max-iterations \(count) (or CERTSTORE_MAX_ITERATIONS)",
+                       cause: .iterationLimit)
     }
 }

@@ -43,7 +43,7 @@ public final class PrivateKey: @unchecked Sendable {
             let entries = drainOpenSSLErrors()
             if encrypted != nil {
                 throw CertStoreError(.badData, "wrong password or damaged key: the private key could not be decrypted",
-                                     hint: "check the password; it is the one the key was exported with")
+                                     hint: "check the password; it is the one the key was exported with", cause: .wrongPassword)
             }
             let detail = entries.map(\.description).joined(separator: "; ")
             throw CertStoreError.badData("not a private key OpenSSL can read" + (detail.isEmpty ? "" : " (\(detail))"))

@@ -1,4 +1,3 @@
-import COpenSSL
 import Foundation
 
 /// What one input file holds, whatever its format: certificates and private keys.
@@ -37,23 +36,22 @@ public struct CredentialFile: Sendable {
                       keys: file.keys.map { Item(value: $0.key, friendlyName: $0.friendlyName, localKeyID: $0.localKeyID) })
         } else if let certificate = try? Certificate(der: bytes) {
             self.init(format: .der, certificates: [Item(value: certificate, friendlyName: nil, localKeyID: nil)], keys: [])
-        } else if let certificates = try Self.pkcs7Certificates(bytes) {
+        } else if let certificates = try PKCS7Bundle.certificates(der: bytes) {
             self.init(format: .pkcs7, certificates: certificates.map { Item(value: $0, friendlyName: nil, localKeyID: nil) }, keys: [])
         } else if Self.looksLikeDERKey(bytes), let key = try Self.derKey(bytes, password: password, limits: limits) {
             self.init(format: .derKey, certificates: [], keys: [Item(value: key, friendlyName: nil, localKeyID: nil)])
         } else {
-            ERR_clear_error()
+            clearOpenSSLErrors()
             throw CertStoreError(.badData, "unrecognised or damaged file: not PKCS#12, PEM, a DER certificate, PKCS#7 or a private key",
                                  hint: "certstore reads .pfx/.p12, .pem/.crt/.cer (PEM or DER), .p7b and key files; check the file is complete")
         }
     }
 
-    /// A DER private key, nil when the bytes are not one; password problems are real errors.
+    /// A DER private key, nil when the bytes are not one; password and iteration problems are real errors.
     private static func derKey(_ bytes: [UInt8], password: Password?, limits: Limits) throws -> PrivateKey? {
         do {
             return try PrivateKey(bytes: bytes, password: password, limits: limits)
-        } catch let error as CertStoreError where error == .passwordRequired || error.message.hasPrefix("wrong password")
-                    || error.message.contains("iterations") {
+        } catch let error as CertStoreError where error.cause != nil {
             throw error
         } catch {
             return nil
@@ -85,7 +83,7 @@ public struct CredentialFile: Sendable {
                     throw CertStoreError(.badData, "\(position): \(error.message)", hint: error.hint)
                 }
             case "PKCS7", "CERTIFICATE CHAIN":
-                guard let chain = try Self.pkcs7Certificates(block.der) else {
+                guard let chain = try PKCS7Bundle.certificates(der: block.der) else {
                     throw CertStoreError.badData("\(position) is not a readable PKCS#7 structure")
                 }
                 format = .pkcs7
@@ -94,7 +92,7 @@ public struct CredentialFile: Sendable {
                 do {
                     keys.append(Item(value: try PrivateKey(bytes: block.text, password: password, budget: budget),
                                      friendlyName: nil, localKeyID: nil))
-                } catch let error as CertStoreError where error == .passwordRequired || error.message.contains("iterations") {
+                } catch let error as CertStoreError where error.cause == .passwordRequired || error.cause == .iterationLimit {
                     throw error
                 } catch let error as CertStoreError {
                     throw CertStoreError(.badData, "\(position): \(error.message)", hint: error.hint)
@@ -108,23 +106,6 @@ public struct CredentialFile: Sendable {
             throw CertStoreError.badData("no certificate or private key in the PEM file (found \(found))")
         }
         self.init(format: format, certificates: certificates, keys: keys)
-    }
-
-    /// The certificates of a DER PKCS#7 (`.p7b`), nil when the bytes are not PKCS#7.
-    static func pkcs7Certificates(_ der: [UInt8]) throws -> [Certificate]? {
-        ERR_clear_error()
-        let parsed: UnsafeMutablePointer<PKCS7>? = der.withUnsafeBufferPointer { buffer in
-            var pointer = buffer.baseAddress
-            return d2i_PKCS7(nil, &pointer, buffer.count)
-        }
-        guard let p7 = parsed else { ERR_clear_error(); return nil }
-        defer { PKCS7_free(p7) }
-        guard let stack = shim_PKCS7_certificates(p7) else {
-            throw CertStoreError.badData("the PKCS#7 file holds no certificates")
-        }
-        return try (0..<shim_sk_X509_num(stack)).compactMap { index in
-            try shim_sk_X509_value(stack, index).map { try Certificate(borrowing: $0) }
-        }
     }
 
     /// The first DER element (a `TRUSTED CERTIFICATE` carries OpenSSL trust settings after it).

@@ -10,7 +10,7 @@ struct DependencyAddCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The application, e.g. \"Postfix relay\".", valueName: "application"))
     var application: String
 
-    @Argument(help: ArgumentHelp("The certificate's thumbprint.", valueName: "thumbprint"))
+    @Argument(help: ArgumentHelp("The certificate's thumbprint.", valueName: "thumbprint"), completion: Completions.thumbprints)
     var thumbprint: String?
 
     @Option(name: .customLong("tls-certificate-name"),

@@ -10,7 +10,7 @@ struct DependencyRemoveCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The application.", valueName: "application"))
     var application: String
 
-    @Argument(help: ArgumentHelp("Only its dependency on this certificate.", valueName: "thumbprint"))
+    @Argument(help: ArgumentHelp("Only its dependency on this certificate.", valueName: "thumbprint"), completion: Completions.thumbprints)
     var thumbprint: String?
 
     @OptionGroup var global: GlobalOptions
