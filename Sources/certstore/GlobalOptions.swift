@@ -41,7 +41,7 @@ struct GlobalOptions: ParsableArguments {
     /// location, but not another store of it.
     func requirePersonalStore(_ command: String) throws {
         let path = try storePath()
-        guard path.store == "My" else {
+        guard path.name == .my else {
             throw CertStoreError(.usage, "`certstore \(command)` works on \(path.location)/My, not \(path)",
                                  hint: "services bind certificates of the personal store; drop --store or use --store \(path.location)/My")
         }

@@ -54,7 +54,7 @@ struct CertificateFilterTests {
 
     @Test("EKU, -SSLServerAuthentication, HasPrivateKey")
     func usages() throws {
-        let leaf = try entry("leaf.pem", keyStatus: .present), ca = try entry("ca.pem", store: StorePath.personal.sibling("CA"))
+        let leaf = try entry("leaf.pem", keyStatus: .present), ca = try entry("ca.pem", store: StorePath.personal.sibling(.ca))
         var eku = CertificateFilter()
         eku.extendedKeyUsages = [try WildcardPattern("Server Authentication")]
         #expect(eku.matches(leaf))

@@ -203,7 +203,7 @@ struct StorePathTests {
     func accepted(text: String, location: String, store: String) throws {
         let path = try StorePath(parsing: text)
         #expect(path.location == location)
-        #expect(path.store == store)
+        #expect(path.name.rawValue == store)
         #expect(path.description == "\(location)/\(store)")
     }
 
@@ -219,7 +219,7 @@ struct StorePathTests {
     @Test("personal, sibling and the PowerShell parent path")
     func helpers() throws {
         #expect(StorePath.personal == (try StorePath(parsing: "LocalMachine/My")))
-        #expect(StorePath.personal.sibling("CA") == (try StorePath(parsing: "LocalMachine/CA")))
+        #expect(StorePath.personal.sibling(.ca) == (try StorePath(parsing: "LocalMachine/CA")))
         #expect(try StorePath(parsing: "CurrentUser/Root").powerShellPath == "Microsoft.PowerShell.Security\\Certificate::CurrentUser\\Root")
     }
 }

@@ -36,17 +36,17 @@ public struct Auditor: Sendable {
             report.findings.sort { $0.severity != $1.severity ? $0.severity > $1.severity : $0.object < $1.object }
             return report
         }
-        let my = StorePath(trustedLocation: store.location, store: "My")
+        let my = StorePath(trustedLocation: store.location, name: .my)
         var problems: [StoreProblem] = []
-        var stores: [String: [StoreEntry]] = [:]
-        for name in StorePath.stores {
+        var stores: [StoreName: [StoreEntry]] = [:]
+        for name in StoreName.allCases {
             let (entries, found) = try store.entries(in: my.sibling(name))
             stores[name] = entries
             problems += found
         }
-        let personal = stores["My"] ?? []
-        let resolver = ConnectorResolver(personal: personal, roots: (stores["Root"] ?? []).compactMap { try? $0.loadCertificate() },
-                                         intermediates: (stores["CA"] ?? []).compactMap { try? $0.loadCertificate() }, now: now)
+        let personal = stores[.my] ?? []
+        let resolver = ConnectorResolver(personal: personal, roots: (stores[.root] ?? []).compactMap { try? $0.loadCertificate() },
+                                         intermediates: (stores[.ca] ?? []).compactMap { try? $0.loadCertificate() }, now: now)
         var bindings = ServiceBindings()
         var connectors = SendConnectors()
         var dependencies = Dependencies()
@@ -70,7 +70,7 @@ public struct Auditor: Sendable {
                                              subject: entry.properties.subjectString, notAfter: entry.properties.notAfter,
                                              hasPrivateKey: entry.hasPrivateKey,
                                              services: bindings.services(of: entry.thumbprint).sorted().map(\.rawValue),
-                                             isDefaultSmtpCertificate: entry.store.store == "My" && bindings.defaultSmtpCertificate == entry.thumbprint))
+                                             isDefaultSmtpCertificate: entry.store.name == .my && bindings.defaultSmtpCertificate == entry.thumbprint))
         }
         report.certificates.sort { ($0.store, $0.thumbprint) < ($1.store, $1.thumbprint) }
         if commandPrefix != "certstore" {
@@ -512,7 +512,7 @@ public struct Auditor: Sendable {
                 fix: ["certstore check"]))
         }
         var folders = [store.directory, store.keysDirectory]
-        folders += StorePath.stores.map { store.directory.appendingPathComponent($0) }
+        folders += StoreName.allCases.map { store.directory.appendingPathComponent($0.rawValue) }
         // Debris of interrupted writes is one finding, however many files a killed bulk import left.
         var leftovers: [String] = []
         for folder in folders {

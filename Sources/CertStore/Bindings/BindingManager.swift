@@ -52,7 +52,7 @@ public struct BindingManager: Sendable {
     public let store: CertificateStore
     public init(store: CertificateStore) { self.store = store }
 
-    public var personal: StorePath { StorePath(trustedLocation: store.location, store: "My") }
+    public var personal: StorePath { StorePath(trustedLocation: store.location, name: .my) }
 
     public func bindings() throws -> ServiceBindings { try store.read(ServiceBindings.self) }
 

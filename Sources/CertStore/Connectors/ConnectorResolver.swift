@@ -33,10 +33,10 @@ public struct ConnectorResolver: Sendable {
 
     /// Reads `My`, `CA` and `Root` of the store's location.
     public init(store: CertificateStore, now: Date = Date()) throws {
-        let path = StorePath(trustedLocation: store.location, store: "My")
+        let path = StorePath(trustedLocation: store.location, name: .my)
         self.init(personal: try store.entries(in: path).entries,
-                  roots: try store.entries(in: path.sibling("Root")).entries.compactMap { try? $0.loadCertificate() },
-                  intermediates: try store.entries(in: path.sibling("CA")).entries.compactMap { try? $0.loadCertificate() },
+                  roots: try store.entries(in: path.sibling(.root)).entries.compactMap { try? $0.loadCertificate() },
+                  intermediates: try store.entries(in: path.sibling(.ca)).entries.compactMap { try? $0.loadCertificate() },
                   now: now)
     }
 

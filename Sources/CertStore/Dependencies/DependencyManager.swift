@@ -20,7 +20,7 @@ public struct DependencyManager: Sendable {
         let tlsName = try tlsCertificateName.map { try TLSCertificateName(parsing: $0).description }
         return try store.perform(now: now) {
             if let thumbprint {
-                let present = try StorePath.stores.contains { try store.entry(thumbprint, in: StorePath(trustedLocation: store.location, store: $0)) != nil }
+                let present = try StoreName.allCases.contains { try store.entry(thumbprint, in: StorePath(trustedLocation: store.location, name: $0)) != nil }
                 guard present else {
                     throw CertStoreError.notFound("the certificate with thumbprint \(thumbprint) is not in \(store.location)",
                                                   hint: "a dependency must name a certificate that exists; import it first")

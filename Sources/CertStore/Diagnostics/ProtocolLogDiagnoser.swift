@@ -173,8 +173,8 @@ public struct ProtocolLogDiagnoser: Sendable {
         let trash: [TrashEntry]
 
         init(store: CertificateStore) throws {
-            let my = StorePath(trustedLocation: store.location, store: "My")
-            all = try StorePath.stores.flatMap { try store.entries(in: my.sibling($0)).entries }
+            let my = StorePath(trustedLocation: store.location, name: .my)
+            all = try StoreName.allCases.flatMap { try store.entries(in: my.sibling($0)).entries }
             bindings = try store.read(ServiceBindings.self)
             trash = (try? Trash(store: store).entries()) ?? []
         }
@@ -208,7 +208,7 @@ public struct ProtocolLogDiagnoser: Sendable {
                 }
                 if !candidates.isEmpty { matchedBy = .issuerAndSubject }
             }
-            let personal = candidates.filter { $0.store.store == "My" }
+            let personal = candidates.filter { $0.store.name == .my }
             let entry: StoreEntry? = matchedBy == .issuerAndSubject
                 ? (personal.first { !$0.hasPrivateKey } ?? personal.first ?? candidates.first)
                 : (personal.first ?? candidates.first)
@@ -229,7 +229,7 @@ public struct ProtocolLogDiagnoser: Sendable {
                                  fix: ["certstore connector resolve \(ShellQuote.quote(failure.connector))"])
             }
             let twins = all.filter {
-                $0.store.store == "My" && $0.thumbprint != entry.thumbprint
+                $0.store.name == .my && $0.thumbprint != entry.thumbprint
                     && DistinguishedName.normalize($0.properties.subjectString) == DistinguishedName.normalize(entry.properties.subjectString)
                     && DistinguishedName.normalize($0.properties.issuerString) == DistinguishedName.normalize(entry.properties.issuerString)
             }

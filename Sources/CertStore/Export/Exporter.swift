@@ -20,7 +20,7 @@ public struct Exporter: Sendable {
 
     /// Issuers of `entry` found in the location's `CA` and `Root` stores, nearest first, up to a self-signed root.
     public func chain(for entry: StoreEntry) throws -> [StoreEntry] {
-        let authorities = try ["CA", "Root"].flatMap { try store.entries(in: entry.store.sibling($0)).entries }
+        let authorities = try [StoreName.ca, .root].flatMap { try store.entries(in: entry.store.sibling($0)).entries }
         var chain: [StoreEntry] = []
         var current = entry
         while !current.properties.isSelfSigned, chain.count < 10,

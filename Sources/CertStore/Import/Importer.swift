@@ -41,7 +41,7 @@ public struct Importer: Sendable {
         guard options.target.location == store.location else {
             throw CertStoreError.usage("the target store \(options.target) is not in this store's location (\(store.location))")
         }
-        if options.rootCAType != nil && options.target.store != "Root" {
+        if options.rootCAType != nil && options.target.name != .root {
             throw CertStoreError.usage("--root-ca-type applies to imports into LocalMachine/Root", hint: "add --store LocalMachine/Root")
         }
         var result = ImportResult()
@@ -188,8 +188,8 @@ public struct Importer: Sendable {
                 }
             }
             let destination: StorePath
-            if key == nil && options.target.store == "My" && properties.isCertificateAuthority {
-                destination = options.target.sibling("CA")
+            if key == nil && options.target.name == .my && properties.isCertificateAuthority {
+                destination = options.target.sibling(.ca)
             } else {
                 destination = options.target
             }
@@ -253,8 +253,8 @@ public struct Importer: Sendable {
 
     /// Certificates of this location's stores that may be `certificate`'s issuers or theirs (by subject name).
     private func storeIssuers(of certificate: Certificate) -> [Certificate] {
-        let stored = StorePath.stores.flatMap { name in
-            (try? store.entries(in: StorePath(trustedLocation: store.location, store: name)).entries) ?? []
+        let stored = StoreName.allCases.flatMap { name in
+            (try? store.entries(in: StorePath(trustedLocation: store.location, name: name)).entries) ?? []
         }
         var names: Set<String> = [certificate.properties().issuerString]
         var found: [String: Certificate] = [:]
@@ -327,7 +327,7 @@ public struct Importer: Sendable {
                 var properties = StoreProperties(friendlyName: placement.friendlyName, archived: false,
                                                  exportable: placement.key != nil && options.exportable,
                                                  importedAt: options.now, source: URL(fileURLWithPath: file).lastPathComponent)
-                if placement.store.store == "Root" { properties.rootCAType = options.rootCAType }
+                if placement.store.name == .root { properties.rootCAType = options.rootCAType }
                 try store.writeCertificate(certificate, properties: properties, in: placement.store, batch: batch)
                 action = .added
                 hasKey = placement.key != nil || state.stagedKeys.contains(identifier)

@@ -74,8 +74,8 @@ public struct Remover: Sendable {
     /// Whether any certificate of the location uses the key, or might: a store with a certificate that cannot
     /// be read counts as using it.
     private func isKeyInUse(_ identifier: String) throws -> Bool {
-        for name in StorePath.stores {
-            let (entries, problems) = try store.entries(in: StorePath(trustedLocation: store.location, store: name))
+        for name in StoreName.allCases {
+            let (entries, problems) = try store.entries(in: StorePath(trustedLocation: store.location, name: name))
             if !problems.isEmpty || entries.contains(where: { $0.properties.publicKeyIdentifier == identifier }) { return true }
         }
         return false
@@ -132,8 +132,8 @@ public struct Remover: Sendable {
             connectors = try store.read(SendConnectors.self)
             dependencies = try store.read(Dependencies.self)
             resolver = try ConnectorResolver(store: store, now: now)
-            let my = StorePath(trustedLocation: store.location, store: "My")
-            authorities = try store.entries(in: my.sibling("CA")).entries + store.entries(in: my.sibling("Root")).entries
+            let my = StorePath(trustedLocation: store.location, name: .my)
+            authorities = try store.entries(in: my.sibling(.ca)).entries + store.entries(in: my.sibling(.root)).entries
         }
 
         private init(bindings: ServiceBindings, connectors: SendConnectors, dependencies: Dependencies,
@@ -154,7 +154,7 @@ public struct Remover: Sendable {
     private func plan(_ entry: StoreEntry, deleteKey: Bool, context: Context) throws -> RemovalPlan {
         var plan = RemovalPlan(entry: entry)
         let thumbprint = entry.thumbprint
-        let isPersonal = entry.store.store == "My"
+        let isPersonal = entry.store.name == .my
 
         if isPersonal {
             if context.bindings.defaultSmtpCertificate == thumbprint {
@@ -168,7 +168,7 @@ public struct Remover: Sendable {
         for dependency in context.dependencies.dependencies where dependency.thumbprint == thumbprint {
             plan.blockers.append("\"\(dependency.application)\" depends on it (registered dependency)")
         }
-        if entry.properties.isCertificateAuthority || entry.store.store != "My" {
+        if entry.properties.isCertificateAuthority || entry.store.name != .my {
             for bound in context.personal where context.bindings.services(of: bound.thumbprint).isEmpty == false {
                 if context.resolver.chainResult(for: bound).chain.dropFirst().contains(thumbprint) {
                     plan.blockers.append("it issues \(bound.thumbprint) (\(bound.properties.subjectString)), which is bound to \(context.bindings.services(of: bound.thumbprint).sorted().map(\.rawValue).joined(separator: ", "))")

@@ -101,8 +101,8 @@ public struct Prober: Sendable {
             throw CertStoreError(.badData, "\(target) completed TLS without presenting a certificate")
         }
         let leaf = leafCertificate.properties()
-        let my = StorePath(trustedLocation: store.location, store: "My")
-        let inStore = StorePath.stores.lazy.compactMap { try? store.entry(Thumbprint(trusted: leaf.thumbprint), in: my.sibling($0)) }.first
+        let my = StorePath(trustedLocation: store.location, name: .my)
+        let inStore = StoreName.allCases.lazy.compactMap { try? store.entry(Thumbprint(trusted: leaf.thumbprint), in: my.sibling($0)) }.first
         let bound = ServiceFiles(store: store).deployedThumbprint(target.service)
         var severity = Severity.ok
         var findings: [String] = []

@@ -76,7 +76,7 @@ public final class CertificateStore: Sendable {
     public var directory: URL { root.appendingPathComponent(location, isDirectory: true) }
     public var keysDirectory: URL { directory.appendingPathComponent("Keys", isDirectory: true) }
 
-    public func directory(of store: StorePath) -> URL { directory.appendingPathComponent(store.store, isDirectory: true) }
+    public func directory(of store: StorePath) -> URL { directory.appendingPathComponent(store.name.rawValue, isDirectory: true) }
 
     func certificateURL(_ thumbprint: String, in store: StorePath) -> URL {
         directory(of: store).appendingPathComponent("\(thumbprint).cer")
@@ -208,7 +208,7 @@ public final class CertificateStore: Sendable {
     /// Like `entry`, but a missing certificate is a `notFound` error naming the store.
     public func requireEntry(_ thumbprint: Thumbprint, in store: StorePath) throws -> StoreEntry {
         guard let entry = try entry(thumbprint, in: store) else {
-            let elsewhere = StorePath.stores.map(store.sibling).filter { $0 != store && FileSystem.exists(certificateURL(thumbprint.value, in: $0)) }
+            let elsewhere = StoreName.allCases.map(store.sibling).filter { $0 != store && FileSystem.exists(certificateURL(thumbprint.value, in: $0)) }
             throw CertStoreError.notFound(
                 "the certificate with thumbprint \(thumbprint) was not found in \(store)",
                 hint: elsewhere.isEmpty ? "run `certstore list --store \(store)` to see what is there"
@@ -228,7 +228,7 @@ public final class CertificateStore: Sendable {
     /// With `decoders` (a listing's parsing thread), the certificate is parsed for the listing only
     /// (`Certificate(inventoryDER:)`) and must not leave this store's listing code.
     private func parseRecord(_ thumbprint: String, in store: StorePath, decoders: ParsingDecoders? = nil) throws -> (StoreIndex.Record, Certificate) {
-        let folder = "\(directoryPath)/\(store.store)"
+        let folder = "\(directoryPath)/\(store.name.rawValue)"
         let cerPath = "\(folder)/\(thumbprint).cer", jsonPath = "\(folder)/\(thumbprint).json"
         guard let cerStamp = FileStamp(path: cerPath) else {
             throw CertStoreError.notFound("\(cerPath) disappeared while it was being read")
@@ -315,7 +315,7 @@ public final class CertificateStore: Sendable {
     /// (checked by `checkOwnership` with their own messages): the stores, the trash, the service files.
     var trustedSubdirectories: [URL] {
         let services = directory.appendingPathComponent("Services", isDirectory: true)
-        return StorePath.stores.map { directory.appendingPathComponent($0, isDirectory: true) }
+        return StoreName.allCases.map { directory.appendingPathComponent($0.rawValue, isDirectory: true) }
             + [directory.appendingPathComponent("Trash", isDirectory: true), services]
             + ExchangeService.bindable.map { services.appendingPathComponent($0.rawValue, isDirectory: true) }
     }
@@ -402,7 +402,7 @@ public final class CertificateStore: Sendable {
     /// Every certificate of every store in this location whose public key is `identifier`.
     func certificates(withPublicKey identifier: String) throws -> [StoreEntry] {
         var found: [StoreEntry] = []
-        for store in StorePath.stores.map({ StorePath(trustedLocation: location, store: $0) }) {
+        for store in StoreName.allCases.map({ StorePath(trustedLocation: location, name: $0) }) {
             found += try entries(in: store).entries.filter { $0.properties.publicKeyIdentifier == identifier }
         }
         return found

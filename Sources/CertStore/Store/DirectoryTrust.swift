@@ -85,7 +85,7 @@ extension CertificateStore {
                                  detail: "\(problem); the index is ignored (every certificate is parsed afresh) and never rewritten",
                                  fix: [DirectoryTrust.fix(cache)]))
         } else {
-            for name in StorePath.stores {
+            for name in StoreName.allCases.map(\.rawValue) {
                 let url = cache.appendingPathComponent("\(name).index")
                 guard let problem = DirectoryTrust.fileProblem(url) else { continue }
                 index.append(Finding(.critical, check: "untrusted-index", object: url.path, title: "a store index can be changed by someone else",

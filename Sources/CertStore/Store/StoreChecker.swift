@@ -55,12 +55,12 @@ public struct StoreChecker: Sendable {
 
         // Who may write the location's directories and its index (links of the stores, Keys and Trash are
         // reported below).
-        let trust = store.trustFindings(skippingLinksOf: Set(StorePath.stores + ["Keys", "Trash"]))
+        let trust = store.trustFindings(skippingLinksOf: Set(StoreName.allCases.map(\.rawValue) + ["Keys", "Trash"]))
         report.findings += trust.store + trust.index
         if !trust.store.isEmpty { everyCertificateRead = false }
 
         // Certificates.
-        for name in StorePath.stores {
+        for name in StoreName.allCases.map(\.rawValue) {
             let folder = store.directory.appendingPathComponent(name)
             if isSymlink(folder) {
                 everyCertificateRead = false

@@ -46,7 +46,7 @@ struct StoreIndex {
     static let schema: [UInt8] = Array(JSONRecordTemplate.schema.utf8)
 
     static func url(_ store: CertificateStore, _ path: StorePath) -> URL {
-        store.directory.appendingPathComponent(".cache", isDirectory: true).appendingPathComponent("\(path.store).index")
+        store.directory.appendingPathComponent(".cache", isDirectory: true).appendingPathComponent("\(path.name.rawValue).index")
     }
 
     /// What decides whether a record is current: the stamps of its three files (the key's by its name).

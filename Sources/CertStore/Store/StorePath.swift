@@ -1,20 +1,30 @@
+/// The stores of a location that certstore manages, by Windows' names.
+public enum StoreName: String, Sendable, CaseIterable, Codable {
+    /// Personal certificates: the ones services and connectors use (`Cert:\LocalMachine\My`).
+    case my = "My"
+    /// Intermediate certification authorities.
+    case ca = "CA"
+    /// Trusted root certification authorities.
+    case root = "Root"
+}
+
 /// A store inside a location, e.g. `LocalMachine/My`. Accepts PowerShell's `Cert:\LocalMachine\My` too.
 public struct StorePath: Sendable, Hashable, CustomStringConvertible, Codable {
     public static let locations = ["LocalMachine", "CurrentUser"]
-    /// The stores certstore manages: personal certificates, intermediate CAs, trusted roots.
-    public static let stores = ["My", "CA", "Root"]
 
     public let location: String
-    public let store: String
+    /// Which store of the location.
+    public let name: StoreName
 
-    public static let personal = StorePath(trustedLocation: "LocalMachine", store: "My")
+    public static let personal = StorePath(trustedLocation: "LocalMachine", name: .my)
 
-    init(trustedLocation location: String, store: String) {
+    init(trustedLocation location: String, name: StoreName) {
         self.location = location
-        self.store = store
+        self.name = name
     }
 
-    public func sibling(_ store: String) -> StorePath { StorePath(trustedLocation: location, store: store) }
+    /// The store `name` of the same location.
+    public func sibling(_ name: StoreName) -> StorePath { StorePath(trustedLocation: location, name: name) }
 
     /// `LocalMachine/My`, `LocalMachine\My`, `Cert:\LocalMachine\My`, `cert:/localmachine/my`, or a bare
     /// store name (`My`, `CA`, `Root`) in LocalMachine. Names are case-insensitive.
@@ -33,15 +43,15 @@ public struct StorePath: Sendable, Hashable, CustomStringConvertible, Codable {
         guard let location = Self.locations.first(where: { $0.caseInsensitiveCompare(locationName) == .orderedSame }) else {
             throw CertStoreError.usage("unknown store location \"\(locationName)\"", hint: "locations are \(Self.locations.joined(separator: ", "))")
         }
-        guard let store = Self.stores.first(where: { $0.caseInsensitiveCompare(storeName) == .orderedSame }) else {
-            throw CertStoreError.usage("unknown store \"\(storeName)\"", hint: "stores are \(Self.stores.joined(separator: ", "))")
+        guard let name = StoreName.allCases.first(where: { $0.rawValue.caseInsensitiveCompare(storeName) == .orderedSame }) else {
+            throw CertStoreError.usage("unknown store \"\(storeName)\"", hint: "stores are \(StoreName.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        self.init(trustedLocation: location, store: store)
+        self.init(trustedLocation: location, name: name)
     }
 
-    public var description: String { "\(location)/\(store)" }
+    public var description: String { "\(location)/\(name.rawValue)" }
     /// PowerShell's `PSParentPath` for items of this store.
-    public var powerShellPath: String { "Microsoft.PowerShell.Security\\Certificate::\(location)\\\(store)" }
+    public var powerShellPath: String { "Microsoft.PowerShell.Security\\Certificate::\(location)\\\(name.rawValue)" }
 }
 
 import Foundation

@@ -18,7 +18,7 @@ struct DependencyListCommand: ParsableCommand {
                     current = resolver.resolve(name: name).chosen?.thumbprint
                 }
                 let present = current.flatMap { thumbprint in
-                    StorePath.stores.lazy.compactMap { try? store.entry(Thumbprint(parsing: thumbprint), in: StorePath(parsing: "\(store.location)/\($0)")) }.first
+                    StoreName.allCases.lazy.compactMap { try? store.entry(Thumbprint(parsing: thumbprint), in: StorePath(parsing: "\(store.location)/\($0.rawValue)")) }.first
                 }
                 return [
                     (name: "Application", jsonKey: "application", value: .string(dependency.application)),

@@ -15,8 +15,8 @@ struct TestStore {
     }
 
     static let my = StorePath.personal
-    static let ca = StorePath.personal.sibling("CA")
-    static let rootStore = StorePath.personal.sibling("Root")
+    static let ca = StorePath.personal.sibling(.ca)
+    static let rootStore = StorePath.personal.sibling(.root)
 
     /// Options with the fixtures' PFX password, then `configure`.
     static func options(password: String? = Fixtures.pfxPassword, _ configure: (inout Importer.Options) -> Void = { _ in }) -> Importer.Options {
