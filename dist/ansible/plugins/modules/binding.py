@@ -12,15 +12,15 @@ version_added: 1.0.0
 description:
   - With O(services), binds (C(certstore enable)) or unbinds (C(certstore disable)) services to the certificate
     O(thumbprint), the way C(Enable-ExchangeCertificate) does, Exchange's refusals included (a certificate
-    without a usable private key cannot be bound: C(PrivateKeyMissing)).
+    without a usable private key cannot be bound, C(PrivateKeyMissing)).
   - Exchange asks "Overwrite the existing default SMTP certificate?" when SMTP is bound to a second certificate;
     O(default_smtp) is the answer. KB 4495258 says to answer No, which is the default (V(keep)).
-  - With O(connector), adds, changes (C(certstore connector add/set)) or removes a send connector: its
+  - With O(connector), adds, changes (C(certstore connector add/set)) or removes a send connector, setting its
     C(TLSCertificateName) (given, or built from the certificate O(thumbprint) as admins do in PowerShell) and FQDN.
   - Drives the C(certstore) binary on the managed host through C(--format json); changes nothing when the store
     already is as asked.
 author:
-  - certstore maintainers
+  - certstore maintainers (!UNKNOWN)
 options:
   state:
     description:
@@ -86,7 +86,7 @@ options:
 notes:
   - Supports check mode and diff mode. In check mode a certificate imported by an earlier task is not in the
     store yet, so binding it reports a change without asking certstore whether it would refuse.
-  - The service account option of C(certstore enable --service-user) is not offered: certstore does not report
+  - The service account option of C(certstore enable --service-user) is not offered, because certstore does not report
     it through C(--format json) yet, so the module could not tell whether it is already set.
 seealso:
   - module: certstore.store.certificate

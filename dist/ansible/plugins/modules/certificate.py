@@ -21,10 +21,10 @@ description:
     this module) while a binding, the default SMTP certificate, a dependency or a send connector would break,
     unless O(force=true). The certificate goes to certstore's trash (C(certstore restore) undoes it).
   - C(state=exported) writes a certificate to O(path) with C(certstore export), unless the file already holds it.
-  - Importing a certificate without its private key on purpose (C(allow_keyless)) is not offered yet: it
+  - Importing a certificate without its private key on purpose (C(allow_keyless)) is not offered yet; it
     depends on certstore's certificate lifecycle work, which has not landed.
 author:
-  - certstore maintainers
+  - certstore maintainers (!UNKNOWN)
 options:
   state:
     description:
@@ -139,7 +139,7 @@ items:
   description:
     - For O(state=present), one entry per certificate the file holds, with certstore's JSON keys (C(thumbprint),
       C(store), C(subject), C(hasPrivateKey)) and C(action), what happened (or would happen in check mode)
-      C(added), C(keyAdded), C(updated) or C(alreadyPresent).
+      C(Added), C(KeyAdded), C(Updated) or C(AlreadyPresent).
   returned: state is present
   type: list
   elements: dict
@@ -196,19 +196,19 @@ def present(module, cli, result):
         have = current[item['store']].get(item['thumbprint'])
         will = dict(have or {}, thumbprint=item['thumbprint'], subject=item['subject'])
         if have is None:
-            action = 'added'
+            action = 'Added'
             will.update(hasPrivateKey=item['hasPrivateKey'], friendlyName=params['friendly_name'] or '',
                         privateKeyExportable=bool(item['hasPrivateKey'] and params['key_exportable']))
         elif item['hasPrivateKey'] and not have.get('hasPrivateKey'):
-            action = 'keyAdded'
+            action = 'KeyAdded'
             will.update(hasPrivateKey=True, privateKeyExportable=bool(params['key_exportable']))
         else:
-            action = 'alreadyPresent'
+            action = 'AlreadyPresent'
             if params['friendly_name'] is not None and have.get('friendlyName') != params['friendly_name']:
-                action = 'updated'
+                action = 'Updated'
                 will['friendlyName'] = params['friendly_name']
             if params['key_exportable'] and item['hasPrivateKey'] and not have.get('privateKeyExportable'):
-                action = 'updated'
+                action = 'Updated'
                 will['privateKeyExportable'] = True
         if params['friendly_name'] is not None:
             will['friendlyName'] = params['friendly_name']
@@ -217,7 +217,7 @@ def present(module, cli, result):
         after += describe(item['store'], will)
     result['thumbprints'] = [item['thumbprint'] for item in planned]
     result['items'] = planned
-    result['changed'] = any(item['action'] != 'alreadyPresent' for item in planned)
+    result['changed'] = any(item['action'] != 'AlreadyPresent' for item in planned)
     if module._diff:
         result['diff'] = dict(before=before, after=after, before_header=params['path'], after_header=params['path'])
     if not result['changed'] or module.check_mode:

@@ -16,7 +16,7 @@ description:
     audit does not fail the task, so a play can report or act on it (e.g. C(audit.remediationPlan)).
   - Changes nothing.
 author:
-  - certstore maintainers
+  - certstore maintainers (!UNKNOWN)
 options:
   stores:
     description:
