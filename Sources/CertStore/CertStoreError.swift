@@ -21,6 +21,8 @@ public struct CertStoreError: Error, Sendable, CustomStringConvertible, Equatabl
         case writeFailed
         /// A bug or an OpenSSL failure with no better classification.
         case internalError
+        /// The user stopped the operation (Ctrl-C, SIGTERM) before it committed anything: nothing changed.
+        case interrupted
     }
 
     public let kind: Kind

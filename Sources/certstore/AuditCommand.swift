@@ -45,9 +45,10 @@ struct AuditCommand: ParsableCommand {
     func run() throws {
         var status = Severity.unknown
         do {
-            var auditor = Auditor(store: try global.openStore())
+            var auditor = Auditor(store: try global.openStore(.anyway))
             auditor.thresholds.warningDays = warningDays
             auditor.thresholds.criticalDays = criticalDays
+            auditor.commandPrefix = global.commandPrefix
             let report = try auditor.run()
             status = report.status
             let text: String

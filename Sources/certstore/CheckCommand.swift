@@ -26,7 +26,10 @@ struct CheckCommand: ParsableCommand {
     func run() throws {
         var status = Severity.ok
         try Failure.run(global) {
-            let report = try StoreChecker(store: try global.openStore()).run(repair: repair)
+            let store = try global.openStore(.anyway)
+            let outcome = try StoreChecker(store: store).run(repair: repair)
+            let report = outcome.value
+            defer { Consequences.report(outcome, store: store) }
             status = report.status
             if global.format == .json {
                 Terminal.out(JSONText.render([

@@ -19,7 +19,9 @@ struct DeployCommand: ParsableCommand {
 
     func run() throws {
         try Failure.run(global) {
-            if let error = Deployment.synchronize(try global.openStore(), hookTimeout: hookTimeout) {
+            let store = try global.openStore()
+            let outcome = try ServiceFiles(store: store).deploy()
+            if let error = Consequences.report(outcome, store: store, hookTimeout: hookTimeout) {
                 throw ExitCode(Failure.exitCode(for: error.kind))
             }
             Terminal.out("Service files are in line with the bindings.")

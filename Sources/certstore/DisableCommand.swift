@@ -27,9 +27,10 @@ struct DisableCommand: ParsableCommand {
             try global.requirePersonalStore("disable")
             let store = try global.openStore()
             let list = try services.map(ExchangeService.parseList)
-            defer { Deployment.synchronize(store) }
-            let result = try BindingManager(store: store).disable(try Thumbprint(parsing: thumbprint), services: list,
-                                                                  newDefault: try newDefault.map(Thumbprint.init(parsing:)))
+            let outcome = try BindingManager(store: store).disable(try Thumbprint(parsing: thumbprint), services: list,
+                                                                   newDefault: try newDefault.map(Thumbprint.init(parsing:)))
+            let result = outcome.value
+            defer { Consequences.report(outcome, store: store) }
             for warning in result.warnings { Terminal.warn(warning) }
             if global.format == .json {
                 Terminal.out(JSONText.render([

@@ -48,9 +48,10 @@ struct EnableCommand: ParsableCommand {
             let store = try global.openStore()
             let list = try ExchangeService.parseList(services)
             let answer: BindingManager.OverwriteAnswer = overwriteDefault ? .overwrite : keepDefault ? .keep : .ask(Confirmation.overwriteDefault)
-            let result = try BindingManager(store: store).enable(try Thumbprint(parsing: thumbprint), services: list, answer: answer,
-                                                                 serviceUser: serviceUser)
-            defer { Deployment.synchronize(store) }
+            let outcome = try BindingManager(store: store).enable(try Thumbprint(parsing: thumbprint), services: list, answer: answer,
+                                                                  serviceUser: serviceUser)
+            let result = outcome.value
+            defer { Consequences.report(outcome, store: store) }
             for warning in result.warnings { Terminal.warn(warning) }
             if global.format == .json {
                 let object: [String: Any] = [

@@ -14,6 +14,7 @@ enum Failure {
         case .writeFailed: return 73
         case .busy: return 75
         case .permission: return 77
+        case .interrupted: return 130
         }
     }
 

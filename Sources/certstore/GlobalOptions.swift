@@ -26,6 +26,13 @@ struct GlobalOptions: ParsableArguments {
         valueName: "n"))
     var maxIterations: Int?
 
+    /// How suggested commands start: with the same store root when it was named with --root (as an absolute
+    /// path), so that a pasted suggestion acts on the store that was looked at.
+    var commandPrefix: String {
+        guard let root, !root.isEmpty else { return "certstore" }
+        return "certstore --root " + ShellWord.quote(CertificateStore.defaultRoot(explicit: root).standardizedFileURL.path)
+    }
+
     func storePath() throws -> StorePath {
         try StorePath(parsing: store)
     }
@@ -40,7 +47,17 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    func openStore() throws -> CertificateStore {
+    /// What a command expects of the store location.
+    enum StoreAccess {
+        /// It must exist: a misspelt --root must not look like an empty store (exit 66).
+        case existing
+        /// A writer that may create it (import, connector add): it says so on stderr when it does.
+        case creating
+        /// The command reports a missing location itself (audit and check answer UNKNOWN).
+        case anyway
+    }
+
+    func openStore(_ access: StoreAccess = .existing) throws -> CertificateStore {
         let path = try storePath()
         var limits = Limits.default
         if let maxIterations {
@@ -54,9 +71,19 @@ struct GlobalOptions: ParsableArguments {
         }
         // A cold look at a big store parses thousands of certificates: show how far it is, on a terminal only.
         let progress = Terminal.Progress("reading certificates")
-        return CertificateStore(root: CertificateStore.defaultRoot(explicit: root), location: path.location,
-                                limits: limits, lockTimeout: lockTimeout,
-                                parseProgress: { done, total in progress.update(done, total) })
+        let (rootURL, source) = CertificateStore.chooseRoot(explicit: root)
+        let store = CertificateStore(root: rootURL, location: path.location, limits: limits, lockTimeout: lockTimeout,
+                                     parseProgress: { done, total in progress.update(done, total) })
+        switch access {
+        case .existing where !store.exists:
+            throw CertStoreError(.inputUnreadable, "there is no store at \(store.directory.path) (root \(rootURL.path), chosen by \(source))",
+                                 hint: "check the spelling of --root or $CERTSTORE_ROOT, or run from the directory that holds ./Stores; `certstore import` creates a store")
+        case .creating where !store.exists:
+            Terminal.err("creating a new store at \(store.directory.path) (root chosen by \(source))")
+        default:
+            break
+        }
+        return store
     }
 
     func validate() throws {

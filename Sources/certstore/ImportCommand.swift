@@ -13,6 +13,10 @@ struct ImportCommand: ParsableCommand {
             the stored certificate it belongs to. Nothing is judged: expired or untrusted certificates are \
             kept (audit judges). A certificate already present is never duplicated. One bad file stops the \
             whole import before anything is written, unless --skip-invalid.
+
+            Ctrl-C (SIGINT) or SIGTERM stops the import at the next file: whatever was staged (keys among it) \
+            is removed again, nothing is imported, and the exit status is 130. A signal that comes while the \
+            staged files are being renamed into place lets the import finish.
             """)
 
     @Argument(help: ArgumentHelp("Files to import; a directory stands for every file in it and below.", valueName: "file"))
@@ -35,7 +39,7 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         try Failure.run(global) {
-            let store = try global.openStore()
+            let store = try global.openStore(.creating)
             var options = Importer.Options()
             options.target = try global.storePath()
             options.friendlyName = friendlyName
@@ -54,10 +58,18 @@ struct ImportCommand: ParsableCommand {
             if options.password == nil && !passwords.passwordStdin {
                 options.askPassword = { file in PasswordOptions.prompt("Password for \(file): ") }
             }
-            let result = try Importer(store: store).importFiles(files, options: options)
+            let cancellation = Cancellation()
+            options.cancellation = cancellation
+            let interrupts = Interrupts(cancelling: cancellation)
+            let outcome = try Importer(store: store).importFiles(files, options: options)
+            interrupts.stop()
+            if cancellation.isCancelled {
+                Terminal.err("the signal came while the import was being committed: it was finished, as listed below")
+            }
+            let result = outcome.value
             report(result)
-            // A bound certificate that just got its key back (or a renewal of one) changes what services present.
-            if result.committed && result.items.contains(where: { $0.action == .keyAdded }) { Deployment.synchronize(store) }
+            // A key or a chain certificate that arrives changes what services present: the outcome says what.
+            Consequences.report(outcome, store: store)
             if let first = result.failures.first {
                 // The first failure decides the code: 66 for a file that cannot be read, 65 for bad data.
                 throw ExitCode(Failure.exitCode(for: first.kind))

@@ -22,8 +22,9 @@ struct PruneCommand: ParsableCommand {
         try Failure.run(global) {
             try global.requirePersonalStore("prune")
             let store = try global.openStore()
-            let result = try Remover(store: store).pruneKeyless(dryRun: dryRun)
-            defer { if !dryRun && !result.removed.isEmpty { Deployment.synchronize(store) } }
+            let outcome = try Remover(store: store).pruneKeyless(dryRun: dryRun)
+            let result = outcome.value
+            defer { Consequences.report(outcome, store: store) }
             var rows: [RecordWriter.Row] = []
             func row(_ action: String, _ entry: StoreEntry, _ reason: String, _ trashID: String?) -> RecordWriter.Row {
                 [(name: "Action", jsonKey: "action", value: .string(action)),

@@ -61,18 +61,15 @@ struct RemoveCommand: ParsableCommand {
     func run() throws {
         try Failure.run(global) {
             let store = try global.openStore()
-            defer { if !dryRun { Deployment.synchronize(store) } }
-            let remover = Remover(store: store)
-            let target = try Thumbprint(parsing: thumbprint), path = try global.storePath()
-            let plan: RemovalPlan, trash: TrashEntry?
-            do {
-                (plan, trash) = try remover.remove(target, in: path, deleteKey: deleteKey, force: force, dryRun: dryRun)
-            } catch let error as CertStoreError where error.kind == .notFound && deleteKey {
-                // An earlier `remove --delete-key` killed between unlinking the certificate and unlinking the key.
-                guard let entry = try remover.finishInterruptedKeyDeletion(target, in: path, dryRun: dryRun) else { throw error }
-                try reportFinished(entry)
+            let outcome = try Remover(store: store).remove(try Thumbprint(parsing: thumbprint), in: try global.storePath(),
+                                                           deleteKey: deleteKey, force: force, dryRun: dryRun)
+            defer { Consequences.report(outcome, store: store) }
+            let removal = outcome.value
+            guard let plan = removal.plan else {
+                if let entry = removal.trash { try reportFinished(entry) }
                 return
             }
+            let trash = removal.trash
             if global.format == .json {
                 Terminal.out(JSONText.render([
                     "thumbprint": plan.entry.thumbprint, "subject": plan.entry.properties.subjectString, "store": plan.entry.store.description,

@@ -20,8 +20,9 @@ struct RestoreCommand: ParsableCommand {
     func run() throws {
         try Failure.run(global) {
             let store = try global.openStore()
-            let entry = try Trash(store: store).restore(reference)
-            defer { Deployment.synchronize(store) }
+            let outcome = try Trash(store: store).restore(reference)
+            let entry = outcome.value
+            defer { Consequences.report(outcome, store: store) }
             if global.format == .json {
                 Terminal.out(JSONText.render(["restored": true, "id": entry.id, "thumbprint": entry.thumbprint, "store": entry.store,
                                               "subject": entry.subject, "keyRestored": entry.keyFile != nil] as [String: Any]))

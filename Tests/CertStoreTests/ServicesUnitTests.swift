@@ -96,15 +96,15 @@ struct ServicesUnitTests {
         try FileManager.default.destinationOfSymbolicLink(atPath: files.currentLink(service).path)
     }
 
-    @Test("synchronize: vSTAMP-THUMB8 named from the clock, current is a relative link to it, one change reported, then none")
+    @Test("enable: vSTAMP-THUMB8 named from the clock, current is a relative link to it, one change reported, then none")
     func versionNaming() throws {
         let (t, thumbprints) = try Self.storeWithCertificates(1)
         let thumbprint = thumbprints[0]
-        _ = try BindingManager(store: t.store).enable(Thumbprint(parsing: thumbprint), services: [.imap], answer: .keep)
         let files = ServiceFiles(store: t.store)
-        let changes = try files.synchronize(now: Self.fixedNow)
+        let changes = try BindingManager(store: t.store).enable(Thumbprint(parsing: thumbprint), services: [.imap], answer: .keep,
+                                                                now: Self.fixedNow).serviceChanges
         #expect(changes == [ServiceFiles.Change(service: .imap, oldThumbprint: nil, newThumbprint: thumbprint,
-                                                directory: files.currentLink(.imap).path)])
+                                                directory: files.currentLink(.imap).path, reasons: ["new certificate"])])
         let expected = "v20260102T030405Z-\(thumbprint.prefix(8))"
         #expect(try Self.currentTarget(files, .imap) == expected)
         #expect(try Self.versions(files, .imap) == [expected])
@@ -113,10 +113,11 @@ struct ServicesUnitTests {
         for service in [ExchangeService.smtp, .iis, .pop] {
             #expect(!FileManager.default.fileExists(atPath: files.directory.appendingPathComponent(service.rawValue).path))
         }
-        #expect(try files.synchronize(now: Self.fixedNow.addingTimeInterval(60)).isEmpty)
+        #expect(try files.deploy(now: Self.fixedNow.addingTimeInterval(60)).serviceChanges.isEmpty)
         // The same certificate again within the same second gets its own directory (the key's owner changed).
         chmod(files.currentLink(.imap).appendingPathComponent("privkey.pem").path, 0o644)
-        let redo = try files.synchronize(now: Self.fixedNow)
+        let redo = try files.deploy(now: Self.fixedNow).serviceChanges
+        #expect(redo.map(\.reasons) == [["privkey.pem owner or mode"]])
         #expect(redo.map(\.newThumbprint) == [thumbprint])
         #expect(redo.map(\.oldThumbprint) == [thumbprint])
         #expect(try Self.currentTarget(files, .imap) == expected + "-2")
@@ -131,8 +132,8 @@ struct ServicesUnitTests {
         // Deploy in reverse thumbprint order, one minute apart: time order and name order agree (the stamp leads).
         var names: [String] = []
         for (index, thumbprint) in thumbprints.reversed().enumerated() {
-            _ = try manager.enable(Thumbprint(parsing: thumbprint), services: [.smtp], answer: .overwrite)
-            let changes = try files.synchronize(now: Self.fixedNow.addingTimeInterval(Double(index) * 60))
+            let changes = try manager.enable(Thumbprint(parsing: thumbprint), services: [.smtp], answer: .overwrite,
+                                             now: Self.fixedNow.addingTimeInterval(Double(index) * 60)).serviceChanges
             #expect(changes.map(\.newThumbprint) == [thumbprint])
             names.append(try Self.currentTarget(files, .smtp))
         }
@@ -148,8 +149,7 @@ struct ServicesUnitTests {
         let (low, mid, high) = (thumbprints[0], thumbprints[1], thumbprints[2])
         var live: [String] = []
         for thumbprint in [high, low, mid] {
-            _ = try manager.enable(Thumbprint(parsing: thumbprint), services: [.smtp], answer: .overwrite)
-            _ = try files.synchronize(now: Self.fixedNow)
+            _ = try manager.enable(Thumbprint(parsing: thumbprint), services: [.smtp], answer: .overwrite, now: Self.fixedNow)
             live.append(try Self.currentTarget(files, .smtp))
         }
         #expect(files.deployedThumbprint(.smtp) == mid)
@@ -162,16 +162,15 @@ struct ServicesUnitTests {
         let (t, thumbprints) = try Self.storeWithCertificates(1)
         let files = ServiceFiles(store: t.store)
         let manager = BindingManager(store: t.store)
-        _ = try manager.enable(Thumbprint(parsing: thumbprints[0]), services: [.pop], answer: .keep)
-        _ = try files.synchronize(now: Self.fixedNow)
-        _ = try manager.disable(Thumbprint(parsing: thumbprints[0]), services: [.pop], newDefault: nil)
-        let changes = try files.synchronize(now: Self.fixedNow.addingTimeInterval(1))
+        _ = try manager.enable(Thumbprint(parsing: thumbprints[0]), services: [.pop], answer: .keep, now: Self.fixedNow)
+        let changes = try manager.disable(Thumbprint(parsing: thumbprints[0]), services: [.pop], newDefault: nil,
+                                          now: Self.fixedNow.addingTimeInterval(1)).serviceChanges
         #expect(changes.map(\.service) == [.pop])
         #expect(changes.map(\.oldThumbprint) == [thumbprints[0]])
         #expect(changes.map(\.newThumbprint) == [nil])
         #expect(!FileSystem.exists(files.currentLink(.pop)))
         #expect(try Self.versions(files, .pop).isEmpty)
-        #expect(try files.synchronize(now: Self.fixedNow.addingTimeInterval(2)).isEmpty)
+        #expect(try files.deploy(now: Self.fixedNow.addingTimeInterval(2)).serviceChanges.isEmpty)
     }
 
     // MARK: hooks

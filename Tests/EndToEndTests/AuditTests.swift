@@ -99,7 +99,7 @@ struct AuditTests {
         let finding = auditFindings(report).first { $0["check"] as? String == "key-file-permissions" }
         #expect(finding?["severity"] as? String == "CRITICAL", "\(report)")
         #expect(finding?["object"] as? String == key.path)
-        #expect((finding?["fix"] as? [String])?.joined(separator: " ").contains("chmod 600") == true, "\(String(describing: finding))")
+        #expect((finding?["fix"] as? [String]) == ["certstore --root \(t.rootPath) check --repair"], "a complete command: \(String(describing: finding))")
         #expect((finding?["detail"] as? String)?.contains("644") == true, "\(String(describing: finding))")
 
         #expect(chmod(key.path, 0o600) == 0)
@@ -153,6 +153,7 @@ struct AuditTests {
     @Test("--format json: status, exitCode, summary, findings (each with severity/check/object/title/detail/fix), remediationPlan, connectors")
     func jsonReport() throws {
         let m = try KBMachine.build("audit-json")
+        try m.importTwin()  // the renewal is there: the plan can name it
         let (result, report) = try m.audit()
         #expect(result.status == 2, "\(result)")
         #expect(report["status"] as? String == "CRITICAL")
@@ -173,7 +174,8 @@ struct AuditTests {
             #expect(summary[key] == findings.filter { $0["severity"] as? String == name }.count, "\(key): \(summary)")
         }
         let plan = try #require(report["remediationPlan"] as? [String], "\(report)")
-        #expect(plan.first == "certstore remove \(m.keyless.thumbprint)" || plan.contains { $0.hasPrefix("certstore import") }, "\(plan)")
+        #expect(plan.allSatisfy { $0.hasPrefix("certstore --root \(m.t.rootPath) ") }, "every step acts on the audited root: \(plan)")
+        #expect(plan.last == "certstore --root \(m.t.rootPath) remove \(m.keyless.thumbprint)", "\(plan)")
         let connectors = try #require(report["connectors"] as? [[String: Any]])
         #expect(connectors.count == 1)
         #expect(connectors.first?["name"] as? String == KBMachine.connector)

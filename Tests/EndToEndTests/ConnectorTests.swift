@@ -67,13 +67,14 @@ struct ConnectorTests {
         #expect(row["tlsCertificateName"] is NSNull, "\(cleared)")
         #expect(row["fqdn"] as? String == "mail.contoso.com")
 
+        // A certificate with a key is chosen; it is not enabled for SMTP, so the one verdict is UnknownCredentials (2).
         let resolved = try certstore(["connector", "resolve", "Existing", "--format", "json"] + t.rootArgs)
-        #expect([0, 1].contains(resolved.status), "a usable certificate is chosen: \(resolved)")
+        #expect(resolved.status == 2, "\(resolved)")
         let json = try parseJSONObject(resolved.stdout)
         #expect(json["method"] as? String == "Fqdn:mail.contoso.com", "\(json)")
         #expect(json["status"] as? String == "TlsCertificateNameEmpty")
         #expect((json["chosen"] as? [String: Any])?["thumbprint"] as? String == keyed.thumbprint, "\(json)")
-        #expect(json["usable"] as? Bool == true)
+        #expect(json["usable"] as? Bool == false && json["verdict"] as? String == "UnknownCredentials", "\(json)")
         let steps = json["steps"] as? [[String: Any]] ?? []
         let keylessStep = steps.first { $0["thumbprint"] as? String == keyless.thumbprint }
         #expect(keylessStep?["accepted"] as? Bool == false, "the newer keyless certificate is looked at and rejected: \(steps)")
@@ -85,14 +86,14 @@ struct ConnectorTests {
         try certstore(expecting: 0, ["remove", keyed.thumbprint] + t.rootArgs)
         let fallback = try parseJSONObject(try certstore(["connector", "resolve", "Existing", "--format", "json"] + t.rootArgs).stdout)
         #expect((fallback["chosen"] as? [String: Any])?["thumbprint"] as? String == selfSigned.thumbprint, "\(fallback)")
-        #expect(fallback["usable"] as? Bool == true)
+        #expect(fallback["verdict"] as? String == "UnknownCredentials", "\(fallback)")
 
         // Removing the last usable one is refused (the connector would get nothing); forced, only the keyless
-        // certificate has the name: no certificate, exit 2.
+        // certificate has the name: no certificate, NoCertificate, a WARNING in audit and exit 1 here.
         let refused = try certstore(expecting: 2, ["remove", selfSigned.thumbprint] + t.rootArgs)
         #expect(refused.stderr.contains("send connector \"Existing\""), "\(refused)")
         try certstore(expecting: 0, ["remove", selfSigned.thumbprint, "--force"] + t.rootArgs)
-        let nothing = try certstore(expecting: 2, ["connector", "resolve", "Existing", "--format", "json"] + t.rootArgs)
+        let nothing = try certstore(expecting: 1, ["connector", "resolve", "Existing", "--format", "json"] + t.rootArgs)
         #expect(try parseJSONObject(nothing.stdout)["chosen"] is NSNull, "\(nothing)")
     }
 

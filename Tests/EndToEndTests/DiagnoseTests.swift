@@ -261,7 +261,7 @@ struct DiagnoseTests {
         #expect(none.stderr.contains("no .log files"), "\(none)")
     }
 
-    @Test("200,000 rows stream through: every row and session counted, every failure found, in seconds")
+    @Test("200,000 rows stream through: every row and session counted, every failure found")
     func largeLog() throws {
         let m = try Self.machine("diag-large")
         // Two 20-row session templates from ProtocolLog, repeated with fresh session ids (fast to write).
@@ -287,9 +287,8 @@ struct DiagnoseTests {
             if failing { failures.append(header.lines.count + index * 20 + failureOffset) }
         }
         let file = try m.t.write("SEND20261128-big.log", data)
-        let start = Date()
+        // Speed is measured in Benchmarks/, not asserted here: a shared CI machine's clock says nothing.
         let (result, json) = try Self.diagnose(m, [file])
-        let elapsed = Date().timeIntervalSince(start)
         #expect(result.status == 1, "\(result.stderr)")
         #expect(json["linesRead"] as? Int == 200_000, "\(json["linesRead"] ?? "nil")")
         #expect(json["sessions"] as? Int == 10_000)
@@ -300,6 +299,5 @@ struct DiagnoseTests {
         #expect(groups.first?["count"] as? Int == 100)
         #expect((groups.first?["first"] as? [String: Any])?["line"] as? Int == failures.first)
         #expect((groups.first?["last"] as? [String: Any])?["line"] as? Int == failures.last)
-        #expect(elapsed < 30, "diagnose took \(elapsed) s for 200,000 rows")
     }
 }

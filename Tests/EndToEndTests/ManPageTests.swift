@@ -278,7 +278,7 @@ private enum ManPage {
         environment["LC_ALL"] = "C.UTF-8"
         let result = try ChildProcess(executable: executable.path, arguments: arguments, environment: environment,
                                       currentDirectory: scratch.path).wait(timeout: 120)
-        return Result(status: result.termination.shellStatus,
+        return Result(status: result.termination.shellStatus ?? -1,
                       stdout: String(decoding: result.standardOutput, as: UTF8.self),
                       stderr: String(decoding: result.standardError, as: UTF8.self))
     }

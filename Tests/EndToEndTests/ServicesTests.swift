@@ -346,7 +346,7 @@ struct ServicesTests {
         #expect(broken.status == 2, "\(broken)")
         let finding = findings.first { $0["check"] as? String == "service-key-unreadable" }
         #expect(finding?["severity"] as? String == "CRITICAL", "\(broken)")
-        #expect((finding?["fix"] as? [String])?.contains("certstore deploy") == true, "\(broken)")
+        #expect((finding?["fix"] as? [String]) == ["certstore --root \(m.t.rootPath) deploy"], "\(broken)")
 
         let deploy = try certstore(expecting: 0, ["deploy"] + m.args)
         #expect(deploy.stderr.contains("SMTP now presents \(cert.thumbprint) (was \(cert.thumbprint))"), "\(deploy)")

@@ -16,8 +16,11 @@ public struct AuditReport: Sendable {
         public let name: String
         public let status: CertificateSelection.Status
         public let thumbprint: String?
+        /// Outbound TLS works with what the connector presents (its verdict is `Works`).
         public let usable: Bool
         public let keylessTwin: Bool
+        /// The connector's verdict, the same `connector resolve` gives.
+        public var outcome: ConnectorVerdict.Outcome = .works
     }
 
     public let location: String

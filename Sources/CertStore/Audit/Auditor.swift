@@ -14,6 +14,9 @@ public struct Auditor: Sendable {
     public let store: CertificateStore
     public var thresholds = Thresholds()
     public var now = Date()
+    /// How fix commands start (`certstore`; the CLI adds `--root DIR` when the root was named), so every
+    /// suggested command acts on the store that was audited when pasted.
+    public var commandPrefix = "certstore"
 
     public init(store: CertificateStore) { self.store = store }
 
@@ -23,8 +26,7 @@ public struct Auditor: Sendable {
         guard stat(store.directory.path, &directory) == 0 else {
             report.findings.append(Finding(.unknown, check: "location-missing", object: store.directory.path,
                                            title: "no store location at \(store.directory.path)",
-                                           detail: "nothing can be audited: the location directory does not exist or cannot be read",
-                                           fix: ["certstore --root DIR audit   (point at the right store root)"]))
+                                           detail: "nothing can be audited: the location directory does not exist or cannot be read; point --root (or CERTSTORE_ROOT) at the store root"))
             return report
         }
         let my = StorePath(trustedLocation: store.location, store: "My")
@@ -64,6 +66,12 @@ public struct Auditor: Sendable {
                                              isDefaultSmtpCertificate: entry.store.store == "My" && bindings.defaultSmtpCertificate == entry.thumbprint))
         }
         report.certificates.sort { ($0.store, $0.thumbprint) < ($1.store, $1.thumbprint) }
+        if commandPrefix != "certstore" {
+            report.findings = report.findings.map { finding in
+                Finding(finding.severity, check: finding.check, object: finding.object, title: finding.title, detail: finding.detail,
+                        fix: finding.fix.map { $0.hasPrefix("certstore ") ? commandPrefix + $0.dropFirst("certstore".count) : $0 })
+            }
+        }
         report.findings.sort { $0.severity != $1.severity ? $0.severity > $1.severity : $0.object < $1.object }
         return report
     }
@@ -77,7 +85,65 @@ public struct Auditor: Sendable {
         let now: Date
 
         func entry(_ thumbprint: String) -> StoreEntry? { personal.first { $0.thumbprint == thumbprint } }
+
+        /// A certificate of `My` that can serve SMTP now (usable key, valid for Exchange, time-valid): bound to
+        /// SMTP first, then the newest.
+        func smtpCandidate(excluding excluded: String? = nil) -> StoreEntry? {
+            let usable = personal.filter {
+                $0.thumbprint != excluded && $0.hasPrivateKey && ExchangeCertificateValidity.evaluate($0) == .valid && $0.properties.isTimeValid(at: now)
+            }
+            let smtp = Set(bindings.thumbprints(for: .smtp))
+            return usable.max { a, b in
+                let (x, y) = (smtp.contains(a.thumbprint) ? 1 : 0, smtp.contains(b.thumbprint) ? 1 : 0)
+                return x != y ? x < y : (a.properties.notBefore ?? .distantPast) < (b.properties.notBefore ?? .distantPast)
+            }
+        }
+
+        /// The renewal of `entry` already in `My`: same subject and issuer, a usable key, time-valid, valid for
+        /// Exchange, expiring later. The newest such.
+        func renewal(of entry: StoreEntry) -> StoreEntry? {
+            let subject = DistinguishedName.normalize(entry.properties.subjectString), issuer = DistinguishedName.normalize(entry.properties.issuerString)
+            return personal.filter {
+                $0.thumbprint != entry.thumbprint && $0.hasPrivateKey && $0.properties.isTimeValid(at: now)
+                    && ExchangeCertificateValidity.evaluate($0) == .valid
+                    && DistinguishedName.normalize($0.properties.subjectString) == subject && DistinguishedName.normalize($0.properties.issuerString) == issuer
+                    && ($0.properties.notAfter ?? .distantPast) > (entry.properties.notAfter ?? .distantPast)
+            }.max { ($0.properties.notAfter ?? .distantPast) < ($1.properties.notAfter ?? .distantPast) }
+        }
+
+        /// `enable` for SMTP with the right answer to the default question: keep a default that works; take
+        /// over one that has no usable key or is gone; none needed when there is no default yet.
+        func enableForSMTP(_ entry: StoreEntry) -> String {
+            guard let current = bindings.defaultSmtpCertificate, current != entry.thumbprint else {
+                return "certstore enable \(entry.thumbprint) --services SMTP"
+            }
+            let works = self.entry(current).map { $0.hasPrivateKey && $0.properties.isTimeValid(at: now) } ?? false
+            return "certstore enable \(entry.thumbprint) --services SMTP " + (works ? "--keep-default" : "--overwrite-default")
+        }
+
+        /// The commands by which `renewal` takes every binding of `entry` over: the same services (and the
+        /// default SMTP role when `entry` had it), then `entry` is unbound. Empty when `entry` is bound to nothing.
+        func takeOver(from entry: StoreEntry, by renewal: StoreEntry) -> [String] {
+            let services = bindings.services(of: entry.thumbprint).sorted()
+            guard !services.isEmpty else { return [] }
+            let list = services.map(\.rawValue).joined(separator: ",")
+            var commands: [String]
+            if services.contains(.smtp) {
+                let isDefault = bindings.defaultSmtpCertificate == entry.thumbprint
+                commands = ["certstore enable \(renewal.thumbprint) --services \(list) " + (isDefault ? "--overwrite-default" : enableForSMTP(renewal).hasSuffix("--overwrite-default") ? "--overwrite-default" : "--keep-default")]
+            } else {
+                commands = ["certstore enable \(renewal.thumbprint) --services \(list)"]
+            }
+            commands.append("certstore disable \(entry.thumbprint)")
+            return commands
+        }
         func name(_ entry: StoreEntry) -> String { "\(entry.thumbprint) (\(entry.properties.subjectString))" }
+    }
+
+    /// The newest trash entry of a certificate, when it is there to restore.
+    private func trashID(of thumbprint: String) -> String? {
+        Trash(store: store).readableEntries { $0.contains("Z-\(thumbprint.prefix(8))") }
+            .filter { $0.thumbprint == thumbprint }.max { ($0.removedAt, $0.id) < ($1.removedAt, $1.id) }?.id
     }
 
     private func readDocument<D: LocationDocument>(_ document: inout D, into report: inout AuditReport) {
@@ -85,7 +151,7 @@ public struct Auditor: Sendable {
             document = try store.read(D.self)
         } catch let error as CertStoreError {
             report.findings.append(Finding(.critical, check: "document-unreadable", object: D.fileName, title: "\(D.fileName) cannot be read",
-                                           detail: error.message, fix: ["restore \(store.documentURL(D.self).path) from a backup"]))
+                                           detail: error.message + "; restore \(store.documentURL(D.self).path) from a backup"))
         } catch {
             report.findings.append(Finding(.critical, check: "document-unreadable", object: D.fileName, title: "\(D.fileName) cannot be read", detail: "\(error)"))
         }
@@ -97,54 +163,60 @@ public struct Auditor: Sendable {
         for connector in connectors.sendConnectors {
             let object = "connector:\(connector.name)"
             let selection = context.resolver.resolve(connector)
+            // The one verdict `connector resolve` and every operation's report use too.
+            let verdict = ConnectorVerdict(connector: connector, selection: selection, bindings: context.bindings)
             report.connectors.append(.init(name: connector.name, status: selection.status, thumbprint: selection.chosen?.thumbprint,
-                                           usable: selection.isUsable, keylessTwin: selection.hasKeylessTwin))
+                                           usable: verdict.works, keylessTwin: selection.hasKeylessTwin, outcome: verdict.outcome))
             let label = "send connector \"\(connector.name)\""
-            switch selection.status {
+            let setName = "certstore connector set \(ShellWord.quote(connector.name))"
+            let keyed = selection.twins.filter(\.hasPrivateKey)
+            // Certificates in My that would do: a usable key, enabled for SMTP (newest first).
+            let smtpReady = context.personal.filter { $0.hasPrivateKey && context.bindings.thumbprints(for: .smtp).contains($0.thumbprint) }
+                .sorted { ($0.properties.notBefore ?? .distantPast) > ($1.properties.notBefore ?? .distantPast) }
+            switch verdict.outcome {
             case .syntaxInvalid:
                 report.findings.append(Finding(.critical, check: "connector-syntax-invalid", object: object,
                     title: "\(label): TlsCertificateNameSyntaxInvalid",
                     detail: "\(selection.syntaxError ?? "invalid TLSCertificateName"); outbound TLS has no certificate to present",
-                    fix: ["certstore connector set \"\(connector.name)\" --from-certificate THUMBPRINT"]))
+                    fix: smtpReady.first.map { ["\(setName) --from-certificate \($0.thumbprint)"] } ?? ["\(setName) --clear-tls-certificate-name"]))
                 continue
-            case .notFound where connector.tlsCertificateName != nil:
+            case .notFound:
                 let near = selection.steps.map { "\($0.entry.thumbprint): \($0.verdict)" }.joined(separator: "; ")
                 report.findings.append(Finding(.critical, check: "connector-certificate-not-found", object: object,
                     title: "\(label): TlsCertificateNotFound — the configured TLSCertificateName was not found",
-                    detail: "no valid certificate in My matches \(connector.tlsCertificateName!); mail that requires TLS will queue" + (near.isEmpty ? "" : " (\(near))"),
-                    fix: ["certstore import RENEWED.pfx --password-file PASSWORD_FILE",
-                          "certstore connector set \"\(connector.name)\" --from-certificate THUMBPRINT"]))
+                    detail: "no valid certificate in My matches \(connector.tlsCertificateName ?? "?"); mail that requires TLS will queue" + (near.isEmpty ? "" : " (\(near))")
+                        + (smtpReady.isEmpty ? "; no certificate with a key is enabled for SMTP either: import the renewed PKCS#12 and enable it for SMTP" : ""),
+                    fix: smtpReady.first.map { ["\(setName) --from-certificate \($0.thumbprint)"] } ?? []))
                 continue
-            case .notFound, .empty:
-                guard selection.chosen == nil else { break }
+            case .noCertificate:
                 report.findings.append(Finding(.warning, check: "connector-no-certificate", object: object,
                     title: "\(label): no certificate for its FQDN",
                     detail: "without a TLSCertificateName the connector looks for a certificate with a key for \(connector.fqdn ?? context.resolver.hostName); none qualifies, so it presents none",
-                    fix: ["certstore connector set \"\(connector.name)\" --from-certificate THUMBPRINT"]))
+                    fix: smtpReady.first.map { ["\(setName) --from-certificate \($0.thumbprint)"] } ?? []))
                 continue
-            default:
-                break
-            }
-            guard let chosen = selection.chosen else { continue }
-            let keyed = selection.twins.filter(\.hasPrivateKey)
-            if !chosen.hasPrivateKey {
+            case .noCredentials:
+                guard let chosen = selection.chosen else { continue }
                 var fix: [String] = []
                 if let twin = keyed.first {
-                    fix.append("certstore remove \(chosen.thumbprint)")
-                    if !context.bindings.thumbprints(for: .smtp).contains(twin.thumbprint) {
-                        fix.append("certstore enable \(twin.thumbprint) --services SMTP --keep-default")
+                    // The twin is enabled first, so no moment passes with nothing usable; then the keyless one
+                    // goes (its bindings move to the twin first, or remove would refuse).
+                    if context.bindings.services(of: chosen.thumbprint).isEmpty {
+                        if !context.bindings.thumbprints(for: .smtp).contains(twin.thumbprint) { fix.append(context.enableForSMTP(twin)) }
+                    } else {
+                        fix += context.takeOver(from: chosen, by: twin)
                     }
-                } else {
-                    fix += ["certstore import RENEWED.pfx --password-file PASSWORD_FILE   (or the lost key: certstore import KEY.pem)",
-                            "certstore remove \(chosen.thumbprint)"]
+                    fix.append("certstore remove \(chosen.thumbprint)")
                 }
                 report.findings.append(Finding(.critical, check: "connector-keyless-certificate", object: object,
                     title: "\(label): outbound TLS will fail with NoCredentials (KB 4495258)",
                     detail: "its TLSCertificateName resolves to \(context.name(chosen)), which has no usable private key (\(chosen.keyStatus.rawValue))"
-                        + (keyed.isEmpty ? "" : "; its renewed twin \(keyed[0].thumbprint) has one and takes over once the keyless certificate is removed"),
+                        + (keyed.isEmpty ? "; no twin with a key is in the store: import the renewed certificate with its key (a PKCS#12), or the lost key file, and the connector picks it up" : "; its renewed twin \(keyed[0].thumbprint) has one and takes over once the keyless certificate is removed"),
                     fix: fix))
                 continue
+            case .unknownCredentials, .works:
+                break
             }
+            guard let chosen = selection.chosen else { continue }
             if selection.hasKeylessTwin {
                 let keyless = selection.twins.filter { !$0.hasPrivateKey }
                 report.findings.append(Finding(.warning, check: "connector-keyless-twin", object: object,
@@ -152,20 +224,20 @@ public struct Auditor: Sendable {
                     detail: "\(keyless.map(\.thumbprint).joined(separator: ", ")) share\(keyless.count == 1 ? "s" : "") issuer and subject with the chosen \(chosen.thumbprint) but \(keyless.count == 1 ? "has" : "have") no private key; which one Exchange-style selection takes depends on store order",
                     fix: keyless.map { "certstore remove \($0.thumbprint)" }))
             }
-            if !context.bindings.thumbprints(for: .smtp).contains(chosen.thumbprint) {
+            if verdict.outcome == .unknownCredentials {
                 report.findings.append(Finding(.critical, check: "connector-certificate-not-smtp", object: object,
                     title: "\(label): outbound TLS will fail with UnknownCredentials (KB 4051498)",
                     detail: "it resolves to \(context.name(chosen)), which has a key but is not enabled for SMTP",
-                    fix: ["certstore enable \(chosen.thumbprint) --services SMTP --keep-default"]))
+                    fix: [context.enableForSMTP(chosen)]))
             }
             if chosen.properties.isSelfSigned {
                 report.findings.append(Finding(.warning, check: "connector-self-signed", object: object,
                     title: "\(label) presents a self-signed certificate",
                     detail: "\(context.name(chosen)) is self-signed; receiving servers that validate certificates (Office 365, DANE, MTA-STS) reject it",
-                    fix: ["certstore import CA-ISSUED.pfx --password-file PASSWORD_FILE", "certstore connector set \"\(connector.name)\" --from-certificate THUMBPRINT"]))
+                    fix: []))
             }
             checkExpiry(chosen, role: label, context: context, checked: &checkedExpiry, report: &report)
-            if selection.isUsable && !selection.hasKeylessTwin {
+            if verdict.severity == .ok {
                 report.findings.append(Finding(.ok, check: "connector-ok", object: object, title: "\(label) presents \(chosen.thumbprint)",
                                                detail: "TlsCertificateMatch; the certificate has a usable private key"))
             }
@@ -180,7 +252,7 @@ public struct Auditor: Sendable {
                 report.findings.append(Finding(.warning, check: "default-smtp-missing", object: "location",
                     title: "No Internal Transport Certificate found. This may cause several problems.",
                     detail: "no default SMTP certificate is set: STARTTLS and anonymous TLS between servers have nothing to present",
-                    fix: ["certstore enable THUMBPRINT --services SMTP --overwrite-default"]))
+                    fix: context.smtpCandidate().map { ["certstore enable \($0.thumbprint) --services SMTP --overwrite-default"] } ?? []))
             }
             return
         }
@@ -188,31 +260,48 @@ public struct Auditor: Sendable {
             report.findings.append(Finding(.critical, check: "default-smtp-not-in-store", object: thumbprint,
                 title: "the default SMTP certificate \(thumbprint) is not in LocalMachine/My",
                 detail: "transport cannot load its internal certificate (Exchange event 12013)",
-                fix: ["certstore restore \(thumbprint)   (if it is in the trash)", "certstore enable THUMBPRINT --services SMTP --overwrite-default"]))
+                fix: trashID(of: thumbprint).map { ["certstore restore \($0)"] }
+                    ?? context.smtpCandidate(excluding: thumbprint).map { ["certstore enable \($0.thumbprint) --services SMTP --overwrite-default"] } ?? []))
             return
         }
         if !entry.hasPrivateKey {
             report.findings.append(Finding(.critical, check: "default-smtp-keyless", object: thumbprint,
                 title: "the default SMTP certificate has no usable private key",
-                detail: "\(context.name(entry)): \(entry.keyStatus.rawValue)", fix: ["certstore import KEY.pem", "certstore enable THUMBPRINT --services SMTP --overwrite-default"]))
+                detail: "\(context.name(entry)): \(entry.keyStatus.rawValue)" + (context.renewal(of: entry) == nil ? "; import its key (certstore import KEYFILE re-links it) or the renewed PKCS#12" : ""),
+                fix: context.renewal(of: entry).map { context.takeOver(from: entry, by: $0) } ?? []))
+        }
+        if entry.hasPrivateKey, entry.properties.isTimeValid(at: context.now) {
+            report.findings.append(Finding(.ok, check: "default-smtp-ok", object: thumbprint,
+                title: "the default SMTP certificate \(thumbprint) has a usable key and is time-valid",
+                detail: context.name(entry)))
         }
         if let notAfter = entry.properties.notAfter, notAfter < context.now {
             report.findings.append(Finding(.critical, check: "default-smtp-expired", object: thumbprint,
                 title: "Internal Transport Certificate has expired",
-                detail: "\(context.name(entry)) expired on \(notAfter.formatted(.iso8601))",
-                fix: ["certstore import RENEWED.pfx --password-file PASSWORD_FILE", "certstore enable THUMBPRINT --services SMTP --overwrite-default"]))
+                detail: "\(context.name(entry)) expired on \(notAfter.formatted(.iso8601))" + (context.renewal(of: entry) == nil ? "; import the renewed certificate with its key (a PKCS#12) and enable it for SMTP" : ""),
+                fix: context.renewal(of: entry).map { context.takeOver(from: entry, by: $0) } ?? []))
         }
     }
 
     private func checkBound(context: Context, checkedExpiry: inout Set<String>, report: inout AuditReport) {
         for thumbprint in context.bindings.allBoundThumbprints.sorted() {
+            let findingsBefore = report.findings.count
+            defer {
+                // Nothing wrong with it: say what was checked and passed.
+                if report.findings.count == findingsBefore, let entry = context.entry(thumbprint) {
+                    let services = context.bindings.services(of: thumbprint).sorted().map(\.rawValue).joined(separator: ", ")
+                    report.findings.append(Finding(.ok, check: "bound-ok", object: thumbprint,
+                        title: "\(services): \(thumbprint) is usable",
+                        detail: "\(context.name(entry)): usable private key, time-valid until \(entry.properties.notAfter?.formatted(.iso8601) ?? "?"), Server Authentication, chain builds"))
+                }
+            }
             let services = context.bindings.services(of: thumbprint).sorted().map(\.rawValue).joined(separator: ", ")
             let role = "bound to \(services)"
             guard let entry = context.entry(thumbprint) else {
                 report.findings.append(Finding(.critical, check: "bound-not-in-store", object: thumbprint,
                     title: "'\(thumbprint)' Doesn't exist on the server and this will cause problems.",
                     detail: "it is \(role) but not in LocalMachine/My",
-                    fix: ["certstore restore \(thumbprint)   (if it is in the trash)", "certstore disable \(thumbprint)"]))
+                    fix: trashID(of: thumbprint).map { ["certstore restore \($0)"] } ?? (thumbprint == context.bindings.defaultSmtpCertificate ? [] : ["certstore disable \(thumbprint)"])))
                 continue
             }
             let p = entry.properties
@@ -221,13 +310,13 @@ public struct Auditor: Sendable {
             case .missing:
                 report.findings.append(Finding(.critical, check: "bound-keyless", object: thumbprint,
                     title: "a certificate \(role) has no private key (PrivateKeyMissing)",
-                    detail: "\(context.name(entry)): the services cannot complete a TLS handshake with it",
-                    fix: ["certstore import KEY.pem   (or the .pfx)", "certstore disable \(thumbprint)"]))
+                    detail: "\(context.name(entry)): the services cannot complete a TLS handshake with it" + (context.renewal(of: entry) == nil ? "; import its key (certstore import KEYFILE re-links it) or the renewed PKCS#12" : ""),
+                    fix: context.renewal(of: entry).map { context.takeOver(from: entry, by: $0) } ?? []))
             case .unreadable, .mismatched, .inconsistent:
                 report.findings.append(Finding(.critical, check: "bound-key-unusable", object: thumbprint,
                     title: "a certificate \(role) has an unusable private key (\(entry.keyStatus.rawValue))",
-                    detail: "\(context.name(entry)): its key file \(store.keyURL(p.publicKeyIdentifier).path) cannot be used",
-                    fix: ["certstore import KEY.pem   (the right key re-links it)"]))
+                    detail: "\(context.name(entry)): its key file \(store.keyURL(p.publicKeyIdentifier).path) cannot be used; importing the right key re-links it",
+                    fix: context.renewal(of: entry).map { context.takeOver(from: entry, by: $0) } ?? []))
             }
             checkExpiry(entry, role: role, context: context, checked: &checkedExpiry, report: &report)
             if let notBefore = p.notBefore, notBefore > context.now {
@@ -237,7 +326,7 @@ public struct Auditor: Sendable {
             if !p.allowsServerAuthentication {
                 report.findings.append(Finding(.warning, check: "bound-no-server-auth", object: thumbprint,
                     title: "a certificate \(role) lacks Server Authentication in its Enhanced Key Usage",
-                    detail: "\(context.name(entry)): TLS clients that check EKU reject it", fix: ["certstore disable \(thumbprint)"]))
+                    detail: "\(context.name(entry)): TLS clients that check EKU reject it; bind a certificate issued for Server Authentication instead"))
             }
             if ["RSA", "RSA-PSS", "DSA"].contains(p.keyAlgorithm.uppercased()) && p.publicKeySize < 2048 {
                 report.findings.append(Finding(.warning, check: "bound-small-key", object: thumbprint,
@@ -253,8 +342,7 @@ public struct Auditor: Sendable {
             if !p.isSelfSigned, chain.outcome == .untrusted || chain.outcome == .invalid {
                 report.findings.append(Finding(.warning, check: "bound-chain", object: thumbprint,
                     title: "the chain of a certificate \(role) does not build from LocalMachine/CA and Root",
-                    detail: "\(context.name(entry)): \(chain.errorText)",
-                    fix: ["certstore import ISSUER.pem --store LocalMachine/CA   (intermediate)", "certstore import ROOT.pem --store LocalMachine/Root"]))
+                    detail: "\(context.name(entry)): \(chain.errorText); import its issuing CA certificate (it goes to LocalMachine/CA) and, if the root is missing, the root with --store LocalMachine/Root"))
             }
         }
     }
@@ -262,19 +350,22 @@ public struct Auditor: Sendable {
     private func checkExpiry(_ entry: StoreEntry, role: String, context: Context, checked: inout Set<String>, report: inout AuditReport) {
         guard checked.insert(entry.thumbprint).inserted, let notAfter = entry.properties.notAfter else { return }
         let days = Int((notAfter.timeIntervalSince(context.now) / 86_400).rounded(.down))
-        let renew = ["certstore import RENEWED.pfx --password-file PASSWORD_FILE", "certstore enable NEW_THUMBPRINT --services SMTP --keep-default"]
+        // The renewal already in the store takes over; without one, the detail says what to bring.
+        let renewal = context.renewal(of: entry)
+        let renew = renewal.map { context.takeOver(from: entry, by: $0) } ?? []
+        let bring = renewal == nil ? "; import the renewed certificate with its key (a PKCS#12)" : "; its renewal \(renewal!.thumbprint) is in the store"
         if notAfter < context.now {
             report.findings.append(Finding(.critical, check: "certificate-expired", object: entry.thumbprint,
                 title: "'\(entry.thumbprint)' Has expired and will cause problems.",
-                detail: "\(context.name(entry)), \(role), expired on \(notAfter.formatted(.iso8601))", fix: renew))
+                detail: "\(context.name(entry)), \(role), expired on \(notAfter.formatted(.iso8601))" + bring, fix: renew))
         } else if days < context.thresholds.criticalDays {
             report.findings.append(Finding(.critical, check: "certificate-expiring", object: entry.thumbprint,
                 title: "a certificate \(role) expires in \(days) day\(days == 1 ? "" : "s")",
-                detail: "\(context.name(entry)) expires on \(notAfter.formatted(.iso8601)) (CRITICAL under \(context.thresholds.criticalDays) days)", fix: renew))
+                detail: "\(context.name(entry)) expires on \(notAfter.formatted(.iso8601)) (CRITICAL under \(context.thresholds.criticalDays) days)" + bring, fix: renew))
         } else if days < context.thresholds.warningDays {
             report.findings.append(Finding(.warning, check: "certificate-expiring", object: entry.thumbprint,
                 title: "a certificate \(role) expires in \(days) days",
-                detail: "\(context.name(entry)) expires on \(notAfter.formatted(.iso8601)) (WARNING under \(context.thresholds.warningDays) days)", fix: renew))
+                detail: "\(context.name(entry)) expires on \(notAfter.formatted(.iso8601)) (WARNING under \(context.thresholds.warningDays) days)" + bring, fix: renew))
         }
     }
 
@@ -296,8 +387,7 @@ public struct Auditor: Sendable {
                 let path = store.keysDirectory.appendingPathComponent(name).path
                 report.findings.append(Finding(.warning, check: "orphan-key", object: path,
                     title: "a private key belongs to no certificate in the store",
-                    detail: "\(path) is a secret no certificate uses (left behind by a removal?)",
-                    fix: ["certstore import CERTIFICATE.pem   (if its certificate is coming back; otherwise: shred -u \(path))"]))
+                    detail: "\(path) is a secret no certificate uses (left behind by a removal?); import its certificate if it is coming back, otherwise shred it"))
             }
         }
     }
@@ -308,7 +398,7 @@ public struct Auditor: Sendable {
                 report.findings.append(Finding(.warning, check: "dependency-missing-certificate", object: thumbprint,
                     title: "\"\(dependency.application)\" depends on a certificate that is not in the store",
                     detail: "\(thumbprint) is registered as used by \"\(dependency.application)\" but is in no store of \(store.location)",
-                    fix: ["certstore restore \(thumbprint)   (if it is in the trash)", "certstore dependency remove \"\(dependency.application)\" \(thumbprint)"]))
+                    fix: trashID(of: thumbprint).map { ["certstore restore \($0)"] } ?? ["certstore dependency remove \(ShellWord.quote(dependency.application)) \(thumbprint)"]))
             }
             if let text = dependency.tlsCertificateName, let name = try? TLSCertificateName(parsing: text) {
                 let selection = context.resolver.resolve(name: name)
@@ -316,40 +406,93 @@ public struct Auditor: Sendable {
                     report.findings.append(Finding(.critical, check: "dependency-unusable", object: "dependency:\(dependency.application)",
                         title: "\"\(dependency.application)\" names a certificate that has no usable key",
                         detail: selection.chosen.map { "\(text) resolves to \(context.name($0)) (\($0.keyStatus.rawValue))" } ?? "\(text) resolves to nothing",
-                        fix: selection.twins.filter { !$0.hasPrivateKey }.map { "certstore remove \($0.thumbprint)" }))
+                        fix: selection.twins.contains(where: \.hasPrivateKey) ? selection.twins.filter { !$0.hasPrivateKey }.map { "certstore remove \($0.thumbprint)" } : []))
                 }
             }
         }
     }
 
-    /// The files daemons read must hold what the bindings say, readable by the service's account.
+    /// The files daemons read must hold what the bindings say (judged by content, as every operation judges
+    /// them), readable by the service's account; a version holding the only copy of a key is named.
     private func checkServiceFiles(context: Context, report: inout AuditReport) {
         let files = ServiceFiles(store: store)
         for service in ExchangeService.bindable {
-            let chosen = ServiceFiles.choose(service, bindings: context.bindings, resolver: context.resolver)
-            let deployed = files.deployedThumbprint(service)
             let object = "service:\(service.rawValue)"
-            if let chosen, deployed != chosen.thumbprint {
+            let plan: ServiceFiles.Plan
+            do {
+                plan = try files.plan(service, bindings: context.bindings, resolver: context.resolver, now: now)
+            } catch let error as CertStoreError {
+                report.findings.append(Finding(.critical, check: "service-files-unbuildable", object: object,
+                    title: "\(service.rawValue)'s files cannot be built from the store", detail: error.message, fix: ["certstore deploy"]))
+                continue
+            } catch {
+                continue
+            }
+            let user = context.bindings.serviceUsers?[service.rawValue]
+            if let user, plan.deployed != nil, let problem = Self.unreadableKey(files.currentLink(service).appendingPathComponent("privkey.pem").path, user: user) {
+                report.findings.append(Finding(.critical, check: "service-key-unreadable", object: object,
+                    title: "\(service.rawValue)'s account \(user) cannot read its private key (UnknownCredentials, KB 4051498)",
+                    detail: problem, fix: ["certstore deploy"]))
+                continue
+            }
+            switch plan.action {
+            case .deploy(let reasons):
+                let what = reasons == ["new certificate"]
+                    ? "hold \(plan.deployed ?? "nothing"), but its binding says \(plan.chosen?.thumbprint ?? "nothing")"
+                    : "differ from what the store holds for \(plan.chosen?.thumbprint ?? "?") (\(reasons.joined(separator: ", ")))"
                 report.findings.append(Finding(.warning, check: "service-files-stale", object: object,
-                    title: "\(service.rawValue)'s files hold \(deployed ?? "nothing"), but its binding says \(chosen.thumbprint)",
+                    title: "\(service.rawValue)'s files \(what)",
                     detail: "the daemon reads \(files.currentLink(service).path); bring it in line (and run the deploy hooks)",
                     fix: ["certstore deploy"]))
                 continue
-            }
-            guard deployed != nil, let user = context.bindings.serviceUsers?[service.rawValue] else { continue }
-            let key = files.currentLink(service).appendingPathComponent("privkey.pem").path
-            var info = stat()
-            let account = ServiceFiles.account(user)
-            if account == nil || stat(key, &info) != 0 || info.st_uid != account!.uid || info.st_mode & 0o400 == 0 {
-                report.findings.append(Finding(.critical, check: "service-key-unreadable", object: object,
-                    title: "\(service.rawValue)'s account \(user) cannot read its private key (UnknownCredentials, KB 4051498)",
-                    detail: account == nil ? "there is no account \(user) on this machine" : "\(key) is not readable by \(user)",
+            case .withdraw:
+                report.findings.append(Finding(.warning, check: "service-files-stale", object: object,
+                    title: "\(service.rawValue)'s files hold \(plan.deployed ?? "a certificate"), but nothing usable is bound to \(service.rawValue)",
+                    detail: "the daemon reads \(files.currentLink(service).path); bring it in line (and run the deploy hooks)",
                     fix: ["certstore deploy"]))
+                continue
+            case .keepOnlyKeyCopy(let keyFile):
+                report.findings.append(Finding(.critical, check: "service-key-only-copy", object: object,
+                    title: "\(service.rawValue) still works, but only because its files hold the last copy of the private key of \(plan.deployed ?? "its certificate")",
+                    detail: "the store has lost that key (the certificate is keyless in LocalMachine/My); \(keyFile) is the only copy left, and certstore keeps it; re-import it so the store has the key again",
+                    fix: ["certstore import \(keyFile)"]))
+                continue
+            case .inLine:
+                report.findings.append(Finding(.ok, check: "service-files-ok", object: object,
+                    title: "\(service.rawValue)'s files hold \(plan.deployed ?? "?"), as the bindings say",
+                    detail: "\(files.currentLink(service).path): certificate, chain and key as the store holds them, key file owner and mode as they should be"))
+            case .nothing:
+                break
             }
+        }
+        let live = Set(ExchangeService.bindable.compactMap { service in files.liveVersion(service).map { files.folder(service).appendingPathComponent($0).appendingPathComponent("privkey.pem").path } })
+        for copy in files.onlyKeyCopies() where !live.contains(copy.keyFile) {
+            report.findings.append(Finding(.warning, check: "service-key-only-copy", object: copy.keyFile,
+                title: "an old \(copy.service.rawValue) version holds the only copy of a private key",
+                detail: "\(copy.keyFile) holds a key the store no longer has; certstore keeps that version until the key is back in the store",
+                fix: ["certstore import \(copy.keyFile)"]))
         }
     }
 
+    /// Why `user` cannot read `key`, or nil when it can.
+    static func unreadableKey(_ key: String, user: String) -> String? {
+        guard let account = ServiceFiles.account(user) else { return "there is no account \(user) on this machine" }
+        var info = stat()
+        guard stat(key, &info) == 0 else { return "\(key) cannot be found" }
+        let readable = (info.st_uid == account.uid && info.st_mode & 0o400 != 0) || (info.st_gid == account.gid && info.st_mode & 0o040 != 0)
+            || info.st_mode & 0o004 != 0
+        return readable ? nil : "\(key) is not readable by \(user)"
+    }
+
     private func checkFiles(problems: [StoreProblem], context: Context, report: inout AuditReport) {
+        let findingsBefore = report.findings.count
+        defer {
+            if report.findings.count == findingsBefore {
+                report.findings.append(Finding(.ok, check: "store-files-ok", object: "location",
+                    title: "\(context.all.count) certificate file\(context.all.count == 1 ? "" : "s") read, key files and directory private",
+                    detail: "every certificate file parses and is named by its SHA-1; no leftover temporary file; the key directory is 700 and its keys 600"))
+            }
+        }
         for problem in problems {
             report.findings.append(Finding(.critical, check: "store-file-unreadable", object: problem.path,
                 title: "a certificate file cannot be read", detail: problem.message,
@@ -357,21 +500,26 @@ public struct Auditor: Sendable {
         }
         var folders = [store.directory, store.keysDirectory]
         folders += StorePath.stores.map { store.directory.appendingPathComponent($0) }
+        // Debris of interrupted writes is one finding, however many files a killed bulk import left.
+        var leftovers: [String] = []
         for folder in folders {
-            for name in (try? FileSystem.list(folder)) ?? [] where name.hasPrefix(".") && name.contains(".tmp-") {
-                let path = folder.appendingPathComponent(name).path
-                report.findings.append(Finding(.warning, check: "leftover-temporary-file", object: path,
-                    title: "a temporary file was left by an interrupted write",
-                    detail: "\(path) is debris from a write that never completed; the store itself is consistent",
-                    fix: ["certstore check --repair"]))
+            for name in ((try? FileSystem.list(folder)) ?? []).sorted() where name.hasPrefix(".") && name.contains(".tmp-") {
+                leftovers.append(folder.appendingPathComponent(name).path)
             }
+        }
+        if !leftovers.isEmpty {
+            let shown = leftovers.prefix(3).joined(separator: ", ") + (leftovers.count > 3 ? " and \(leftovers.count - 3) more" : "")
+            report.findings.append(Finding(.warning, check: "leftover-temporary-file", object: leftovers.count == 1 ? leftovers[0] : store.directory.path,
+                title: leftovers.count == 1 ? "a temporary file was left by an interrupted write" : "\(leftovers.count) temporary files were left by interrupted writes",
+                detail: "\(shown): debris from writes that never completed (some may hold private keys); the store itself is consistent",
+                fix: ["certstore check --repair"]))
         }
         var info = stat()
         if stat(store.keysDirectory.path, &info) == 0, info.st_mode & 0o077 != 0 {
             report.findings.append(Finding(.critical, check: "key-directory-permissions", object: store.keysDirectory.path,
                 title: "the key directory is open to other users",
                 detail: "\(store.keysDirectory.path) has mode \(String(info.st_mode & 0o777, radix: 8)); it must be 700",
-                fix: ["certstore check --repair   (chmod 700)"]))
+                fix: ["certstore check --repair"]))
         }
         for name in (try? FileSystem.list(store.keysDirectory)) ?? [] where name.hasSuffix(".key") {
             let path = store.keysDirectory.appendingPathComponent(name).path
@@ -379,7 +527,7 @@ public struct Auditor: Sendable {
                 report.findings.append(Finding(.critical, check: "key-file-permissions", object: path,
                     title: "a private key file is readable by other users",
                     detail: "\(path) has mode \(String(info.st_mode & 0o777, radix: 8)); it must be 600",
-                    fix: ["certstore check --repair   (chmod 600)"]))
+                    fix: ["certstore check --repair"]))
             }
         }
     }

@@ -39,7 +39,8 @@ public struct Finding: Sendable, Codable, Equatable {
     public let object: String
     public let title: String
     public let detail: String
-    /// certstore commands (or shell commands) that fix it, in order.
+    /// Complete commands that fix it, in order: each works pasted into a shell as it is (no placeholders;
+    /// what needs a file only the admin has is said in `detail` instead).
     public let fix: [String]
 
     public init(_ severity: Severity, check: String, object: String, title: String, detail: String, fix: [String] = []) {

@@ -56,8 +56,11 @@ public struct BindingManager: Sendable {
 
     public func bindings() throws -> ServiceBindings { try store.read(ServiceBindings.self) }
 
+    /// Binds `services` to a certificate of `My`: one operation (see `OperationOutcome`). The default-SMTP
+    /// question is asked before the lock is taken (an open prompt must not block other writers), and the
+    /// answer is re-checked under it.
     public func enable(_ thumbprint: Thumbprint, services: [ExchangeService], answer: OverwriteAnswer,
-                       serviceUser: String? = nil, now: Date = Date()) throws -> EnableResult {
+                       serviceUser: String? = nil, now: Date = Date()) throws -> OperationOutcome<EnableResult> {
         if let serviceUser, !serviceUser.isEmpty, ServiceFiles.account(serviceUser) == nil {
             throw CertStoreError(.usage, "there is no account \"\(serviceUser)\" on this machine",
                                  hint: "name the account the daemon runs as (postfix, dovecot, www-data)")
@@ -87,10 +90,10 @@ public struct BindingManager: Sendable {
             }
             asked = current
         }
-        return try store.withWriteLock {
+        return try store.perform(now: now) {
             var bindings = try store.read(ServiceBindings.self)
             if let asked, bindings.defaultSmtpCertificate != asked {
-                throw CertStoreError(.busy, "the default SMTP certificate changed while the question was open; nothing was changed",
+                throw CertStoreError(.refused, "the default SMTP certificate changed while the question was open; nothing was changed",
                                      hint: "run the command again")
             }
             guard try store.entry(thumbprint, in: personal) != nil else {
@@ -120,8 +123,10 @@ public struct BindingManager: Sendable {
 
     /// Unbinds `services` (all of the certificate's when nil). The default SMTP certificate is not left
     /// unset while other SMTP certificates exist, unless `newDefault` names which becomes default.
-    public func disable(_ thumbprint: Thumbprint, services: [ExchangeService]?, newDefault: Thumbprint?) throws -> DisableResult {
-        try store.withWriteLock {
+    /// One operation (see `OperationOutcome`); a refusal changes nothing and brings nothing in line.
+    public func disable(_ thumbprint: Thumbprint, services: [ExchangeService]?, newDefault: Thumbprint?,
+                        now: Date = Date()) throws -> OperationOutcome<DisableResult> {
+        try store.perform(now: now) {
             var bindings = try store.read(ServiceBindings.self)
             let bound = bindings.services(of: thumbprint.value)
             guard !bound.isEmpty else {

@@ -14,10 +14,10 @@ public struct ConnectorManager: Sendable {
         return connector
     }
 
-    /// Adds a connector; a name already used (case-insensitively, as Exchange compares) is an error.
-    public func add(_ connector: SendConnector) throws -> SendConnector {
+    /// Adds a connector (one operation, see `OperationOutcome`: it reports what the connector now presents); a name already used (case-insensitively, as Exchange compares) is an error.
+    public func add(_ connector: SendConnector, now: Date = Date()) throws -> OperationOutcome<SendConnector> {
         let checked = try validated(connector)
-        return try store.withWriteLock {
+        return try store.perform(now: now) {
             var document = try store.read(SendConnectors.self)
             if document.connector(named: checked.name) != nil {
                 throw CertStoreError(.refused, "a send connector named \"\(checked.name)\" exists already",
@@ -30,8 +30,8 @@ public struct ConnectorManager: Sendable {
     }
 
     /// Changes a connector in place with `change`.
-    public func set(_ name: String, _ change: (inout SendConnector) throws -> Void) throws -> SendConnector {
-        try store.withWriteLock {
+    public func set(_ name: String, now: Date = Date(), _ change: (inout SendConnector) throws -> Void) throws -> OperationOutcome<SendConnector> {
+        try store.perform(now: now) {
             var document = try store.read(SendConnectors.self)
             guard let index = document.sendConnectors.firstIndex(where: { $0.name.caseInsensitiveCompare(name) == .orderedSame }) else {
                 throw CertStoreError.notFound("there is no send connector named \"\(name)\"", hint: "`certstore connector list` shows them")
@@ -45,8 +45,8 @@ public struct ConnectorManager: Sendable {
         }
     }
 
-    public func remove(_ name: String) throws -> SendConnector {
-        try store.withWriteLock {
+    public func remove(_ name: String, now: Date = Date()) throws -> OperationOutcome<SendConnector> {
+        try store.perform(now: now) {
             var document = try store.read(SendConnectors.self)
             guard let index = document.sendConnectors.firstIndex(where: { $0.name.caseInsensitiveCompare(name) == .orderedSame }) else {
                 throw CertStoreError.notFound("there is no send connector named \"\(name)\"")

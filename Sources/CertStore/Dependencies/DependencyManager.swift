@@ -9,7 +9,7 @@ public struct DependencyManager: Sendable {
 
     /// Registers `application` as using a certificate by thumbprint (which must exist in the location)
     /// or by `TLSCertificateName`. Registering the same pair twice is not an error and adds nothing.
-    public func add(application: String, thumbprint: Thumbprint?, tlsCertificateName: String?, now: Date = Date()) throws -> Dependency {
+    public func add(application: String, thumbprint: Thumbprint?, tlsCertificateName: String?, now: Date = Date()) throws -> OperationOutcome<Dependency> {
         let name = application.trimmingCharacters(in: .whitespaces)
         guard !name.isEmpty, !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw CertStoreError.usage("an application name must be printable and not empty")
@@ -18,7 +18,7 @@ public struct DependencyManager: Sendable {
             throw CertStoreError.usage("name the certificate by thumbprint or by --tls-certificate-name, not both and not neither")
         }
         let tlsName = try tlsCertificateName.map { try TLSCertificateName(parsing: $0).description }
-        return try store.withWriteLock {
+        return try store.perform(now: now) {
             if let thumbprint {
                 let present = try StorePath.stores.contains { try store.entry(thumbprint, in: StorePath(trustedLocation: store.location, store: $0)) != nil }
                 guard present else {
@@ -40,8 +40,8 @@ public struct DependencyManager: Sendable {
     }
 
     /// Removes an application's dependencies (only the one on `thumbprint` when given). Returns what was removed.
-    public func remove(application: String, thumbprint: Thumbprint?) throws -> [Dependency] {
-        try store.withWriteLock {
+    public func remove(application: String, thumbprint: Thumbprint?, now: Date = Date()) throws -> OperationOutcome<[Dependency]> {
+        try store.perform(now: now) {
             var document = try store.read(Dependencies.self)
             let matches: (Dependency) -> Bool = {
                 $0.application.caseInsensitiveCompare(application) == .orderedSame && (thumbprint == nil || $0.thumbprint == thumbprint!.value)

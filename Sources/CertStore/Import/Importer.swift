@@ -22,6 +22,10 @@ public struct Importer: Sendable {
         public var now = Date()
         /// Called as files are read: (files done, files in all). The CLI draws a progress bar from it.
         public var progress: (@Sendable (_ done: Int, _ total: Int) -> Void)?
+        /// Stops the import at the next file, before anything is committed (the CLI cancels it on SIGINT and
+        /// SIGTERM): every staged temporary file is removed and nothing is imported. Once the staged files are
+        /// being renamed into place, the import finishes.
+        public var cancellation: Cancellation?
 
         public init() {}
     }
@@ -30,7 +34,9 @@ public struct Importer: Sendable {
 
     public init(store: CertificateStore) { self.store = store }
 
-    public func importFiles(_ paths: [String], options: Options) throws -> ImportResult {
+    /// Imports `paths`: one operation (see `OperationOutcome`). Every file is parsed before the lock is taken;
+    /// when nothing is committed (a bad file without `skipInvalid`), nothing follows from it either.
+    public func importFiles(_ paths: [String], options: Options) throws -> OperationOutcome<ImportResult> {
         if let name = options.friendlyName { _ = try StoreProperties.validateFriendlyName(name) }
         guard options.target.location == store.location else {
             throw CertStoreError.usage("the target store \(options.target) is not in this store's location (\(store.location))")
@@ -42,6 +48,7 @@ public struct Importer: Sendable {
         var parsed: [(path: String, file: CredentialFile)] = []
         let files = try Self.expandDirectories(paths)
         for (index, path) in files.enumerated() {
+            try options.cancellation?.check("nothing was imported; the store is unchanged (\(index) of \(files.count) files read)")
             options.progress?(index, files.count)
             do {
                 parsed.append((path, try parse(path, options: options)))
@@ -51,14 +58,14 @@ public struct Importer: Sendable {
         }
         options.progress?(files.count, files.count)
         // Nothing to write: do not even take the lock (a failed import leaves no trace, not even .lock).
-        if parsed.isEmpty || (!result.failures.isEmpty && !options.skipInvalid) { return result }
+        if parsed.isEmpty || (!result.failures.isEmpty && !options.skipInvalid) { return .unchanged(result) }
         // A certificate and its key may come in different files of one call (certbot's cert.pem + privkey.pem).
         var batch = Batch()
         for (_, file) in parsed {
             for item in file.keys { batch.keys[item.value.publicKeyIdentifier] = item.value }
             for item in file.certificates { batch.certificateKeyIDs.insert(item.value.publicKeyIdentifier) }
         }
-        return try store.withWriteLock {
+        return try store.perform(now: options.now, changed: { $0.committed }) {
             var plans: [(path: String, plan: Plan)] = []
             for (path, file) in parsed {
                 do {
@@ -71,9 +78,12 @@ public struct Importer: Sendable {
             // All files of the call become durable together: a few flushes instead of several per file.
             let batch = WriteBatch(anchor: store.directory)
             var state = ApplyState()
-            for (path, plan) in plans {
+            for (index, (path, plan)) in plans.enumerated() {
+                // Stopping here removes every staged temporary file (keys among them) and imports nothing.
+                try options.cancellation?.check("nothing was imported; the store is unchanged (\(index) of \(plans.count) files staged, all removed again)")
                 try apply(plan, file: path, options: options, batch: batch, state: &state, result: &result)
             }
+            try options.cancellation?.check("nothing was imported; the store is unchanged (every staged file removed again)")
             try batch.commit()
             result.committed = true
             return result

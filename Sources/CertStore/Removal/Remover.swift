@@ -16,38 +16,59 @@ public struct Remover: Sendable {
         return try plan(entry, deleteKey: deleteKey, context: try Context(store: store, now: now))
     }
 
-    /// Removes into the trash. Refused while anything would break, unless `force`; `dryRun` only plans.
+    /// What `remove` did (or, with `dryRun`, would do).
+    public struct Removal: Sendable {
+        /// The plan the removal followed; nil when it finished an interrupted `remove --delete-key` instead.
+        public let plan: RemovalPlan?
+        /// The trash entry that holds what was removed (nil for a dry run).
+        public let trash: TrashEntry?
+        /// The certificate was already gone: a `remove --delete-key` killed between unlinking the certificate
+        /// and unlinking its key was finished (the key deleted; its copy is in `trash`).
+        public let finishedInterruptedKeyDeletion: Bool
+        public let dryRun: Bool
+    }
+
+    /// Removes into the trash: one operation (see `OperationOutcome`). Refused while anything would break,
+    /// unless `force`; a refusal changes nothing. `dryRun` only plans, without the lock.
+    ///
+    /// Re-running an interrupted removal finishes it: a certificate whose files are already in its newest
+    /// trash entry is unlinked without a second entry (`Trash.put`), and `deleteKey` of a certificate already
+    /// gone deletes the key its newest `--delete-key` entry holds a copy of, when no certificate uses it.
     public func remove(_ thumbprint: Thumbprint, in path: StorePath, deleteKey: Bool, force: Bool, dryRun: Bool,
-                       now: Date = Date()) throws -> (plan: RemovalPlan, trash: TrashEntry?) {
-        if dryRun { return (try plan(thumbprint, in: path, deleteKey: deleteKey, now: now), nil) }
-        return try store.withWriteLock {
-            let entry = try store.requireEntry(thumbprint, in: path)
+                       now: Date = Date()) throws -> OperationOutcome<Removal> {
+        func run() throws -> Removal {
+            guard let entry = try store.entry(thumbprint, in: path) else {
+                if deleteKey, let finished = try finishInterruptedKeyDeletion(thumbprint, in: path, dryRun: dryRun) {
+                    return Removal(plan: nil, trash: finished, finishedInterruptedKeyDeletion: true, dryRun: dryRun)
+                }
+                _ = try store.requireEntry(thumbprint, in: path)  // throws the not-found error, with its hint
+                throw CertStoreError.notFound("the certificate with thumbprint \(thumbprint) was not found in \(path)")
+            }
             let plan = try plan(entry, deleteKey: deleteKey, context: try Context(store: store, now: now))
+            if dryRun { return Removal(plan: plan, trash: nil, finishedInterruptedKeyDeletion: false, dryRun: true) }
             guard plan.hardBlockers.isEmpty else { throw refusal(plan, overridable: false) }
             guard plan.blockers.isEmpty || force else { throw refusal(plan, overridable: true) }
-            return (plan, try Trash(store: store).put(entry, plan: plan, forced: !plan.blockers.isEmpty, now: now))
+            let trash = try Trash(store: store).put(entry, plan: plan, forced: !plan.blockers.isEmpty, now: now)
+            return Removal(plan: plan, trash: trash, finishedInterruptedKeyDeletion: false, dryRun: false)
         }
+        return dryRun ? .unchanged(try run()) : try store.perform(now: now, run)
     }
 
     /// Finishes a `remove THUMBPRINT --delete-key` that was killed after unlinking the certificate (its commit
     /// point) but before unlinking the key: the certificate is not in `path`, the newest trash entry for it was
     /// made with `--delete-key` and holds the same bytes as the key still in `Keys/`, and no certificate of the
     /// location uses that key. Then the key (and a leftover `.json`) is deleted and that entry returned; nil
-    /// when there is nothing to finish. `dryRun` only says whether there is.
-    public func finishInterruptedKeyDeletion(_ thumbprint: Thumbprint, in path: StorePath, dryRun: Bool) throws -> TrashEntry? {
-        func run() throws -> TrashEntry? {
-            guard try store.entry(thumbprint, in: path) == nil else { return nil }
-            let trash = Trash(store: store)
-            guard let newest = trash.readableEntries().filter({ $0.thumbprint == thumbprint.value && $0.store == path.description })
-                .max(by: { ($0.removedAt, $0.id) < ($1.removedAt, $1.id) }),
-                  let keyFile = newest.keyFile, keyFile.hasSuffix(".key") else { return nil }
-            let identifier = String(keyFile.dropLast(4))
-            guard try trash.entryLeavingKey(identifier, newest: trash.newestEntriesByPublicKey())?.id == newest.id,
-                  try !isKeyInUse(identifier) else { return nil }
-            if !dryRun { try trash.finishKeyDeletion(newest, in: path) }
-            return newest
-        }
-        return dryRun ? try run() : try store.withWriteLock(run)
+    /// when there is nothing to finish. `dryRun` only says whether there is. The caller holds the lock.
+    private func finishInterruptedKeyDeletion(_ thumbprint: Thumbprint, in path: StorePath, dryRun: Bool) throws -> TrashEntry? {
+        let trash = Trash(store: store)
+        guard let newest = trash.readableEntries().filter({ $0.thumbprint == thumbprint.value && $0.store == path.description })
+            .max(by: { ($0.removedAt, $0.id) < ($1.removedAt, $1.id) }),
+              let keyFile = newest.keyFile, keyFile.hasSuffix(".key") else { return nil }
+        let identifier = String(keyFile.dropLast(4))
+        guard try trash.entryLeavingKey(identifier, newest: trash.newestEntriesByPublicKey())?.id == newest.id,
+              try !isKeyInUse(identifier) else { return nil }
+        if !dryRun { try trash.finishKeyDeletion(newest, in: path) }
+        return newest
     }
 
     /// Whether any certificate of the location uses the key, or might: a store with a certificate that cannot
@@ -67,9 +88,9 @@ public struct Remover: Sendable {
         public var damagedKeys: [StoreEntry] = []
     }
 
-    /// Removes every keyless certificate in `My` that nothing needs; keeps the others and says why.
-    /// Each removal is planned against the store as the previous ones left it.
-    public func pruneKeyless(dryRun: Bool, now: Date = Date()) throws -> PruneResult {
+    /// Removes every keyless certificate in `My` that nothing needs; keeps the others and says why: one
+    /// operation (see `OperationOutcome`). Each removal is planned against the store as the previous ones left it.
+    public func pruneKeyless(dryRun: Bool, now: Date = Date()) throws -> OperationOutcome<PruneResult> {
         func run() throws -> PruneResult {
             var result = PruneResult()
             var context = try Context(store: store, now: now)
@@ -87,7 +108,7 @@ public struct Remover: Sendable {
             }
             return result
         }
-        return dryRun ? try run() : try store.withWriteLock(run)
+        return dryRun ? .unchanged(try run()) : try store.perform(now: now, run)
     }
 
     private func refusal(_ plan: RemovalPlan, overridable: Bool) -> CertStoreError {
@@ -155,13 +176,18 @@ public struct Remover: Sendable {
             }
         }
 
-        // Connectors and name-based dependencies: what do they resolve to now, and after?
+        // Connectors and name-based dependencies: what do they resolve to now, and after? A connector works
+        // when its verdict says so (a usable key and enabled for SMTP: `ConnectorVerdict`); a dependency when
+        // its certificate has a usable key.
         let after = context.resolver.without(thumbprint)
-        var consumers: [(label: String, resolve: (ConnectorResolver) -> CertificateSelection)] =
-            context.connectors.sendConnectors.map { connector in ("send connector \"\(connector.name)\"", { $0.resolve(connector) }) }
+        typealias Consumer = (label: String, resolve: (ConnectorResolver) -> CertificateSelection, works: (CertificateSelection) -> Bool)
+        var consumers: [Consumer] = context.connectors.sendConnectors.map { connector in
+            ("send connector \"\(connector.name)\"", { $0.resolve(connector) },
+             { ConnectorVerdict(connector: connector, selection: $0, bindings: context.bindings).works })
+        }
         for dependency in context.dependencies.dependencies {
             guard let text = dependency.tlsCertificateName, let name = try? TLSCertificateName(parsing: text) else { continue }
-            consumers.append(("\"\(dependency.application)\" (by name \(name))", { $0.resolve(name: name) }))
+            consumers.append(("\"\(dependency.application)\" (by name \(name))", { $0.resolve(name: name) }, { $0.isUsable }))
         }
         for consumer in consumers {
             let today = consumer.resolve(context.resolver)
@@ -173,11 +199,17 @@ public struct Remover: Sendable {
                 continue
             }
             let tomorrow = consumer.resolve(after)
-            if let next = tomorrow.chosen, tomorrow.isUsable, next.thumbprint != thumbprint {
+            let worksToday = consumer.works(today)
+            if let next = tomorrow.chosen, next.thumbprint != thumbprint, consumer.works(tomorrow) {
                 plan.notes.append("\(consumer.label) uses \(next.thumbprint) (\(next.properties.subjectString), expires \(next.properties.notAfter?.formatted(.iso8601) ?? "?")) from now on"
                                   + (today.isUsable ? "" : " — today it gets the keyless certificate and fails with NoCredentials"))
+            } else if let next = tomorrow.chosen, !worksToday, next.hasPrivateKey {
+                // Broken today, and afterwards one step from working: allowed (the KB 4495258 fix starts here).
+                plan.notes.append("\(consumer.label) uses \(next.thumbprint) (\(next.properties.subjectString)) from now on, which is not enabled for SMTP yet: outbound TLS fails with UnknownCredentials until `certstore enable \(next.thumbprint) --services SMTP`"
+                                  + (today.isUsable ? "" : " (today it gets the keyless certificate and fails with NoCredentials)"))
             } else if let next = tomorrow.chosen {
-                plan.blockers.append("\(consumer.label) resolves to it today and would afterwards get \(next.thumbprint), which has no usable private key")
+                plan.blockers.append("\(consumer.label) resolves to it today and would afterwards get \(next.thumbprint), which "
+                                     + (next.hasPrivateKey ? "is not enabled for SMTP (UnknownCredentials)" : "has no usable private key"))
             } else {
                 plan.blockers.append("\(consumer.label) resolves to it today and would afterwards resolve to no certificate at all")
             }

@@ -154,9 +154,10 @@ public struct Trash: Sendable {
         if let keyFile = entry.keyFile { try FileSystem.remove(store.keysDirectory.appendingPathComponent(keyFile)) }
     }
 
-    /// Puts a trash entry back exactly (the same bytes) and deletes it from the trash.
-    public func restore(_ reference: String) throws -> TrashEntry {
-        try store.withWriteLock {
+    /// Puts a trash entry back exactly (the same bytes) and deletes it from the trash: one operation (see
+    /// `OperationOutcome`), which says what the certificate's return changes for services and connectors.
+    public func restore(_ reference: String, now: Date = Date()) throws -> OperationOutcome<TrashEntry> {
+        try store.perform(now: now) {
             let entry = try find(reference)
             let path = try StorePath(parsing: entry.store)
             let folder = directory.appendingPathComponent(entry.id)
@@ -195,8 +196,8 @@ public struct Trash: Sendable {
     }
 
     /// Deletes trash entries removed more than `days` days ago (all when nil). Returns what was deleted.
-    public func empty(olderThanDays days: Int?, now: Date = Date()) throws -> [TrashEntry] {
-        try store.withWriteLock {
+    public func empty(olderThanDays days: Int?, now: Date = Date()) throws -> OperationOutcome<[TrashEntry]> {
+        try store.perform(now: now) {
             let cutoff = days.map { now.addingTimeInterval(-Double($0) * 86_400) }
             let doomed = try entries().filter { cutoff == nil || $0.removedAt < cutoff! }
             for entry in doomed { try delete(entry) }

@@ -9,7 +9,9 @@ public struct DeployHooks: Sendable {
         public let exitStatus: Int32?
         public let timedOut: Bool
         public let output: String
-        public var succeeded: Bool { exitStatus == 0 && !timedOut }
+        /// The hook ran, but how it ended could not be learnt (`waitpid` failed): never a success.
+        public var exitStatusUnknown = false
+        public var succeeded: Bool { exitStatus == 0 && !timedOut && !exitStatusUnknown }
     }
 
     public let store: CertificateStore
@@ -43,17 +45,30 @@ public struct DeployHooks: Sendable {
         return nil
     }
 
-    /// Runs every hook once per change. Environment: CERTSTORE_SERVICE, CERTSTORE_OLD_THUMBPRINT,
-    /// CERTSTORE_NEW_THUMBPRINT (empty when none), CERTSTORE_SERVICE_DIR, CERTSTORE_ROOT, CERTSTORE_LOCATION.
-    /// A hook that fails or times out is reported; the change it follows stands.
+    /// One hook to run for one changed service: listed under the operation's lock, run after it is released.
+    public struct Invocation: Sendable {
+        public let hook: URL
+        public let change: ServiceFiles.Change
+    }
+
+    /// The hooks that follow `changes`: every hook once per change, in name order.
+    public func invocations(for changes: [ServiceFiles.Change]) -> [Invocation] {
+        guard !changes.isEmpty else { return [] }
+        let hooks = hooks()
+        return changes.flatMap { change in hooks.map { Invocation(hook: $0, change: change) } }
+    }
+
+    /// Runs what an operation's outcome lists, after its lock is released. Environment: CERTSTORE_SERVICE,
+    /// CERTSTORE_OLD_THUMBPRINT, CERTSTORE_NEW_THUMBPRINT (empty when none), CERTSTORE_SERVICE_DIR,
+    /// CERTSTORE_ROOT, CERTSTORE_LOCATION. A hook that fails or times out is reported; the change it follows
+    /// stands.
+    public func run(_ invocations: [Invocation]) -> [Outcome] {
+        invocations.map { run($0.hook, $0.change) }
+    }
+
+    /// Runs every hook once per change.
     public func run(for changes: [ServiceFiles.Change]) -> [Outcome] {
-        var outcomes: [Outcome] = []
-        for change in changes {
-            for hook in hooks() {
-                outcomes.append(run(hook, change))
-            }
-        }
-        return outcomes
+        run(invocations(for: changes))
     }
 
     private func run(_ hook: URL, _ change: ServiceFiles.Change) -> Outcome {
@@ -78,9 +93,18 @@ public struct DeployHooks: Sendable {
                            output: "cannot run: \(error)")
         }
         let result = child.wait(timeout: timeout)
-        return Outcome(hook: hook.lastPathComponent, service: change.service,
-                       exitStatus: result.timedOut ? nil : result.termination.shellStatus,
-                       timedOut: result.timedOut, output: String(decoding: result.standardOutput, as: UTF8.self))
+        var output = String(decoding: result.standardOutput, as: UTF8.self)
+        var unknown = false
+        if case .unknown(let code) = result.termination {
+            // Never reported as a success: nobody knows whether the reload happened.
+            unknown = true
+            output += (output.isEmpty || output.hasSuffix("\n") ? "" : "\n") + "its exit status could not be collected (waitpid: \(String(cString: strerror(code))))"
+        }
+        var outcome = Outcome(hook: hook.lastPathComponent, service: change.service,
+                              exitStatus: result.timedOut ? nil : result.termination.shellStatus,
+                              timedOut: result.timedOut, output: output)
+        outcome.exitStatusUnknown = unknown
+        return outcome
     }
 }
 

@@ -7,16 +7,61 @@ import Foundation
 /// <location>/Services/<SERVICE>/v…/cert.pem, chain.pem, fullchain.pem, privkey.pem, thumbprint
 /// ```
 ///
-/// A new version directory is written and flushed, then one `rename` of a symbolic link switches the
-/// service over, so a daemon reloading at any moment reads a complete, matching certificate and key. The
-/// key file is 0600 root, or 0400 owned by the service's configured account (and nobody else).
+/// Files are judged by content: what `cert.pem`, `chain.pem`, `fullchain.pem`, `privkey.pem` (bytes, owner,
+/// mode) and `thumbprint` should hold is compared with what the live version holds, so a chain certificate
+/// imported later, a changed key or a mode drift each bring a new version. A new version directory is
+/// written and flushed, then one `rename` of a symbolic link switches the service over, so a daemon
+/// reloading at any moment reads a complete, matching certificate and key.
+///
+/// **No version holding the only copy of a private key is ever deleted**: when the store's key file is
+/// gone, the live version stays as it is (the daemon keeps working, `audit` names the file and the command
+/// that re-imports it), and pruning keeps such versions.
 public struct ServiceFiles: Sendable {
     /// What changed for one service.
     public struct Change: Sendable, Equatable {
         public let service: ExchangeService
         public let oldThumbprint: String?
         public let newThumbprint: String?
+        /// The `current` link the daemon reads.
         public let directory: String
+        /// What differed: `new certificate`, `chain.pem`, `privkey.pem owner or mode`, `withdrawn`, ...
+        public let reasons: [String]
+    }
+
+    /// What a service's files should be, against what they are.
+    public struct Plan: Sendable {
+        public enum Action: Sendable, Equatable {
+            /// The live files hold exactly what they should.
+            case inLine
+            /// A new version is written and switched to, for these reasons.
+            case deploy(reasons: [String])
+            /// Nothing usable is bound: the `current` link goes (versions holding the only copy of a key stay).
+            case withdraw
+            /// Nothing usable is bound, but the live version holds the only copy of the key of a certificate
+            /// still bound to the service: it is kept as it is, so the daemon keeps working.
+            case keepOnlyKeyCopy(keyFile: String)
+            /// No binding and no files: nothing to do.
+            case nothing
+        }
+
+        public let service: ExchangeService
+        /// The certificate the service should present.
+        public let chosen: StoreEntry?
+        /// The thumbprint the live files hold.
+        public let deployed: String?
+        public let action: Action
+    }
+
+    /// The bytes and ownership a version is made of.
+    struct Contents: Equatable {
+        var thumbprint: String
+        var cert: [UInt8]
+        var chain: [UInt8]
+        var key: [UInt8]
+        var keyOwner: uid_t
+        var keyGroup: gid_t?
+        var keyMode: mode_t
+        var fullchain: [UInt8] { cert + chain }
     }
 
     public let store: CertificateStore
@@ -25,7 +70,11 @@ public struct ServiceFiles: Sendable {
     public var directory: URL { store.directory.appendingPathComponent("Services", isDirectory: true) }
 
     public func currentLink(_ service: ExchangeService) -> URL {
-        directory.appendingPathComponent(service.rawValue).appendingPathComponent("current")
+        folder(service).appendingPathComponent("current")
+    }
+
+    func folder(_ service: ExchangeService) -> URL {
+        directory.appendingPathComponent(service.rawValue, isDirectory: true)
     }
 
     /// The certificate each bindable service presents now, among those bound to it with a usable key, ranked
@@ -49,88 +98,151 @@ public struct ServiceFiles: Sendable {
 
     /// The thumbprint a service's files hold now (nil when it has none).
     public func deployedThumbprint(_ service: ExchangeService) -> String? {
-        let file = currentLink(service).appendingPathComponent("thumbprint")
-        guard let bytes = try? FileSystem.read(file, limit: 100, followLinks: true) else { return nil }
+        guard let version = liveVersion(service),
+              let bytes = try? FileSystem.read(folder(service).appendingPathComponent(version).appendingPathComponent("thumbprint"), limit: 100)
+        else { return nil }
         return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Brings every bindable service's files in line with the bindings. Takes the writer lock.
-    public func synchronize(now: Date = Date()) throws -> [Change] {
-        try store.withWriteLock {
-            let bindings = try store.read(ServiceBindings.self)
-            let resolver = try ConnectorResolver(store: store, now: now)
-            var changes: [Change] = []
-            for service in ExchangeService.bindable {
-                let chosen = Self.choose(service, bindings: bindings, resolver: resolver)
-                let deployed = deployedThumbprint(service)
-                let user = bindings.serviceUsers?[service.rawValue]
-                if let chosen {
-                    if deployed == chosen.thumbprint, filesIntact(service, user: user) { continue }
-                    if deployed == chosen.thumbprint {
-                        // Same certificate, wrong owner or mode (an account was set or changed): redeploy.
-                        try deploy(chosen, for: service, user: user, resolver: resolver, now: now)
-                        changes.append(Change(service: service, oldThumbprint: deployed, newThumbprint: chosen.thumbprint,
-                                              directory: currentLink(service).path))
-                        continue
-                    }
-                    try deploy(chosen, for: service, user: user, resolver: resolver, now: now)
-                } else {
-                    guard deployed != nil || FileSystem.exists(currentLink(service)) else { continue }
-                    try withdraw(service)
-                }
-                changes.append(Change(service: service, oldThumbprint: deployed, newThumbprint: chosen?.thumbprint,
-                                      directory: currentLink(service).path))
+    /// The version `current` points at: a plain name inside the service's folder, never a path elsewhere.
+    func liveVersion(_ service: ExchangeService) -> String? {
+        guard let target = Self.linkTarget(currentLink(service)), Self.isVersionName(target) else { return nil }
+        return target
+    }
+
+    /// `v<stamp>Z-<8 hex>[-n]`: the only names certstore gives versions (and so the only ones it removes).
+    static func isVersionName(_ name: String) -> Bool {
+        guard name.hasPrefix("v"), !name.contains("/"), name != "v" else { return false }
+        return name.dropFirst().allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+    }
+
+    // MARK: planning (shared by every operation and by audit)
+
+    /// What each bindable service's files should become, judged by content. `resolver` must know every
+    /// certificate bound to a service (a resolver over all of `My`, or over the bound ones).
+    public func plan(bindings: ServiceBindings, resolver: ConnectorResolver, now: Date = Date()) throws -> [Plan] {
+        try ExchangeService.bindable.map { try plan($0, bindings: bindings, resolver: resolver, now: now) }
+    }
+
+    func plan(_ service: ExchangeService, bindings: ServiceBindings, resolver: ConnectorResolver, now: Date) throws -> Plan {
+        let chosen = Self.choose(service, bindings: bindings, resolver: resolver)
+        let live = liveVersion(service)
+        let deployed = deployedThumbprint(service)
+        guard let chosen else {
+            guard live != nil || FileSystem.exists(currentLink(service)) else { return Plan(service: service, chosen: nil, deployed: nil, action: .nothing) }
+            // The store lost the key of a certificate still bound here: the live files are the only copy. Keep them.
+            if let live, let deployed, bindings.thumbprints(for: service).contains(deployed),
+               onlyKeyCopy(in: folder(service).appendingPathComponent(live)) {
+                return Plan(service: service, chosen: nil, deployed: deployed,
+                            action: .keepOnlyKeyCopy(keyFile: folder(service).appendingPathComponent(live).appendingPathComponent("privkey.pem").path))
             }
-            return changes
+            return Plan(service: service, chosen: nil, deployed: deployed, action: .withdraw)
         }
+        let user = bindings.serviceUsers?[service.rawValue]
+        let desired = try contents(of: chosen, service: service, user: user)
+        guard let live else {
+            return Plan(service: service, chosen: chosen, deployed: nil, action: .deploy(reasons: ["new certificate"]))
+        }
+        let reasons = differences(desired, in: folder(service).appendingPathComponent(live))
+        return Plan(service: service, chosen: chosen, deployed: deployed, action: reasons.isEmpty ? .inLine : .deploy(reasons: reasons))
     }
 
-    /// The deployed key still has the owner and mode it should (an account change re-deploys).
-    private func filesIntact(_ service: ExchangeService, user: String?) -> Bool {
-        var info = stat()
-        let key = currentLink(service).appendingPathComponent("privkey.pem").path
-        guard stat(key, &info) == 0 else { return false }
-        // Owned by the service's account when one is set (which must exist), else by whoever runs certstore.
-        let expectedOwner: uid_t
-        if let user {
-            guard let account = Self.account(user) else { return false }
-            expectedOwner = account.uid
-        } else {
-            expectedOwner = geteuid()
-        }
-        // Readable by its owner, by nobody else.
-        return info.st_uid == expectedOwner && info.st_mode & 0o077 == 0 && info.st_mode & 0o400 != 0
-    }
-
-    private func deploy(_ entry: StoreEntry, for service: ExchangeService, user: String?, resolver: ConnectorResolver, now: Date) throws {
+    /// What a version for `entry` must hold.
+    func contents(of entry: StoreEntry, service: ExchangeService, user: String?) throws -> Contents {
         guard let key = try store.privateKey(for: entry) else {
             throw CertStoreError(.refused, "\(entry.thumbprint) has no usable private key to deploy for \(service.rawValue)")
         }
         let certificate = try entry.loadCertificate()
         let chain = try Exporter(store: store).chain(for: entry).filter { !$0.properties.isSelfSigned }.map { try $0.loadCertificate() }
-        let folder = directory.appendingPathComponent(service.rawValue, isDirectory: true)
-        try FileSystem.ensureDirectory(folder, mode: 0o755)
-        let stamp = now.compactStamp
-        var name = "v\(stamp)Z-\(entry.thumbprint.prefix(8))"
-        var suffix = 1
-        while FileSystem.exists(folder.appendingPathComponent(name)) { suffix += 1; name = "v\(stamp)Z-\(entry.thumbprint.prefix(8))-\(suffix)" }
-        let version = folder.appendingPathComponent(name, isDirectory: true)
-        try FileSystem.ensureDirectory(version, mode: 0o755)
-        let leaf = Array(certificate.pem.utf8)
-        let chainPEM = Array(chain.map(\.pem).joined().utf8)
-        try FileSystem.writeAtomically(leaf, to: version.appendingPathComponent("cert.pem"), mode: 0o644)
-        try FileSystem.writeAtomically(chainPEM, to: version.appendingPathComponent("chain.pem"), mode: 0o644)
-        try FileSystem.writeAtomically(leaf + chainPEM, to: version.appendingPathComponent("fullchain.pem"), mode: 0o644)
-        try FileSystem.writeAtomically(Array((entry.thumbprint + "\n").utf8), to: version.appendingPathComponent("thumbprint"), mode: 0o644)
-        var pem = try key.pkcs8PEM()
-        defer { wipe(&pem) }
-        let keyURL = version.appendingPathComponent("privkey.pem")
+        var owner = geteuid(), group: gid_t? = nil, mode: mode_t = 0o600
         if let user {
             guard let account = Self.account(user) else {
                 throw CertStoreError(.usage, "there is no account \"\(user)\" on this machine", hint: "create it, or bind without --service-user")
             }
-            let temp = try FileSystem.writeTemporary(pem, beside: keyURL, mode: 0o400, sync: true)
-            guard chown(temp.path, account.uid, account.gid) == 0 else {
+            (owner, group, mode) = (account.uid, account.gid, 0o400)
+        }
+        return Contents(thumbprint: entry.thumbprint, cert: Array(certificate.pem.utf8), chain: Array(chain.map(\.pem).joined().utf8),
+                        key: try key.pkcs8PEM(), keyOwner: owner, keyGroup: group, keyMode: mode)
+    }
+
+    /// Which files of `version` differ from `desired` (empty: in line).
+    private func differences(_ desired: Contents, in version: URL) -> [String] {
+        func bytes(_ name: String) -> [UInt8]? { try? FileSystem.read(version.appendingPathComponent(name), limit: 1 << 20) }
+        var reasons: [String] = []
+        let thumbprint = bytes("thumbprint").map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+        if thumbprint != desired.thumbprint { return ["new certificate"] }
+        if bytes("cert.pem") != desired.cert { reasons.append("cert.pem") }
+        if bytes("chain.pem") != desired.chain { reasons.append("chain.pem") }
+        if bytes("fullchain.pem") != desired.fullchain { reasons.append("fullchain.pem") }
+        if var key = bytes("privkey.pem") {
+            if key != desired.key { reasons.append("privkey.pem") }
+            wipe(&key)
+        } else {
+            reasons.append("privkey.pem")
+        }
+        var info = stat()
+        let keyPath = version.appendingPathComponent("privkey.pem").path
+        if lstat(keyPath, &info) != 0 || (info.st_mode & S_IFMT) != S_IFREG || info.st_uid != desired.keyOwner
+            || (desired.keyGroup != nil && info.st_gid != desired.keyGroup!) || info.st_mode & 0o777 != desired.keyMode {
+            if !reasons.contains("privkey.pem") { reasons.append("privkey.pem owner or mode") }
+        }
+        return reasons
+    }
+
+    // MARK: bringing files in line (inside an operation's lock)
+
+    /// `certstore deploy`: brings every service's files in line now, as one operation (see
+    /// `OperationOutcome`); changes nothing, and lists no hook, when all is in line.
+    public func deploy(now: Date = Date()) throws -> OperationOutcome<Bool> {
+        try store.perform(now: now) { true }
+    }
+
+    /// Carries out `plans`. The caller holds the writer lock (see `CertificateStore.perform`). A failure
+    /// leaves the live files as they were and no half-written version behind.
+    func apply(_ plans: [Plan], bindings: ServiceBindings, now: Date) throws -> [Change] {
+        var changes: [Change] = []
+        for plan in plans {
+            switch plan.action {
+            case .inLine, .nothing, .keepOnlyKeyCopy:
+                continue
+            case .deploy(let reasons):
+                guard let chosen = plan.chosen else { continue }
+                let user = bindings.serviceUsers?[plan.service.rawValue]
+                var desired = try contents(of: chosen, service: plan.service, user: user)
+                defer { wipe(&desired.key) }
+                try deploy(desired, for: plan.service, user: user, now: now)
+                changes.append(Change(service: plan.service, oldThumbprint: plan.deployed, newThumbprint: chosen.thumbprint,
+                                      directory: currentLink(plan.service).path, reasons: reasons))
+            case .withdraw:
+                try withdraw(plan.service)
+                changes.append(Change(service: plan.service, oldThumbprint: plan.deployed, newThumbprint: nil,
+                                      directory: currentLink(plan.service).path, reasons: ["withdrawn: no bound certificate with a usable key"]))
+            }
+        }
+        return changes
+    }
+
+    private func deploy(_ desired: Contents, for service: ExchangeService, user: String?, now: Date) throws {
+        let folder = self.folder(service)
+        try FileSystem.ensureDirectory(directory, mode: 0o755)
+        try FileSystem.ensureDirectory(folder, mode: 0o755)
+        let stamp = now.compactStamp
+        var name = "v\(stamp)Z-\(desired.thumbprint.prefix(8))"
+        var suffix = 1
+        while FileSystem.exists(folder.appendingPathComponent(name)) { suffix += 1; name = "v\(stamp)Z-\(desired.thumbprint.prefix(8))-\(suffix)" }
+        let version = folder.appendingPathComponent(name, isDirectory: true)
+        try FileSystem.ensureDirectory(version, mode: 0o755)
+        var switched = false
+        // A version that was never switched to is removed again: it only holds copies of what the store holds.
+        defer { if !switched { removeVersion(name, in: folder) } }
+        try FileSystem.writeAtomically(desired.cert, to: version.appendingPathComponent("cert.pem"), mode: 0o644)
+        try FileSystem.writeAtomically(desired.chain, to: version.appendingPathComponent("chain.pem"), mode: 0o644)
+        try FileSystem.writeAtomically(desired.fullchain, to: version.appendingPathComponent("fullchain.pem"), mode: 0o644)
+        try FileSystem.writeAtomically(Array((desired.thumbprint + "\n").utf8), to: version.appendingPathComponent("thumbprint"), mode: 0o644)
+        let keyURL = version.appendingPathComponent("privkey.pem")
+        if let user, let group = desired.keyGroup {
+            let temp = try FileSystem.writeTemporary(desired.key, beside: keyURL, mode: desired.keyMode, sync: true)
+            guard chown(temp.path, desired.keyOwner, group) == 0 else {
                 let code = errno
                 unlink(temp.path)
                 throw FileSystem.posixError("give \(user) the key file", keyURL, code)
@@ -138,15 +250,16 @@ public struct ServiceFiles: Sendable {
             guard rename(temp.path, keyURL.path) == 0 else { throw FileSystem.posixError("rename into place", keyURL, errno) }
             try FileSystem.syncDirectory(version)
         } else {
-            try FileSystem.writeAtomically(pem, to: keyURL, mode: 0o600)
+            try FileSystem.writeAtomically(desired.key, to: keyURL, mode: 0o600)
         }
-        let previous = Self.linkTarget(folder.appendingPathComponent("current"))
+        let previous = liveVersion(service)
         try switchLink(folder: folder, to: name)
+        switched = true
         try prune(folder: folder, keep: [name, previous].compactMap { $0 })
     }
 
     private func withdraw(_ service: ExchangeService) throws {
-        let folder = directory.appendingPathComponent(service.rawValue, isDirectory: true)
+        let folder = self.folder(service)
         if FileSystem.exists(currentLink(service)) { try FileSystem.remove(currentLink(service)) }
         try prune(folder: folder, keep: [])
     }
@@ -172,17 +285,76 @@ public struct ServiceFiles: Sendable {
         return String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// Keeps the live version and the one that was live just before (a daemon may still be reading it);
-    /// removes every other version.
+    /// Keeps the live version and the one that was live just before (a daemon may still be reading it), and
+    /// every version holding the only copy of a private key; removes the other versions.
     private func prune(folder: URL, keep: [String]) throws {
-        let versions = try FileSystem.list(folder).filter { $0.hasPrefix("v") }.sorted()
         let keepSet = Set(keep)
-        for version in versions where !keepSet.contains(version) {
+        for version in try FileSystem.list(folder).sorted() where Self.isVersionName(version) && !keepSet.contains(version) {
             let url = folder.appendingPathComponent(version)
-            for file in try FileSystem.list(url) { try FileSystem.remove(url.appendingPathComponent(file)) }
-            rmdir(url.path)
+            var info = stat()
+            // Only real directories: a planted link must never lead the removal elsewhere.
+            guard lstat(url.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { continue }
+            if onlyKeyCopy(in: url) { continue }
+            removeVersion(version, in: folder)
         }
         try FileSystem.syncDirectory(folder)
+    }
+
+    /// Removes one version directory: its regular files, relative to the directory opened without following
+    /// links, then the directory itself.
+    private func removeVersion(_ name: String, in folder: URL) {
+        let parent = open(folder.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard parent >= 0 else { return }
+        defer { close(parent) }
+        let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        if let dir = fdopendir(dup(fd)) {
+            var names: [String] = []
+            while let entry = readdir(dir) {
+                let file = withUnsafePointer(to: entry.pointee.d_name) {
+                    $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+                }
+                if file != "." && file != ".." { names.append(file) }
+            }
+            closedir(dir)
+            for file in names {
+                var info = stat()
+                guard fstatat(fd, file, &info, AT_SYMLINK_NOFOLLOW) == 0, (info.st_mode & S_IFMT) != S_IFDIR else { continue }
+                unlinkat(fd, file, 0)
+            }
+        }
+        close(fd)
+        unlinkat(parent, name, AT_REMOVEDIR)
+    }
+
+    /// Whether `version/privkey.pem` holds a private key the store's `Keys/` no longer has: then it is the
+    /// only copy, and nothing may delete it. A file that is there but cannot be read as a key counts too
+    /// (what cannot be judged is not deleted).
+    func onlyKeyCopy(in version: URL) -> Bool {
+        let url = version.appendingPathComponent("privkey.pem")
+        guard FileSystem.exists(url) else { return false }
+        guard var bytes = try? FileSystem.read(url, limit: 1 << 20) else { return true }
+        defer { wipe(&bytes) }
+        guard let key = try? PrivateKey(storedKey: bytes, limits: store.limits) else { return true }
+        let identifier = key.publicKeyIdentifier
+        guard var stored = try? FileSystem.read(store.keyURL(identifier), limit: 1 << 20) else { return true }
+        defer { wipe(&stored) }
+        guard let storedKey = try? PrivateKey(storedKey: stored, limits: store.limits) else { return true }
+        return storedKey.publicKeyIdentifier != identifier
+    }
+
+    /// Versions of every service that hold the only copy of a private key: (service, the key file).
+    public func onlyKeyCopies() -> [(service: ExchangeService, keyFile: String)] {
+        ExchangeService.bindable.flatMap { service -> [(service: ExchangeService, keyFile: String)] in
+            let folder = self.folder(service)
+            return ((try? FileSystem.list(folder)) ?? []).sorted().compactMap { name in
+                let url = folder.appendingPathComponent(name)
+                var info = stat()
+                guard Self.isVersionName(name), lstat(url.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR,
+                      onlyKeyCopy(in: url) else { return nil }
+                return (service, url.appendingPathComponent("privkey.pem").path)
+            }
+        }
     }
 
     static func account(_ name: String) -> (uid: uid_t, gid: gid_t)? {

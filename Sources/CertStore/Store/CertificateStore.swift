@@ -38,12 +38,25 @@ public final class CertificateStore: Sendable {
     /// `--root`, else `$CERTSTORE_ROOT`, else `./Stores` when it exists, else `/var/lib/certstore`.
     public static func defaultRoot(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
                                    currentDirectory: String = FileManager.default.currentDirectoryPath) -> URL {
-        if let explicit, !explicit.isEmpty { return URL(fileURLWithPath: explicit, isDirectory: true) }
-        if let env = environment["CERTSTORE_ROOT"], !env.isEmpty { return URL(fileURLWithPath: env, isDirectory: true) }
+        chooseRoot(explicit: explicit, environment: environment, currentDirectory: currentDirectory).root
+    }
+
+    /// The store root and how it was chosen (`--root`, `$CERTSTORE_ROOT`, `./Stores in the current directory`,
+    /// `the default`), for messages that must say why a store is not where the user thinks.
+    public static func chooseRoot(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                                  currentDirectory: String = FileManager.default.currentDirectoryPath) -> (root: URL, source: String) {
+        if let explicit, !explicit.isEmpty { return (URL(fileURLWithPath: explicit, isDirectory: true), "--root") }
+        if let env = environment["CERTSTORE_ROOT"], !env.isEmpty { return (URL(fileURLWithPath: env, isDirectory: true), "$CERTSTORE_ROOT") }
         let local = URL(fileURLWithPath: currentDirectory, isDirectory: true).appendingPathComponent("Stores", isDirectory: true)
         var info = stat()
-        if stat(local.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { return local }
-        return URL(fileURLWithPath: "/var/lib/certstore", isDirectory: true)
+        if stat(local.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { return (local, "./Stores in the current directory") }
+        return (URL(fileURLWithPath: "/var/lib/certstore", isDirectory: true), "the default (no --root, no $CERTSTORE_ROOT, no ./Stores here)")
+    }
+
+    /// Whether the location exists on disk (a store was ever written here).
+    public var exists: Bool {
+        var info = stat()
+        return stat(directory.path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
     public var directory: URL { root.appendingPathComponent(location, isDirectory: true) }

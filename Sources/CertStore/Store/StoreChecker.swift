@@ -19,14 +19,16 @@ public struct StoreChecker: Sendable {
     public let store: CertificateStore
     public init(store: CertificateStore) { self.store = store }
 
-    public func run(repair: Bool) throws -> Report {
+    /// Checks the location; with `repair`, one operation (see `OperationOutcome`) that removes debris under the
+    /// lock and brings the service files in line afterwards.
+    public func run(repair: Bool, now: Date = Date()) throws -> OperationOutcome<Report> {
         guard FileSystem.exists(store.directory) else {
             var report = Report()
             report.findings.append(Finding(.unknown, check: "location-missing", object: store.directory.path,
                                            title: "no store location at \(store.directory.path)", detail: "nothing to check"))
-            return report
+            return .unchanged(report)
         }
-        return repair ? try store.withWriteLock { try check(repair: true) } : try check(repair: false)
+        return repair ? try store.perform(now: now) { try check(repair: true) } : .unchanged(try check(repair: false))
     }
 
     private func check(repair: Bool) throws -> Report {

@@ -27,12 +27,16 @@ public final class ChildProcess: @unchecked Sendable {
     public enum Termination: Sendable, Equatable {
         case exited(Int32)
         case signaled(Int32)
+        /// `waitpid` failed with this errno (ECHILD when SIGCHLD is ignored): how the child ended is unknown,
+        /// and never taken for success.
+        case unknown(Int32)
 
-        /// The exit status, or 128 + N for death by signal N, as a shell reports it.
-        public var shellStatus: Int32 {
+        /// The exit status, or 128 + N for death by signal N, as a shell reports it; nil when unknown.
+        public var shellStatus: Int32? {
             switch self {
             case .exited(let status): return status
             case .signaled(let signal): return 128 + signal
+            case .unknown: return nil
             }
         }
     }
@@ -64,8 +68,11 @@ public final class ChildProcess: @unchecked Sendable {
     /// Starts `executable` (a path; a bare name is looked up in `PATH`) with `arguments`.
     ///
     /// - Parameters:
+    ///   - executable: the program: a path, or a bare name looked up in `PATH`.
+    ///   - arguments: its arguments (without the program's name).
     ///   - environment: the child's whole environment (nil: certstore's own).
     ///   - currentDirectory: where the child starts (nil: certstore's working directory).
+    ///   - input: what the child reads on standard input.
     ///   - mergeErrors: standard error goes into the same pipe as standard output, interleaved as written.
     ///   - outputLimit: bytes kept of each stream; the rest is read and dropped.
     public init(executable: String, arguments: [String] = [], environment: [String: String]? = nil,
@@ -150,9 +157,13 @@ public final class ChildProcess: @unchecked Sendable {
         if case .data(let bytes) = input { startWriter(inPipe[1], bytes) }
         Thread { [self] in
             var raw: Int32 = 0
-            while waitpid(pid, &raw, 0) < 0 && errno == EINTR {}
+            var result = waitpid(pid, &raw, 0)
+            while result < 0 && errno == EINTR { result = waitpid(pid, &raw, 0) }
+            let failure = result < 0 ? errno : 0
             let signal = raw & 0x7F
-            lock.withLock { termination = signal == 0 ? .exited((raw >> 8) & 0xFF) : .signaled(signal) }
+            lock.withLock {
+                termination = failure != 0 ? .unknown(failure) : signal == 0 ? .exited((raw >> 8) & 0xFF) : .signaled(signal)
+            }
             exitedSignal.signal()
         }.start()
     }

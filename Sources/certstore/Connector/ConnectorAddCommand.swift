@@ -14,11 +14,12 @@ struct ConnectorAddCommand: ParsableCommand {
 
     func run() throws {
         try Failure.run(global) {
-            let store = try global.openStore()
+            let store = try global.openStore(.creating)
             let tlsName = try ConnectorSupport.tlsCertificateName(options, store: store)
-            let connector = try ConnectorManager(store: store).add(
+            let outcome = try ConnectorManager(store: store).add(
                 SendConnector(name: name, fqdn: options.fqdn, tlsCertificateName: tlsName, protocolLoggingLevel: options.protocolLogging))
-            ConnectorSupport.print(connector, store: store, format: global.format)
+            ConnectorSupport.print(outcome.value, store: store, format: global.format)
+            Consequences.report(outcome, store: store)
         }
     }
 }

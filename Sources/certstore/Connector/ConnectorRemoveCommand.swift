@@ -14,7 +14,10 @@ struct ConnectorRemoveCommand: ParsableCommand {
 
     func run() throws {
         try Failure.run(global) {
-            let removed = try ConnectorManager(store: try global.openStore()).remove(name)
+            let store = try global.openStore()
+            let outcome = try ConnectorManager(store: store).remove(name)
+            let removed = outcome.value
+            defer { Consequences.report(outcome, store: store) }
             if global.format == .json {
                 Terminal.out(JSONText.render(["removed": removed.name] as [String: Any]))
                 return

@@ -12,9 +12,14 @@ struct ConnectorResolveCommand: ParsableCommand {
             checking for a private key. Without one, it picks by FQDN: exact then wildcard names, key present, \
             Server Authentication, newest NotBefore first, CA-issued before self-signed.
 
-            Exit status: 0 the chosen certificate has a usable key; 1 it does, but a keyless twin shares its \
-            issuer and subject (the choice depends on store order); 2 no usable certificate (keyless, none \
-            found, or invalid syntax): outbound TLS fails; 3 the connector does not exist or the store cannot \
+            The verdict is the one `audit` gives for the connector: Works, NoCredentials (the chosen \
+            certificate has no usable key: KB 4495258), UnknownCredentials (it has a key but is not enabled for \
+            SMTP: KB 4051498), TlsCertificateNotFound, TlsCertificateNameSyntaxInvalid, or NoCertificate (no \
+            name and nothing qualifies for the FQDN).
+
+            Exit status, as audit's severity for the connector: 0 Works; 1 Works only by store order (a keyless \
+            twin shares its issuer and subject), or NoCertificate; 2 outbound TLS fails (NoCredentials, \
+            UnknownCredentials, not found, invalid syntax); 3 the connector does not exist or the store cannot \
             be read.
             """)
 
@@ -38,11 +43,15 @@ struct ConnectorResolveCommand: ParsableCommand {
             let store = try global.openStore()
             let connector = try ConnectorManager(store: store).connector(named: name)
             let selection = try ConnectorResolver(store: store).resolve(connector)
-            code = !selection.isUsable ? 2 : (selection.hasKeylessTwin ? 1 : 0)
+            let verdict = ConnectorVerdict(connector: connector, selection: selection, bindings: try BindingManager(store: store).bindings())
+            code = verdict.severity.exitCode
             if global.format == .json {
-                Terminal.out(JSONText.render(json(connector, selection)))
+                var object = json(connector, selection)
+                object["verdict"] = verdict.outcome.rawValue
+                object["usable"] = verdict.works
+                Terminal.out(JSONText.render(object))
             } else {
-                printText(connector, selection)
+                printText(connector, selection, verdict)
             }
         }
     }
@@ -68,7 +77,7 @@ struct ConnectorResolveCommand: ParsableCommand {
         ]
     }
 
-    private func printText(_ connector: SendConnector, _ selection: CertificateSelection) {
+    private func printText(_ connector: SendConnector, _ selection: CertificateSelection, _ verdict: ConnectorVerdict) {
         Terminal.out("Send connector:     \(connector.name)")
         Terminal.out("TlsCertificateName: \(connector.tlsCertificateName ?? "(none)")")
         if let fqdn = connector.fqdn { Terminal.out("Fqdn:               \(fqdn)") }
@@ -97,7 +106,10 @@ struct ConnectorResolveCommand: ParsableCommand {
         Terminal.out("Chosen: \(chosen.thumbprint) (HasPrivateKey: \(chosen.hasPrivateKey ? "True" : "False"))")
         if !chosen.hasPrivateKey {
             Terminal.out(Terminal.paint("CRITICAL:", .red) + " outbound TLS will fail with \"TLS negotiation failed with error NoCredentials\" (KB 4495258)")
+        } else if verdict.outcome == .unknownCredentials {
+            Terminal.out(Terminal.paint("CRITICAL:", .red) + " outbound TLS will fail with UnknownCredentials (KB 4051498): \(chosen.thumbprint) has a key but is not enabled for SMTP")
         }
+        Terminal.out("Verdict: \(verdict.outcome.rawValue)")
         if selection.hasKeylessTwin {
             let keyless = selection.twins.filter { !$0.hasPrivateKey }
             let keyed = selection.twins.filter(\.hasPrivateKey)

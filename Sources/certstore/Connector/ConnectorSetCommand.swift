@@ -30,14 +30,15 @@ struct ConnectorSetCommand: ParsableCommand {
         try Failure.run(global) {
             let store = try global.openStore()
             let tlsName = try ConnectorSupport.tlsCertificateName(options, store: store)
-            let connector = try ConnectorManager(store: store).set(name) { connector in
+            let outcome = try ConnectorManager(store: store).set(name) { connector in
                 if let fqdn = options.fqdn { connector.fqdn = fqdn }
                 if clearFqdn { connector.fqdn = nil }
                 if let tlsName { connector.tlsCertificateName = tlsName }
                 if clearTlsCertificateName { connector.tlsCertificateName = nil }
                 if let level = options.protocolLogging { connector.protocolLoggingLevel = level }
             }
-            ConnectorSupport.print(connector, store: store, format: global.format)
+            ConnectorSupport.print(outcome.value, store: store, format: global.format)
+            Consequences.report(outcome, store: store)
         }
     }
 }

@@ -21,8 +21,11 @@ struct DependencyAddCommand: ParsableCommand {
 
     func run() throws {
         try Failure.run(global) {
-            let dependency = try DependencyManager(store: try global.openStore()).add(
+            let store = try global.openStore()
+            let outcome = try DependencyManager(store: store).add(
                 application: application, thumbprint: try thumbprint.map(Thumbprint.init(parsing:)), tlsCertificateName: tlsCertificateName)
+            let dependency = outcome.value
+            defer { Consequences.report(outcome, store: store) }
             if global.format == .json {
                 Terminal.out(JSONText.render(["application": dependency.application, "thumbprint": dependency.thumbprint ?? NSNull(),
                                               "tlsCertificateName": dependency.tlsCertificateName ?? NSNull()] as [String: Any]))

@@ -17,8 +17,11 @@ struct DependencyRemoveCommand: ParsableCommand {
 
     func run() throws {
         try Failure.run(global) {
-            let removed = try DependencyManager(store: try global.openStore()).remove(
+            let store = try global.openStore()
+            let outcome = try DependencyManager(store: store).remove(
                 application: application, thumbprint: try thumbprint.map(Thumbprint.init(parsing:)))
+            let removed = outcome.value
+            defer { Consequences.report(outcome, store: store) }
             if global.format == .json {
                 Terminal.out(JSONText.render(["removed": removed.map { ["application": $0.application, "thumbprint": $0.thumbprint ?? NSNull(),
                                                                          "tlsCertificateName": $0.tlsCertificateName ?? NSNull()] as [String: Any] }]))

@@ -21,7 +21,10 @@ struct TrashEmptyCommand: ParsableCommand {
 
     func run() throws {
         try Failure.run(global) {
-            let deleted = try Trash(store: try global.openStore()).empty(olderThanDays: all ? nil : olderThan)
+            let store = try global.openStore()
+            let outcome = try Trash(store: store).empty(olderThanDays: all ? nil : olderThan)
+            let deleted = outcome.value
+            defer { Consequences.report(outcome, store: store) }
             if global.format == .json {
                 Terminal.out(JSONText.render(["deleted": deleted.map { ["id": $0.id, "thumbprint": $0.thumbprint] }] as [String: Any]))
                 return

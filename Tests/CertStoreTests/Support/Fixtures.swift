@@ -48,7 +48,7 @@ func runTool(_ executable: String, _ arguments: [String], environment: [String: 
     let stderr = String(decoding: result.standardError, as: UTF8.self)
     guard result.termination == .exited(0) else {
         throw ToolFailure(command: ([executable] + arguments).joined(separator: " "),
-                          status: result.termination.shellStatus, stderr: stderr)
+                          status: result.termination.shellStatus ?? -1, stderr: stderr)
     }
     return ToolOutput(stdout: stdout, stderr: stderr)
 }

@@ -29,7 +29,7 @@ struct TestStore {
     /// Imports fixture files (by name) or absolute paths.
     @discardableResult
     func importFiles(_ names: [String], options: Importer.Options = TestStore.options()) throws -> ImportResult {
-        try Importer(store: store).importFiles(names.map { $0.hasPrefix("/") ? $0 : fixtures.path($0) }, options: options)
+        try Importer(store: store).importFiles(names.map { $0.hasPrefix("/") ? $0 : fixtures.path($0) }, options: options).value
     }
 
     func entry(_ certificateFile: String, in storePath: StorePath = TestStore.my) throws -> StoreEntry? {

@@ -59,7 +59,7 @@ final class RunningProcess: @unchecked Sendable {
 
     func wait(timeout: Double = 60) -> CommandResult {
         let result = child.wait(timeout: timeout)
-        return CommandResult(arguments: displayArguments, status: result.termination.shellStatus,
+        return CommandResult(arguments: displayArguments, status: result.termination.shellStatus ?? -1,
                              stdoutData: result.standardOutput, stderrData: result.standardError,
                              timedOut: result.timedOut)
     }
