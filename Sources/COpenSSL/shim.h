@@ -91,6 +91,15 @@ static inline int shim_sk_PKCS12_SAFEBAG_num(const STACK_OF(PKCS12_SAFEBAG) *sk)
 static inline PKCS12_SAFEBAG *shim_sk_PKCS12_SAFEBAG_value(const STACK_OF(PKCS12_SAFEBAG) *sk, int i) { return sk_PKCS12_SAFEBAG_value(sk, i); }
 static inline void shim_sk_PKCS12_SAFEBAG_pop_free(STACK_OF(PKCS12_SAFEBAG) *sk) { sk_PKCS12_SAFEBAG_pop_free(sk, PKCS12_SAFEBAG_free); }
 
+/* An iteration count as a positive long; LONG_MAX (refused by every limit) for anything else. ASN1_INTEGER_get
+ * answers -1 for a value that does not fit in a long (2^64, say) and for -1 itself, which callers took for "no
+ * count" (a PKCS#12 MAC of 2^64 iterations was read as "no MAC"). */
+static inline long shim_iteration_count(const ASN1_INTEGER *value) {
+    int64_t count = 0;
+    if (value == NULL || !ASN1_INTEGER_get_int64(&count, value) || count < 1) return LONG_MAX;
+    return (long)count;
+}
+
 /*
  * Iteration count of a password-based encryption AlgorithmIdentifier (PKCS#5 v1.5/PKCS#12 PBE or
  * PBES2 with PBKDF2/scrypt-less). Returns -1 when the algorithm carries no readable count, so the
@@ -111,7 +120,7 @@ static inline long shim_pbe_iterations(const X509_ALGOR *alg) {
         if (pbe2->keyfunc != NULL && OBJ_obj2nid(pbe2->keyfunc->algorithm) == NID_id_pbkdf2) {
             PBKDF2PARAM *kdf = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBKDF2PARAM), pbe2->keyfunc->parameter);
             if (kdf != NULL) {
-                iter = ASN1_INTEGER_get(kdf->iter);
+                iter = shim_iteration_count(kdf->iter);
                 PBKDF2PARAM_free(kdf);
             }
         } else if (pbe2->keyfunc != NULL && OBJ_obj2nid(pbe2->keyfunc->algorithm) == NID_id_scrypt) {
@@ -133,7 +142,7 @@ static inline long shim_pbe_iterations(const X509_ALGOR *alg) {
     }
     PBEPARAM *pbe = ASN1_TYPE_unpack_sequence(ASN1_ITEM_rptr(PBEPARAM), (const ASN1_TYPE *)alg->parameter);
     if (pbe == NULL) return -1;
-    iter = ASN1_INTEGER_get(pbe->iter);
+    iter = shim_iteration_count(pbe->iter);
     PBEPARAM_free(pbe);
     return iter;
 }
@@ -158,7 +167,7 @@ static inline long shim_PKCS12_mac_iterations(const PKCS12 *p12) {
     const ASN1_INTEGER *iter = NULL;
     if (!PKCS12_mac_present(p12)) return -1;
     PKCS12_get0_mac(NULL, NULL, NULL, &iter, p12);
-    return iter == NULL ? 1 : ASN1_INTEGER_get(iter);
+    return iter == NULL ? 1 : shim_iteration_count(iter);
 }
 
 /* The friendlyName attribute of a bag: the BMPString's raw UTF-16BE octets (owned by the bag) and their count,

@@ -56,7 +56,7 @@ struct AuditCommand: ParsableCommand {
             case .prometheus: text = PrometheusExposition.render(report)
             case .json: text = JSONText.render(json(report)) + "\n"
             case .csv: text = csv(report)
-            case .table, .list: text = human(report, color: output == nil)
+            case .table, .list: text = Terminal.escapeControls(human(report, color: output == nil), keepingColor: output == nil && Terminal.stdoutIsTerminal && Terminal.colorAllowed)
             }
             if let output {
                 try OutputFile.write(Array(text.utf8), to: output, secret: false, overwrite: true)

@@ -26,7 +26,7 @@ struct BindingsCommand: ParsableCommand {
                                 "isDefaultSmtpCertificate": service == .smtp && bindings.defaultSmtpCertificate == thumbprint]
                     }
                 }
-                Terminal.out(JSONText.render(["defaultSmtpCertificate": bindings.defaultSmtpCertificate ?? NSNull(), "services": services] as [String: Any]))
+                Terminal.outRaw(JSONText.render(["defaultSmtpCertificate": bindings.defaultSmtpCertificate ?? NSNull(), "services": services] as [String: Any]))
                 return
             }
             var rows: [RecordWriter.Row] = []

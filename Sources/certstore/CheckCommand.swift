@@ -32,7 +32,7 @@ struct CheckCommand: ParsableCommand {
             defer { Consequences.report(outcome, store: store) }
             status = report.status
             if global.format == .json {
-                Terminal.out(JSONText.render([
+                Terminal.outRaw(JSONText.render([
                     "status": report.status.name, "exitCode": report.status.exitCode, "filesChecked": report.filesChecked,
                     "repaired": report.repaired,
                     "findings": report.findings.map { ["severity": $0.severity.name, "check": $0.check, "object": $0.object,

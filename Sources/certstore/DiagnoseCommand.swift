@@ -39,7 +39,7 @@ struct DiagnoseCommand: ParsableCommand {
                 Terminal.warn("\(result.malformedCount - result.malformed.count) more malformed lines skipped")
             }
             if global.format == .json {
-                Terminal.out(JSONText.render(json(result)))
+                Terminal.outRaw(JSONText.render(json(result)))
             } else {
                 printText(result)
             }
@@ -76,7 +76,7 @@ struct DiagnoseCommand: ParsableCommand {
 
     private func printText(_ result: ProtocolLogDiagnoser.Result) {
         let files = result.files.count == 1 ? "1 file" : "\(result.files.count) files"
-        Terminal.out("\(result.failures) TLS failure\(result.failures == 1 ? "" : "s") in \(files) (\(result.linesRead) rows, \(result.sessions) sessions" + (result.malformedCount > 0 ? ", \(result.malformedCount) malformed lines skipped" : "") + ")")
+        Terminal.out("\(result.failures) TLS failure\(result.failures == 1 ? "" : "s") in \(files) (\(result.linesRead) rows, \(result.sessions) sessions" + (result.malformedCount > 0 ? ", \(result.malformedCount) malformed lines skipped" : "") + (result.sessionsForgotten > 0 ? ", \(result.sessionsForgotten) sessions that never ended forgotten" : "") + ")")
         for group in result.groups {
             let d = group.diagnosis
             Terminal.out("")

@@ -33,7 +33,7 @@ struct DisableCommand: ParsableCommand {
             defer { Consequences.report(outcome, store: store) }
             for warning in result.warnings { Terminal.warn(warning) }
             if global.format == .json {
-                Terminal.out(JSONText.render([
+                Terminal.outRaw(JSONText.render([
                     "thumbprint": result.thumbprint, "servicesRemoved": result.unbound.map(\.rawValue),
                     "previousDefaultSmtpCertificate": result.previousDefault ?? NSNull(),
                     "defaultSmtpCertificate": result.newDefault ?? NSNull(), "warnings": result.warnings,

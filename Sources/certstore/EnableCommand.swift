@@ -62,7 +62,7 @@ struct EnableCommand: ParsableCommand {
                     "defaultSmtpCertificate": result.newDefault ?? NSNull(),
                     "warnings": result.warnings,
                 ]
-                Terminal.out(JSONText.render(object))
+                Terminal.outRaw(JSONText.render(object))
                 return
             }
             let added = result.newlyBound.map(\.rawValue).joined(separator: ", ")

@@ -22,7 +22,7 @@ enum Failure {
         // Line breaks in a message are layout; anything else that could drive a terminal is escaped.
         let message = error.message.split(separator: "\n", omittingEmptySubsequences: false).map { Terminal.sanitize(String($0)) }.joined(separator: "\n")
         Terminal.err(Terminal.paint("error:", .red, forStderr: true) + " " + (prefix.map { "\($0): " } ?? "") + message)
-        if let hint = error.hint { Terminal.err("hint: " + hint) }
+        if let hint = error.hint { Terminal.err("hint: " + hint) }  // escaped by Terminal.err, like everything on stderr
     }
 
     /// Runs a command body; a `CertStoreError` is reported and becomes its exit code. Checked first, before

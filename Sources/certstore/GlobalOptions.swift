@@ -30,7 +30,7 @@ struct GlobalOptions: ParsableArguments {
     /// path), so that a pasted suggestion acts on the store that was looked at.
     var commandPrefix: String {
         guard let root, !root.isEmpty else { return "certstore" }
-        return "certstore --root " + ShellWord.quote(CertificateStore.defaultRoot(explicit: root).standardizedFileURL.path)
+        return "certstore --root " + ShellQuote.quote(CertificateStore.defaultRoot(explicit: root).standardizedFileURL.path)
     }
 
     func storePath() throws -> StorePath {
@@ -71,7 +71,9 @@ struct GlobalOptions: ParsableArguments {
         }
         // A cold look at a big store parses thousands of certificates: show how far it is, on a terminal only.
         let progress = Terminal.Progress("reading certificates")
-        let (rootURL, source) = CertificateStore.chooseRoot(explicit: root)
+        // A ./Stores nobody named must pass the store rule (resolveRoot); the source is said when there is no store.
+        let rootURL = try CertificateStore.resolveRoot(explicit: root)
+        let source = CertificateStore.chooseRoot(explicit: root).source
         let store = CertificateStore(root: rootURL, location: path.location, limits: limits, lockTimeout: lockTimeout,
                                      parseProgress: { done, total in progress.update(done, total) })
         switch access {

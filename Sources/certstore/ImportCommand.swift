@@ -25,7 +25,7 @@ struct ImportCommand: ParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var passwords: PasswordOptions
 
-    @Option(help: ArgumentHelp("Friendly name for the imported certificates (under 64 characters).", valueName: "name"))
+    @Option(help: ArgumentHelp("Friendly name for the imported end-entity certificates, not for an issuing CA that comes with them (under 64 characters).", valueName: "name"))
     var friendlyName: String?
 
     @Flag(help: "Mark imported private keys exportable (export to PKCS#12 is refused otherwise, as on Windows).")
@@ -85,6 +85,10 @@ struct ImportCommand: ParsableCommand {
         if !result.committed {
             Terminal.err("nothing was imported: the store is unchanged (use --skip-invalid to import the other files)")
         }
+        for warning in result.warnings {
+            Terminal.err("warning: " + Terminal.sanitize(warning.message))
+            if let hint = warning.hint { Terminal.err("hint: " + hint) }
+        }
         switch global.format {
         case .json:
             let items = result.items.map { item -> [String: Any] in
@@ -92,13 +96,14 @@ struct ImportCommand: ParsableCommand {
                  "action": item.action.rawValue, "hasPrivateKey": item.hasPrivateKey]
             }
             let failures = result.failures.map { ["file": $0.file, "kind": $0.kind.rawValue, "message": $0.message, "hint": $0.hint ?? NSNull()] as [String: Any] }
+            let warnings = result.warnings.map { ["file": $0.file, "message": $0.message, "hint": $0.hint ?? NSNull()] as [String: Any] }
             let object: [String: Any] = [
-                "committed": result.committed, "items": items, "failures": failures,
+                "committed": result.committed, "items": items, "failures": failures, "warnings": warnings,
                 "summary": ["added": result.addedCount, "keyAdded": result.keyAddedCount,
                             "alreadyPresent": result.alreadyPresentCount, "updated": result.updatedCount, "failed": result.failures.count],
             ]
             if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
-                Terminal.out(String(decoding: data, as: UTF8.self))
+                Terminal.outRaw(String(decoding: data, as: UTF8.self))
             }
         default:
             let rows = result.items.map { item -> RecordWriter.Row in

@@ -23,7 +23,7 @@ struct ProbeCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("The service address, e.g. smtp://127.0.0.1:25.", valueName: "address"))
     var address: String
 
-    @Option(help: ArgumentHelp("Seconds to wait for the connection and each answer.", valueName: "seconds"))
+    @Option(help: ArgumentHelp("Seconds the whole probe may take (connection, greeting, STARTTLS, handshake).", valueName: "seconds"))
     var timeout: Double = 10
 
     @OptionGroup var global: GlobalOptions
@@ -50,7 +50,7 @@ struct ProbeCommand: ParsableCommand {
             status = result.severity
             let leaf = result.leaf
             if global.format == .json {
-                Terminal.out(JSONText.render([
+                Terminal.outRaw(JSONText.render([
                     "address": target.description, "service": target.service.rawValue, "status": result.severity.name,
                     "thumbprint": leaf.thumbprint, "subject": leaf.subjectString, "issuer": leaf.issuerString,
                     "notAfter": leaf.notAfter.map(RecordWriter.dateText) ?? NSNull(), "dnsNameList": leaf.dnsNameList,

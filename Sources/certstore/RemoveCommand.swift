@@ -41,7 +41,7 @@ struct RemoveCommand: ParsableCommand {
 
     private func reportFinished(_ entry: TrashEntry) throws {
         if global.format == .json {
-            Terminal.out(JSONText.render([
+            Terminal.outRaw(JSONText.render([
                 "thumbprint": entry.thumbprint, "subject": entry.subject, "store": entry.store, "allowed": true,
                 "blockers": [String](), "notes": [String](), "deletesKey": true, "dryRun": dryRun, "trashId": entry.id,
                 "finishedInterruptedRemoval": true,
@@ -71,7 +71,7 @@ struct RemoveCommand: ParsableCommand {
             }
             let trash = removal.trash
             if global.format == .json {
-                Terminal.out(JSONText.render([
+                Terminal.outRaw(JSONText.render([
                     "thumbprint": plan.entry.thumbprint, "subject": plan.entry.properties.subjectString, "store": plan.entry.store.description,
                     "allowed": plan.isAllowed, "blockers": plan.hardBlockers + plan.blockers, "notes": plan.notes,
                     "deletesKey": plan.deletesKey, "dryRun": dryRun, "trashId": trash?.id ?? NSNull(),

@@ -25,7 +25,7 @@ struct ShowCommand: ParsableCommand {
             let row = columns.map { (name: $0.name, jsonKey: $0.jsonKey, value: $0.value(of: entry, context: context)) }
             let format = global.format == .table && property.isEmpty ? .list : global.format
             if format == .json {
-                Terminal.out(RecordWriter.jsonObject(row))
+                Terminal.outRaw(RecordWriter.jsonObject(row))
             } else {
                 RecordWriter(format: format).write([row], columns: columns.map(\.name))
             }

@@ -21,13 +21,45 @@ enum Terminal {
         return "\u{1B}[\(color.rawValue)m\(text)\u{1B}[0m"
     }
 
+    /// Human-readable output: control characters from names, file names, error texts are escaped here, on the
+    /// way out, whatever the caller built (`escapeControls`).
     static func out(_ text: String, terminator: String = "\n") {
+        FileHandle.standardOutput.write(Data((escapeControls(text, keepingColor: stdoutIsTerminal && colorAllowed) + terminator).utf8))
+    }
+
+    /// Machine-readable output written as it is: JSON (which escapes C0 itself and keeps other characters exact).
+    static func outRaw(_ text: String, terminator: String = "\n") {
         FileHandle.standardOutput.write(Data((text + terminator).utf8))
     }
 
     static func err(_ text: String) {
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+        FileHandle.standardError.write(Data((escapeControls(text, keepingColor: stderrIsTerminal && colorAllowed) + "\n").utf8))
     }
+
+    /// `sanitize` for whole messages: line breaks stay (they are layout), and when colour is on, the colour
+    /// sequences `paint` writes stay too (only those: nothing that moves the cursor, clears, or sets a title).
+    /// Every other control character (ESC, BEL, CR, C1, …) is written as `\xNN`.
+    static func escapeControls(_ text: String, keepingColor: Bool) -> String {
+        if text.utf8.allSatisfy({ ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x0A }) { return text }
+        var out = ""
+        var scalars = Substring(text).unicodeScalars[...]
+        while let scalar = scalars.first {
+            if scalar == "\u{1B}", keepingColor, let sequence = colorSequences.first(where: { scalars.starts(with: $0.unicodeScalars) }) {
+                out += sequence
+                scalars = scalars.dropFirst(sequence.unicodeScalars.count)
+                continue
+            }
+            scalars = scalars.dropFirst()
+            if scalar == "\n" || scalar.properties.generalCategory != .control {
+                out.unicodeScalars.append(scalar)
+            } else {
+                out += scalar.value < 0x100 ? String(format: "\\x%02X", scalar.value) : String(format: "\\u%04X", scalar.value)
+            }
+        }
+        return out
+    }
+
+    private static let colorSequences = ["\u{1B}[0m"] + [Color.red, .yellow, .green, .bold, .dim].map { "\u{1B}[\($0.rawValue)m" }
 
     static func warn(_ text: String) {
         err(paint("warning:", .yellow, forStderr: true) + " " + text)

@@ -1,3 +1,4 @@
+import COpenSSL
 import Foundation
 import Testing
 @testable import CertStore
@@ -55,7 +56,9 @@ struct CertificateTests {
                 #"CN="web;01", STREET=1 Main St, S=WA, OID.2.5.4.15=Private Organization, E=admin@contoso.com, O=Zürich AG, DC=contoso, DC=com"#)
     }
 
-    @Test("BMPString and T61String values are converted to Unicode", arguments: ["bmp.pem", "t61.pem"])
+    /// t61.pem holds Latin-1 bytes (not UTF-8), t61-utf8.pem the UTF-8 bytes of the same names: Windows decodes
+    /// a T61String as UTF-8 when its bytes are valid UTF-8, else as Latin-1.
+    @Test("BMPString and T61String values are converted to Unicode", arguments: ["bmp.pem", "t61.pem", "t61-utf8.pem"])
     func stringTypes(file: String) throws {
         let properties = try Fixtures.get().certificate(file).properties()
         #expect(properties.subjectString == "CN=Zürich Straße, O=Ünïcödé")
@@ -325,5 +328,109 @@ struct InventoryParseTests {
         }
         let error = try #require(throws: CertStoreError.self) { try Certificate(inventoryDER: input, decoder: PublicKeyDecoder()) }
         #expect(error.kind == .badData)
+    }
+}
+
+/// `Certificate(taking:)` owns the `X509*` it is given from the first line: when it cannot encode it, it
+/// frees it rather than leak it. Seen through OpenSSL's ex_data free callback, which runs when the object
+/// is freed (for every X509; only the one carrying our marker counts).
+@Suite("Certificate(taking:) ownership")
+struct CertificateOwnershipTests {
+    @Test("an X509 that does not encode is freed when Certificate(taking:) throws")
+    func takingFreesOnFailure() throws {
+        let counter = UnsafeMutablePointer<Int>.allocate(capacity: 1)
+        counter.initialize(to: 0)
+        defer { counter.deallocate() }
+        let index = CRYPTO_get_ex_new_index(CRYPTO_EX_INDEX_X509, 0, counter, nil, nil) { _, pointer, _, _, _, argp in
+            guard let pointer, let argp, pointer == argp else { return }
+            argp.assumingMemoryBound(to: Int.self).pointee += 1
+        }
+        #expect(index >= 0)
+        defer { CRYPTO_free_ex_index(CRYPTO_EX_INDEX_X509, index) }
+        // A fresh X509 has no signature algorithm, validity or key: i2d_X509 fails on it.
+        let x509 = try #require(X509_new())
+        #expect(X509_set_ex_data(x509, index, counter) == 1)
+        #expect(throws: CertStoreError.self) { _ = try Certificate(taking: x509) }
+        ERR_clear_error()
+        #expect(counter.pointee == 1, "the X509 was not freed")
+    }
+}
+
+/// Names Windows prints differently from a naive reading: attribute types it has names for, T61String
+/// bytes that are UTF-8, and values that are not strings (`#` and the hex of their DER, never quoted).
+/// The certificate is made with OpenSSL's own API (the openssl command line cannot put a SEQUENCE or raw
+/// T61String bytes into a name); its signature is real but irrelevant here.
+@Suite("Windows name strings")
+struct WindowsNameStringTests {
+    /// One attribute: dotted OID, ASN.1 string type (V_ASN1_…), value bytes as encoded.
+    typealias Entry = (oid: String, type: Int32, bytes: [UInt8])
+
+    /// A self-signed certificate (other.key) whose subject has one RDN per entry, in this order.
+    static func certificate(subject entries: [Entry]) throws -> Certificate {
+        let key = try Fixtures.get().key("other.key")
+        let x509 = try #require(X509_new())
+        defer { X509_free(x509) }
+        let name = try #require(X509_NAME_new())
+        defer { X509_NAME_free(name) }
+        for entry in entries {
+            let object = try #require(OBJ_txt2obj(entry.oid, 1))
+            defer { ASN1_OBJECT_free(object) }
+            let added = entry.bytes.withUnsafeBufferPointer {
+                X509_NAME_add_entry_by_OBJ(name, object, entry.type, $0.baseAddress, Int32($0.count), -1, 0)
+            }
+            try #require(added == 1)
+        }
+        try #require(X509_set_version(x509, 2) == 1)
+        try #require(ASN1_INTEGER_set(X509_get_serialNumber(x509), 7) == 1)
+        try #require(X509_set_subject_name(x509, name) == 1 && X509_set_issuer_name(x509, name) == 1)
+        try #require(X509_gmtime_adj(X509_getm_notBefore(x509), 0) != nil)
+        try #require(X509_gmtime_adj(X509_getm_notAfter(x509), 86_400) != nil)
+        try #require(X509_set_pubkey(x509, key.pkey) == 1)
+        try #require(X509_sign(x509, key.pkey, EVP_sha256()) > 0)
+        var out: UnsafeMutablePointer<UInt8>? = nil
+        let length = i2d_X509(x509, &out)
+        try #require(length > 0)
+        defer { shim_OPENSSL_free(out) }
+        return try Certificate(der: Array(UnsafeBufferPointer(start: out, count: Int(length))))
+    }
+
+    static let entries: [Entry] = [
+        ("2.5.4.6", V_ASN1_PRINTABLESTRING, Array("US".utf8)),
+        ("2.5.4.46", V_ASN1_PRINTABLESTRING, Array("qual-1".utf8)),
+        ("2.5.4.24", V_ASN1_NUMERICSTRING, Array("12345".utf8)),
+        ("2.23.133.2.1", V_ASN1_UTF8STRING, Array("id:49465800".utf8)),
+        ("2.23.133.2.2", V_ASN1_UTF8STRING, Array("SLB9670".utf8)),
+        ("2.23.133.2.3", V_ASN1_UTF8STRING, Array("id:0D".utf8)),
+        ("2.5.4.10", V_ASN1_T61STRING, Array("Zürich AG".utf8)),              // UTF-8 bytes in a T61String
+        ("2.5.4.11", V_ASN1_T61STRING, [0x5A, 0xFC, 0x72, 0x69, 0x63, 0x68]),  // Latin-1 "Zürich"
+        ("1.2.3.4", V_ASN1_SEQUENCE, [0x30, 0x03, 0x02, 0x01, 0x05]),          // not a string: the whole DER
+        ("2.5.4.3", V_ASN1_UTF8STRING, Array("#not-hex".utf8)),                // a string that starts with #
+    ]
+
+    static let expected = ##"CN="#not-hex", OID.1.2.3.4=#3003020105, OU=Zürich, O=Zürich AG, TPMVersion=id:0D, "##
+        + "TPMModel=SLB9670, TPMManufacturer=id:49465800, X21Address=12345, dnQualifier=qual-1, C=US"
+
+    @Test("Windows labels, T61String as UTF-8 or Latin-1, a non-string value as # and hex, unquoted")
+    func windowsForm() throws {
+        let certificate = try Self.certificate(subject: Self.entries)
+        #expect(certificate.properties().subjectString == Self.expected)
+        // A listing parses differently (null-provider context): the same string.
+        #expect(try Certificate.listingProperties(der: certificate.der).subjectString == Self.expected)
+        let sequence = try #require(certificate.properties().subject.rdns.first { $0.first?.oid == "1.2.3.4" }?.first)
+        #expect(sequence.value == "#3003020105" && sequence.isHexEncoded)
+    }
+
+    @Test("the store index keeps which values are # and hex")
+    func indexRoundTrip() throws {
+        let properties = try Self.certificate(subject: Self.entries).properties()
+        let stamp = FileStamp(device: 1, inode: 2, size: 3, modified: 4, changed: 5)
+        let record = StoreIndex.Record(cer: stamp, json: nil, key: nil, keyStatus: .missing, properties: properties,
+                                       storeProperties: StoreProperties(friendlyName: "", archived: false, exportable: true,
+                                                                        importedAt: nil, source: nil))
+        let url = try Scratch.makeDirectory("index").appendingPathComponent("My.index")
+        try Data(StoreIndex.encode([record])).write(to: url)
+        let back = try #require(StoreIndex.load(url)[properties.thumbprint])
+        #expect(back.properties == properties)
+        #expect(DistinguishedName(back.properties.subject.rdns).windowsString == Self.expected)
     }
 }

@@ -44,6 +44,24 @@ struct ImporterTests {
                 == (try t.fixtures.bytes("leaf.der")))
     }
 
+    /// `--friendly-name` names what the file is for: its end-entity certificate(s), never the issuing CA that
+    /// came along — whether the CA is new or was already in the store. A file of CA certificates alone (a root
+    /// imported with a name) gives it to them.
+    @Test("--friendly-name goes to the end-entity certificate, not to the CA that came with it", arguments: [false, true])
+    func friendlyNameForEndEntityOnly(caAlreadyStored: Bool) throws {
+        let t = try TestStore()
+        if caAlreadyStored {
+            try t.importFiles(["ca.pem"], options: TestStore.options { $0.friendlyName = "Contoso Root" })
+            #expect(try t.entry("ca.pem", in: TestStore.ca)?.storeProperties.friendlyName == "Contoso Root")
+        }
+        let result = try t.importFiles(["chain.pfx"], options: TestStore.options { $0.friendlyName = "Mail 2026" })
+        #expect(result.committed)
+        #expect(try t.entry("leaf.pem")?.storeProperties.friendlyName == "Mail 2026")
+        #expect(try t.entry("ca.pem", in: TestStore.ca)?.storeProperties.friendlyName == (caAlreadyStored ? "Contoso Root" : ""))
+        let caItem = try #require(result.items.first { $0.thumbprint == (try? t.fixtures.certificate("ca.pem").thumbprint) })
+        #expect(caItem.action == (caAlreadyStored ? .alreadyPresent : .added))
+    }
+
     @Test("the stored key file is unencrypted PKCS#8 of the imported key")
     func storedKey() throws {
         let t = try TestStore()
@@ -339,7 +357,7 @@ struct ImporterTests {
         let t = try TestStore()
         try t.importFiles(["chain.pfx"], options: TestStore.options { $0.friendlyName = "Exchange 2025" })
         #expect(try t.entry("leaf.pem")?.storeProperties.friendlyName == "Exchange 2025")
-        #expect(try t.entry("ca.pem", in: TestStore.ca)?.storeProperties.friendlyName == "Exchange 2025")
+        #expect(try t.entry("ca.pem", in: TestStore.ca)?.storeProperties.friendlyName == "")   // the CA keeps its own (none)
 
         for bad in [String(repeating: "x", count: 64), "tab\there"] {
             let error = try #require(throws: CertStoreError.self) {

@@ -110,6 +110,37 @@ struct StoreIndexTests {
         #expect(StoreIndex.load(url).count == 2)
     }
 
+    /// An index whose checksum is right but one of whose strings claims a length of 2⁶³ or more (a crafted
+    /// file): the listing ignores the index and rebuilds it, it never traps.
+    @Test("an index with a crafted string length of 2^63 or more is ignored and rebuilt", arguments: ["thumbprint", "identifier"])
+    func craftedStringLength(field: String) throws {
+        let t = try indexedStore()
+        let url = StoreIndex.url(t.store, TestStore.my)
+        let leaf = try t.fixtures.certificate("leaf.pem").thumbprint
+        var record = ByteWriter()
+        if field == "thumbprint" {
+            record.varint(1 << 63)
+        } else {
+            record.string(leaf)
+            record.stamp(FileStamp(device: 1, inode: 2, size: 3, modified: 4, changed: 5))
+            record.bool(false); record.bool(false)
+            record.varint(UInt64.max)
+        }
+        record.raw([UInt8](repeating: 0x41, count: 16))
+        var body = ByteWriter()
+        body.raw(StoreIndex.magic)
+        body.string(String(decoding: StoreIndex.schema, as: UTF8.self))
+        body.varint(1)
+        body.varint(UInt64(record.bytes.count))
+        body.raw(record.bytes)
+        try Data(body.bytes + Digest.sha256(body.bytes)).write(to: url)
+        #expect(StoreIndex.load(url).isEmpty)
+        #expect(try t.store.entries(in: TestStore.my).entries.count == 2)
+        #expect(StoreIndex.load(url).count == 2)
+        var reader = ByteReader([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0x41])
+        #expect(throws: ByteReader.Truncated.self) { try reader.string() }
+    }
+
     @Test("the codec round-trips every property, including odd names and empty optionals")
     func codecRoundTrip() throws {
         let fixtures = try Fixtures.get()

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CertStore
 
 /// Bad input never changes the store: every path, mode and byte under the root is the same afterwards.
 @Suite("bad input")
@@ -109,5 +110,33 @@ struct BadInputTests {
         try certstore(expecting: 65, ["import", f.modernPFX.path, "--password-file", f.wrongPasswordFile.path] + t.rootArgs)
         #expect(!FileManager.default.fileExists(atPath: t.root.path),
                 "created: \((try? DirectorySnapshot.take(t.root).entries.keys.sorted()) ?? [])")
+    }
+}
+
+/// An input file the user running certstore cannot read: exit 66 (input unreadable, as the manual says), with
+/// a hint about that file, not about the store's owner. Run as `nobody` through setpriv (needs root).
+@Suite("unreadable input")
+struct UnreadableInputTests {
+    @Test("import of a file nobody may read, run as nobody: exit 66, the hint is about the file",
+          .enabled(if: geteuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")))
+    func unreadableInput() throws {
+        let f = try Fixtures.get()
+        let t = try TestDirectory("unreadable-input")
+        try FileManager.default.createDirectory(at: t.root, withIntermediateDirectories: true)
+        let input = t.root.appendingPathComponent("in.pem")
+        try FileManager.default.copyItem(at: f.expired.certificate, to: input)
+        chmod(input.path, 0o600)
+        let storeRoot = t.root.appendingPathComponent("nobody-store")
+        try FileManager.default.createDirectory(at: storeRoot, withIntermediateDirectories: true)
+        chown(storeRoot.path, 65534, 65534)
+        chmod(t.root.path, 0o755)
+        let binary = try CertStoreCLI.requireBinary()
+        let result = try ChildProcess(executable: "/usr/bin/setpriv",
+                                      arguments: ["--reuid=65534", "--regid=65534", "--clear-groups", binary.path,
+                                                  "import", input.path, "--root", storeRoot.path]).wait(timeout: 60)
+        let stderr = String(decoding: result.standardError, as: UTF8.self)
+        #expect(result.termination == .exited(66), "\(stderr)")
+        #expect(stderr.contains("in.pem"), "\(stderr)")
+        #expect(!stderr.contains("store's owner"), "\(stderr)")
     }
 }

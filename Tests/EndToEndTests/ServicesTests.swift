@@ -294,7 +294,7 @@ struct ServicesTests {
 
     static let nobody: (uid: uid_t, gid: gid_t)? = getpwnam("nobody").map { ($0.pointee.pw_uid, $0.pointee.pw_gid) }
 
-    @Test("--service-user nobody: privkey.pem 0400 owned by nobody:nogroup; \"\" gives it back; an unknown account is refused (64) and nothing changes",
+    @Test("--service-user nobody: privkey.pem 0440 root:nogroup (E: never the daemon's own file); \"\" gives it back; an unknown account is refused (64) and nothing changes",
           .enabled(if: getuid() == 0 && ServicesTests.nobody != nil, "needs root (chown) and the nobody account"))
     func serviceUser() throws {
         let nobody = try #require(Self.nobody)
@@ -306,7 +306,7 @@ struct ServicesTests {
         let given = try m.enable(cert, "SMTP", ["--service-user", "nobody"])
         #expect(given.stderr.contains("SMTP now presents \(cert.thumbprint) (was \(cert.thumbprint))"), "\(given)")
         #expect(!given.stderr.contains("IMAP now presents"), "only the services named get the account")
-        try m.expectServiceFiles("SMTP", hold: cert, keyOwner: nobody.uid, keyMode: 0o400)
+        try m.expectServiceFiles("SMTP", hold: cert, keyOwner: geteuid(), keyMode: 0o440)
         var info = stat()
         #expect(stat(m.file("SMTP", "privkey.pem").path, &info) == 0 && info.st_gid == nobody.gid, "the account's primary group")
         #expect(stat(m.file("SMTP", "cert.pem").path, &info) == 0 && info.st_uid == geteuid(), "only the key changes hands")
@@ -317,7 +317,7 @@ struct ServicesTests {
         // A later switch keeps the account.
         let next = try m.add("mail-next")
         try m.enable(next, "SMTP", ["--overwrite-default"])
-        try m.expectServiceFiles("SMTP", hold: next, keyOwner: nobody.uid, keyMode: 0o400)
+        try m.expectServiceFiles("SMTP", hold: next, keyOwner: geteuid(), keyMode: 0o440)
 
         let before = try DirectorySnapshot.take(m.t.root)
         let unknown = try m.enable(next, "SMTP", ["--service-user", "no-such-account-\(getpid())"], expecting: 64)
@@ -333,7 +333,7 @@ struct ServicesTests {
     @Test("audit: CRITICAL service-key-unreadable when the key file's owner is changed by hand; deploy fixes it",
           .enabled(if: getuid() == 0 && ServicesTests.nobody != nil, "needs root (chown) and the nobody account"))
     func serviceKeyUnreadable() throws {
-        let nobody = try #require(Self.nobody)
+        _ = try #require(Self.nobody)
         let m = try Machine("svc-unreadable")
         let cert = try m.add("mail")
         try m.enable(cert, "SMTP", ["--service-user", "nobody"])
@@ -350,7 +350,7 @@ struct ServicesTests {
 
         let deploy = try certstore(expecting: 0, ["deploy"] + m.args)
         #expect(deploy.stderr.contains("SMTP now presents \(cert.thumbprint) (was \(cert.thumbprint))"), "\(deploy)")
-        try m.expectServiceFiles("SMTP", hold: cert, keyOwner: nobody.uid, keyMode: 0o400)
+        try m.expectServiceFiles("SMTP", hold: cert, keyOwner: geteuid(), keyMode: 0o440)
         let (fixed, fixedFindings) = try m.audit()
         #expect(!fixedFindings.contains { $0["check"] as? String == "service-key-unreadable" }, "\(fixed)")
     }
@@ -358,7 +358,7 @@ struct ServicesTests {
     @Test("audit's fix for a service key its account cannot read (mode 000 by hand) is deploy, and deploy does fix it",
           .enabled(if: getuid() == 0 && ServicesTests.nobody != nil, "needs root (chown) and the nobody account"))
     func serviceKeyModeLost() throws {
-        let nobody = try #require(Self.nobody)
+        _ = try #require(Self.nobody)
         let m = try Machine("svc-mode000")
         let cert = try m.add("mail")
         try m.enable(cert, "SMTP", ["--service-user", "nobody"])
@@ -366,7 +366,7 @@ struct ServicesTests {
         let (broken, findings) = try m.audit()
         #expect(findings.contains { $0["check"] as? String == "service-key-unreadable" }, "\(broken)")
         try certstore(expecting: 0, ["deploy"] + m.args)
-        try m.expectServiceFiles("SMTP", hold: cert, keyOwner: nobody.uid, keyMode: 0o400)
+        try m.expectServiceFiles("SMTP", hold: cert, keyOwner: geteuid(), keyMode: 0o440)
         let (after, afterFindings) = try m.audit()
         #expect(!afterFindings.contains { $0["check"] as? String == "service-key-unreadable" }, "\(after)")
     }
@@ -425,10 +425,11 @@ struct ServicesTests {
 
         // A hook runs after the lock is released: a writer it starts (on CERTSTORE_ROOT) does not wait for it.
         let nested = m.t.path("nested.out")
-        try m.installHooks([(name: "30-nested", body: "\"$SVC_CERTSTORE\" deploy --lock-timeout 2 > '\(nested.path)' 2>&1; echo \"exit $?\" >> '\(nested.path)'", mode: 0o755)])
-        try Data().write(to: log)
+        // (Hooks get a clean environment, F of issue 13: the binary's path is written into the hook.)
         let binary = try CertStoreCLI.requireBinary().path
-        let disabled = try certstore(expecting: 0, ["disable", b.thumbprint] + m.args, environment: ["SVC_CERTSTORE": binary])
+        try m.installHooks([(name: "30-nested", body: "'\(binary)' deploy --lock-timeout 2 > '\(nested.path)' 2>&1; echo \"exit $?\" >> '\(nested.path)'", mode: 0o755)])
+        try Data().write(to: log)
+        let disabled = try certstore(expecting: 0, ["disable", b.thumbprint] + m.args)
         #expect(Self.logLines(log).map { [$0[0], $0[1], $0[2], $0[3]] } == [["10-first", "IIS", b.thumbprint, a.thumbprint], ["20-second", "IIS", b.thumbprint, a.thumbprint]])
         let nestedText = (try? String(contentsOf: nested, encoding: .utf8)) ?? ""
         #expect(nestedText.contains("Service files are in line with the bindings.") && nestedText.hasSuffix("exit 0\n"), "\(nestedText)\n\(disabled)")

@@ -29,6 +29,13 @@ public struct Auditor: Sendable {
                                            detail: "nothing can be audited: the location directory does not exist or cannot be read; point --root (or CERTSTORE_ROOT) at the store root"))
             return report
         }
+        // A location someone else can write is not read at all: what it holds could have been planted.
+        let trust = store.trustFindings()
+        report.findings += trust.store + trust.index
+        if !trust.store.isEmpty {
+            report.findings.sort { $0.severity != $1.severity ? $0.severity > $1.severity : $0.object < $1.object }
+            return report
+        }
         let my = StorePath(trustedLocation: store.location, store: "My")
         var problems: [StoreProblem] = []
         var stores: [String: [StoreEntry]] = [:]
@@ -168,7 +175,7 @@ public struct Auditor: Sendable {
             report.connectors.append(.init(name: connector.name, status: selection.status, thumbprint: selection.chosen?.thumbprint,
                                            usable: verdict.works, keylessTwin: selection.hasKeylessTwin, outcome: verdict.outcome))
             let label = "send connector \"\(connector.name)\""
-            let setName = "certstore connector set \(ShellWord.quote(connector.name))"
+            let setName = "certstore connector set \(ShellQuote.quote(connector.name))"
             let keyed = selection.twins.filter(\.hasPrivateKey)
             // Certificates in My that would do: a usable key, enabled for SMTP (newest first).
             let smtpReady = context.personal.filter { $0.hasPrivateKey && context.bindings.thumbprints(for: .smtp).contains($0.thumbprint) }
@@ -398,7 +405,7 @@ public struct Auditor: Sendable {
                 report.findings.append(Finding(.warning, check: "dependency-missing-certificate", object: thumbprint,
                     title: "\"\(dependency.application)\" depends on a certificate that is not in the store",
                     detail: "\(thumbprint) is registered as used by \"\(dependency.application)\" but is in no store of \(store.location)",
-                    fix: trashID(of: thumbprint).map { ["certstore restore \($0)"] } ?? ["certstore dependency remove \(ShellWord.quote(dependency.application)) \(thumbprint)"]))
+                    fix: trashID(of: thumbprint).map { ["certstore restore \($0)"] } ?? ["certstore dependency remove \(ShellQuote.quote(dependency.application)) \(thumbprint)"]))
             }
             if let text = dependency.tlsCertificateName, let name = try? TLSCertificateName(parsing: text) {
                 let selection = context.resolver.resolve(name: name)
@@ -429,6 +436,12 @@ public struct Auditor: Sendable {
                 continue
             }
             let user = context.bindings.serviceUsers?[service.rawValue]
+            for (path, problem) in files.exposedKeys(service, user: user) {
+                report.findings.append(Finding(.critical, check: "service-key-exposed", object: path,
+                    title: "a deployed \(service.rawValue) private key is open to other users",
+                    detail: "\(problem); anyone who can read it can impersonate this server; deploy tightens the live and the kept version",
+                    fix: ["certstore deploy"]))
+            }
             if let user, plan.deployed != nil, let problem = Self.unreadableKey(files.currentLink(service).appendingPathComponent("privkey.pem").path, user: user) {
                 report.findings.append(Finding(.critical, check: "service-key-unreadable", object: object,
                     title: "\(service.rawValue)'s account \(user) cannot read its private key (UnknownCredentials, KB 4051498)",

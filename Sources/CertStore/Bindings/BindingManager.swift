@@ -93,6 +93,7 @@ public struct BindingManager: Sendable {
         return try store.perform(now: now) {
             var bindings = try store.read(ServiceBindings.self)
             if let asked, bindings.defaultSmtpCertificate != asked {
+                // A refusal (2), not "store busy" (75): the store was free, the answer no longer fits it.
                 throw CertStoreError(.refused, "the default SMTP certificate changed while the question was open; nothing was changed",
                                      hint: "run the command again")
             }

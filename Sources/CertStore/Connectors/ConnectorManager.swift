@@ -21,7 +21,7 @@ public struct ConnectorManager: Sendable {
             var document = try store.read(SendConnectors.self)
             if document.connector(named: checked.name) != nil {
                 throw CertStoreError(.refused, "a send connector named \"\(checked.name)\" exists already",
-                                     hint: "change it with `certstore connector set \"\(checked.name)\" …`")
+                                     hint: "change it with `certstore connector set \(ShellQuote.quote(checked.name)) …`")
             }
             document.sendConnectors.append(checked)
             try store.write(document)

@@ -97,9 +97,16 @@ public final class Certificate: @unchecked Sendable {
         try Certificate(inventoryDER: der, decoder: PublicKeyDecoder()).properties()
     }
 
-    /// Takes over one reference to an `X509*` (from PEM, PKCS#7 or PKCS#12 parsing).
+    /// Takes over one reference to an `X509*` (from PEM, PKCS#7 or PKCS#12 parsing), also when it throws:
+    /// the reference is then released.
     convenience init(taking x509: OpaquePointer) throws {
-        let der = try derEncode("i2d_X509") { i2d_X509(x509, $0) }
+        let der: [UInt8]
+        do {
+            der = try derEncode("i2d_X509") { i2d_X509(x509, $0) }
+        } catch {
+            X509_free(x509)
+            throw error
+        }
         self.init(owning: x509, der: der)
     }
 
@@ -333,7 +340,8 @@ public final class Certificate: @unchecked Sendable {
             guard let entry = X509_NAME_get_entry(name, i),
                   let object = X509_NAME_ENTRY_get_object(entry),
                   let data = X509_NAME_ENTRY_get_data(entry) else { continue }
-            let attribute = NameAttribute(oid: objectText(object, numeric: true), value: Self.stringValue(data))
+            let (value, isHexEncoded) = Self.attributeValue(data)
+            let attribute = NameAttribute(oid: objectText(object, numeric: true), value: value, isHexEncoded: isHexEncoded)
             let set = X509_NAME_ENTRY_set(entry)
             if set == lastSet, !rdns.isEmpty { rdns[rdns.count - 1].append(attribute) } else { rdns.append([attribute]) }
             lastSet = set
@@ -341,17 +349,45 @@ public final class Certificate: @unchecked Sendable {
         return rdns
     }
 
-    /// Converts BMPString, T61String, UniversalString etc. to UTF-8; non-string values become `#` + hex.
-    private static func stringValue(_ data: UnsafeMutablePointer<ASN1_STRING>) -> String {
-        var utf8: UnsafeMutablePointer<UInt8>? = nil
-        let length = ASN1_STRING_to_UTF8(&utf8, data)
-        if length >= 0, let utf8 {
-            defer { shim_OPENSSL_free(utf8) }
-            return String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)
+    /// An attribute value as Windows shows it (`CertNameToStr`): string types as text — a T61String as UTF-8
+    /// when its bytes are valid UTF-8, else as Latin-1 (as Windows decodes it); BMP and Universal strings
+    /// through `ASN1_STRING_to_UTF8` —, and any other value as `#` and the uppercase hex of its DER
+    /// encoding (tag and length included), which is never quoted.
+    private static func attributeValue(_ data: UnsafeMutablePointer<ASN1_STRING>) -> (value: String, isHexEncoded: Bool) {
+        let type = ASN1_STRING_type(data)
+        let bytes = UnsafeBufferPointer(start: ASN1_STRING_get0_data(data), count: Int(ASN1_STRING_length(data)))
+        switch type {
+        case V_ASN1_UTF8STRING:
+            return (String(decoding: bytes, as: UTF8.self), false)
+        case V_ASN1_T61STRING:
+            return (String(validating: bytes, as: UTF8.self) ?? latin1(bytes), false)
+        case V_ASN1_NUMERICSTRING, V_ASN1_PRINTABLESTRING, V_ASN1_VIDEOTEXSTRING, V_ASN1_IA5STRING, V_ASN1_GRAPHICSTRING,
+             V_ASN1_VISIBLESTRING, V_ASN1_GENERALSTRING, V_ASN1_UNIVERSALSTRING, V_ASN1_BMPSTRING:
+            var utf8: UnsafeMutablePointer<UInt8>? = nil
+            let length = ASN1_STRING_to_UTF8(&utf8, data)
+            if length >= 0, let utf8 {
+                defer { shim_OPENSSL_free(utf8) }
+                return (String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self), false)
+            }
+            ERR_clear_error()
+            return (latin1(bytes), false)   // e.g. a UniversalString holding a value that is no code point
+        default:
+            return ("#" + hexUpper(encodedValue(data) ?? Array(bytes)), true)
         }
-        ERR_clear_error()
-        let raw = Array(UnsafeBufferPointer(start: ASN1_STRING_get0_data(data), count: Int(ASN1_STRING_length(data))))
-        return "#" + hexUpper(raw)
+    }
+
+    private static func latin1(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
+        String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
+    }
+
+    /// The DER encoding of a name attribute's value that is not a string, as OpenSSL writes it back (for a
+    /// SEQUENCE or a value of another class OpenSSL keeps the whole encoding; for other types the content).
+    private static func encodedValue(_ data: UnsafeMutablePointer<ASN1_STRING>) -> [UInt8]? {
+        guard let any = ASN1_TYPE_new() else { ERR_clear_error(); return nil }
+        defer { ASN1_TYPE_free(any) }
+        guard ASN1_TYPE_set1(any, ASN1_STRING_type(data), data) == 1,
+              let der = try? derEncode("i2d_ASN1_TYPE", { i2d_ASN1_TYPE(any, $0) }) else { ERR_clear_error(); return nil }
+        return der
     }
 
     private static func date(_ time: UnsafePointer<ASN1_TIME>?) -> Date? {
@@ -384,7 +420,10 @@ public final class Certificate: @unchecked Sendable {
 
     /// Does `key` belong to this certificate? What `X509_check_private_key` does (`EVP_PKEY_eq` of the
     /// certificate's public key and `key`), for certificates parsed either way.
+    /// A certificate that inherits DSA parameters (RFC 3279) carries only its public value: that must equal
+    /// the key's (`publicValueMatches`); the parameters were checked against the issuer's at import.
     public func matches(_ key: PrivateKey) -> Bool {
+        if inheritsDSAParameters { return publicValueMatches(key) }
         guard let publicKey else { ERR_clear_error(); return false }
         let ok = EVP_PKEY_eq(publicKey, key.pkey) == 1
         if !ok { ERR_clear_error() }

@@ -22,9 +22,15 @@ public struct ProtocolLogDiagnoser: Sendable {
         public var malformed: [ProtocolLogReader.Malformed] = []
         /// Malformed lines beyond the first 100 are only counted.
         public var malformedCount = 0
+        /// Sessions forgotten while still open because `maxOpenSessions` others opened after them (a log whose
+        /// sessions never end); a failure later in one of them is diagnosed without its logged certificate.
+        public var sessionsForgotten = 0
     }
 
     public let store: CertificateStore
+    /// At most this many sessions are followed at once: memory is bounded by it, not by the log, even when
+    /// sessions never log their disconnect. The oldest open session is forgotten first.
+    public var maxOpenSessions = 10_000
     public init(store: CertificateStore) { self.store = store }
 
     public func diagnose(_ paths: [String]) throws -> Result {
@@ -32,17 +38,39 @@ public struct ProtocolLogDiagnoser: Sendable {
         let lookup = try Lookup(store: store)
         var result = Result()
         var sessions: [String: SessionState] = [:]
-        var seenSessions = Set<String>()
+        // Keys in the order their sessions opened (closed ones included until the next compaction).
+        var opened: [String] = []
+        var oldest = 0
         var groupIndex: [String: Int] = [:]
+        let limit = max(1, maxOpenSessions)
         let reader = ProtocolLogReader()
         for file in files {
             result.files.append(file.lastPathComponent)
             try reader.read(file, row: { row in
                 result.linesRead += 1
                 let key = "\(row.connector)|\(row.session)"
-                if seenSessions.insert(key).inserted { result.sessions += 1 }
+                let isNew = sessions[key] == nil
+                if isNew { result.sessions += 1 }
                 var state = sessions[key] ?? SessionState()
-                defer { sessions[key] = row.event == "-" ? nil : state }
+                defer {
+                    if row.event == "-" {
+                        sessions[key] = nil
+                    } else {
+                        sessions[key] = state
+                        if isNew {
+                            opened.append(key)
+                            while sessions.count > limit && oldest < opened.count {
+                                let victim = opened[oldest]
+                                oldest += 1
+                                if victim != key, sessions.removeValue(forKey: victim) != nil { result.sessionsForgotten += 1 }
+                            }
+                            if opened.count > 2 * limit + 1024 {  // drop closed and forgotten keys: amortised O(1) per row
+                                opened = opened[oldest...].filter { sessions[$0] != nil }
+                                oldest = 0
+                            }
+                        }
+                    }
+                }
                 guard row.event == "*" else { return }
                 let failureText = [row.context, row.data].first { $0.hasPrefix("TLS negotiation failed") }
                 if let failureText {
@@ -155,7 +183,7 @@ public struct ProtocolLogDiagnoser: Sendable {
             guard let logged = failure.certificate else {
                 return Diagnosis(cause: .noCertificateLogged, matchedBy: .none, entry: nil, candidates: [], trashed: nil,
                                  explanation: "the session logged no \"Sending certificate\": no local certificate was loaded for the connector (protocol logging must be Verbose to see it)",
-                                 fix: ["certstore connector resolve \"\(failure.connector)\"", "certstore connector set \"\(failure.connector)\" --protocol-logging Verbose"])
+                                 fix: ["certstore connector resolve \(ShellQuote.quote(failure.connector))", "certstore connector set \(ShellQuote.quote(failure.connector)) --protocol-logging Verbose"])
             }
             var matchedBy = Diagnosis.MatchedBy.none
             var candidates: [StoreEntry] = []
@@ -198,7 +226,7 @@ public struct ProtocolLogDiagnoser: Sendable {
                 }
                 return Diagnosis(cause: .notInStore, matchedBy: .none, entry: nil, candidates: twins, trashed: trashed,
                                  explanation: explanation,
-                                 fix: ["certstore connector resolve \"\(failure.connector)\""])
+                                 fix: ["certstore connector resolve \(ShellQuote.quote(failure.connector))"])
             }
             let twins = all.filter {
                 $0.store.store == "My" && $0.thumbprint != entry.thumbprint
@@ -211,21 +239,21 @@ public struct ProtocolLogDiagnoser: Sendable {
             case .missing:
                 var fix = ["certstore list --thumbprint \(entry.thumbprint) --property thumbprint,hasprivatekey"]
                 if let keyedTwin {
-                    fix.append("certstore remove \(entry.thumbprint)")
+                    // The same order as audit's plan: the twin is enabled first, then the keyless one goes.
                     if !bindings.thumbprints(for: .smtp).contains(keyedTwin.thumbprint) {
                         fix.append("certstore enable \(keyedTwin.thumbprint) --services SMTP --keep-default")
                     }
-                } else {
-                    fix += ["certstore import RENEWED.pfx --password-file PASSWORD_FILE", "certstore remove \(entry.thumbprint)"]
+                    fix.append("certstore remove \(entry.thumbprint)")
                 }
                 return Diagnosis(cause: .keyMissing, matchedBy: matchedBy, entry: entry, candidates: twins, trashed: nil,
                                  explanation: "KB 4495258: the certificate used for outbound TLS, \(name), has no private key"
-                                    + (keyedTwin.map { "; its renewed twin \($0.thumbprint) has one and takes over once the keyless certificate is removed" } ?? ""),
+                                    + (keyedTwin.map { "; its renewed twin \($0.thumbprint) has one and takes over once the keyless certificate is removed" }
+                                       ?? "; no twin with a key is in the store: import the renewed certificate with its key (a PKCS#12), or the lost key file"),
                                  fix: fix)
             case .unreadable, .mismatched, .inconsistent:
                 return Diagnosis(cause: .keyUnusable, matchedBy: matchedBy, entry: entry, candidates: twins, trashed: nil,
-                                 explanation: "the certificate \(name) has a key file, but it is \(entry.keyStatus.rawValue.lowercased())",
-                                 fix: ["certstore show \(entry.thumbprint)", "certstore import KEY.pem   (the right key re-links it)"])
+                                 explanation: "the certificate \(name) has a key file, but it is \(entry.keyStatus.rawValue.lowercased()); importing the right key re-links it",
+                                 fix: ["certstore show \(entry.thumbprint)"])
             case .present:
                 if !bindings.thumbprints(for: .smtp).contains(entry.thumbprint) {
                     return Diagnosis(cause: .smtpNotEnabled, matchedBy: matchedBy, entry: entry, candidates: twins, trashed: nil,

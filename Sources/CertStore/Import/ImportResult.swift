@@ -36,6 +36,9 @@ public struct ImportResult: Sendable, Codable {
 
     public var items: [Item] = []
     public var failures: [Failure] = []
+    /// What was imported but not as the file meant: e.g. a key that could not be paired with its certificate
+    /// (the certificate is imported all the same). Never stops the import.
+    public var warnings: [Failure] = []
     /// False when a failure stopped the whole import before anything was written.
     public var committed = false
 

@@ -63,13 +63,20 @@ public struct Importer: Sendable {
         var batch = Batch()
         for (_, file) in parsed {
             for item in file.keys { batch.keys[item.value.publicKeyIdentifier] = item.value }
-            for item in file.certificates { batch.certificateKeyIDs.insert(item.value.publicKeyIdentifier) }
+            for item in file.certificates {
+                batch.certificateKeyIDs.insert(item.value.publicKeyIdentifier)
+                batch.certificates.append(item.value)
+            }
+        }
+        // The key of a certificate that inherits its DSA parameters has another identifier than the certificate.
+        for certificate in batch.certificates where certificate.inheritsDSAParameters {
+            for (identifier, key) in batch.keys where certificate.matches(key) { batch.certificateKeyIDs.insert(identifier) }
         }
         return try store.perform(now: options.now, changed: { $0.committed }) {
             var plans: [(path: String, plan: Plan)] = []
             for (path, file) in parsed {
                 do {
-                    plans.append((path, try plan(file, batch: batch, options: options)))
+                    plans.append((path, try plan(file, batch: batch, options: options, warnings: &result.warnings, path: path)))
                 } catch let error as CertStoreError {
                     result.failures.append(.init(file: path, error: error))
                 }
@@ -112,7 +119,7 @@ public struct Importer: Sendable {
 
     private func parse(_ path: String, options: Options) throws -> CredentialFile {
         let url = URL(fileURLWithPath: path)
-        let bytes = try FileSystem.read(url, limit: store.limits.maxFileSize, followLinks: true)
+        let bytes = try FileSystem.read(url, limit: store.limits.maxFileSize, followLinks: true, input: true)
         do {
             return try CredentialFile(bytes: bytes, password: options.password, limits: store.limits)
         } catch let error as CertStoreError where error == .passwordRequired {
@@ -128,6 +135,8 @@ public struct Importer: Sendable {
             let store: StorePath
             let key: PrivateKey?
             let friendlyName: String
+            /// `--friendly-name` applies to this certificate (see `takesFriendlyName`).
+            let takesFriendlyName: Bool
         }
         var placements: [Placement] = []
         var orphanKeys: [(key: PrivateKey, certificates: [StoreEntry])] = []
@@ -137,9 +146,11 @@ public struct Importer: Sendable {
     struct Batch {
         var keys: [String: PrivateKey] = [:]
         var certificateKeyIDs = Set<String>()
+        var certificates: [Certificate] = []
     }
 
-    private func plan(_ file: CredentialFile, batch: Batch, options: Options) throws -> Plan {
+    private func plan(_ file: CredentialFile, batch: Batch, options: Options, warnings: inout [ImportResult.Failure],
+                      path: String) throws -> Plan {
         var plan = Plan()
         var keysByIdentifier: [String: CredentialFile.Item<PrivateKey>] = [:]
         for item in file.keys {
@@ -149,7 +160,14 @@ public struct Importer: Sendable {
             keysByIdentifier[item.value.publicKeyIdentifier] = item
         }
         var usedKeys = Set<String>()
-        for item in file.certificates {
+        // --friendly-name is for what the file is about: its end-entity certificates (and any certificate that
+        // comes with its key), never an issuing CA that came along. A file of CA certificates alone gives it to them.
+        let named = file.certificates.map { item in
+            !item.value.properties().isCertificateAuthority
+                || keysByIdentifier[item.value.publicKeyIdentifier].map { item.value.matches($0.value) } == true
+        }
+        let nameGoesToAll = !named.contains(true)
+        for (index, item) in file.certificates.enumerated() {
             let certificate = item.value
             let properties = certificate.properties()
             var key: CredentialFile.Item<PrivateKey>? = nil
@@ -158,6 +176,16 @@ public struct Importer: Sendable {
                 usedKeys.insert(properties.publicKeyIdentifier)
             } else if let other = batch.keys[properties.publicKeyIdentifier], certificate.matches(other) {
                 key = CredentialFile.Item(value: other, friendlyName: nil, localKeyID: nil)
+            } else if certificate.inheritsDSAParameters,
+                      let candidate = file.keys.first(where: { certificate.matches($0.value) })
+                        ?? batch.keys.values.first(where: { certificate.matches($0) }).map({ CredentialFile.Item(value: $0, friendlyName: nil, localKeyID: nil) }) {
+                // RFC 3279: the key pairs when it has the certificate's public value and the parameters the
+                // certificate inherits from its issuer (in this import or in the store); else it is reported.
+                usedKeys.insert(candidate.value.publicKeyIdentifier)
+                switch inheritedKeyCheck(certificate, key: candidate.value, batch: batch) {
+                case .paired: key = candidate
+                case .failed(let warning): warnings.append(.init(file: path, error: warning))
+                }
             }
             let destination: StorePath
             if key == nil && options.target.store == "My" && properties.isCertificateAuthority {
@@ -166,9 +194,11 @@ public struct Importer: Sendable {
                 destination = options.target
             }
             let keyBagName = key?.friendlyName ?? file.keys.first { $0.localKeyID != nil && $0.localKeyID == item.localKeyID }?.friendlyName
-            let name = options.friendlyName ?? item.friendlyName ?? keyBagName ?? ""
+            let takesFriendlyName = options.friendlyName != nil && (nameGoesToAll || named[index])
+            let name = (takesFriendlyName ? options.friendlyName : nil) ?? item.friendlyName ?? keyBagName ?? ""
             plan.placements.append(.init(certificate: certificate, store: destination, key: key?.value,
-                                         friendlyName: StoreProperties.sanitizeFriendlyName(name)))
+                                         friendlyName: StoreProperties.sanitizeFriendlyName(name),
+                                         takesFriendlyName: takesFriendlyName))
         }
         for (identifier, item) in keysByIdentifier where !usedKeys.contains(identifier) && !batch.certificateKeyIDs.contains(identifier) {
             let owners = try store.certificates(withPublicKey: identifier).filter { (try? $0.loadCertificate())?.matches(item.value) ?? false }
@@ -184,15 +214,73 @@ public struct Importer: Sendable {
         return plan
     }
 
+    enum InheritedKeyCheck {
+        case paired
+        case failed(CertStoreError)
+    }
+
+    /// Does `key` (whose public value is `certificate`'s) pair with `certificate`, which inherits its DSA
+    /// parameters: does it have the parameters of the issuer that signed the certificate?
+    private func inheritedKeyCheck(_ certificate: Certificate, key: PrivateKey, batch: Batch) -> InheritedKeyCheck {
+        let properties = certificate.properties()
+        let candidates = batch.certificates + storeIssuers(of: certificate)
+        guard let completed = completedKey(certificate, candidates: candidates) else {
+            return .failed(CertStoreError(.badData,
+                "the private key of \(properties.subjectString) (\(properties.thumbprint)) was not paired: the certificate inherits its DSA parameters (RFC 3279) from its issuer \(properties.issuerString), and no certificate of that name in this import or in the store signed it (through issuers whose parameters are known); the certificate is imported without its key",
+                hint: "import the issuer's certificate chain first, then this file again"))
+        }
+        guard completed.matches(key) else {
+            return .failed(CertStoreError(.badData,
+                "the private key of \(properties.subjectString) (\(properties.thumbprint)) was not paired: it has the certificate's public value but not the DSA parameters the certificate inherits from its issuer \(properties.issuerString); the certificate is imported without its key",
+                hint: "check that this is the key the certificate was issued for"))
+        }
+        return .paired
+    }
+
+    /// The complete public key of `certificate`: its own, or its public value with the DSA parameters it
+    /// inherits along its issuers (RFC 3279 §2.3.2), each issuer found among `candidates` by name and proved
+    /// by its signature.
+    private func completedKey(_ certificate: Certificate, candidates: [Certificate], depth: Int = 0) -> CompletedPublicKey? {
+        guard certificate.inheritsDSAParameters else { return certificate.completePublicKey }
+        guard depth < 8 else { return nil }
+        for issuer in candidates where issuer.der != certificate.der && certificate.namesIssuer(issuer) {
+            guard let issuerKey = completedKey(issuer, candidates: candidates, depth: depth + 1), certificate.isSigned(by: issuerKey),
+                  let key = certificate.publicKey(parametersFrom: issuerKey) else { continue }
+            return key
+        }
+        return nil
+    }
+
+    /// Certificates of this location's stores that may be `certificate`'s issuers or theirs (by subject name).
+    private func storeIssuers(of certificate: Certificate) -> [Certificate] {
+        let stored = StorePath.stores.flatMap { name in
+            (try? store.entries(in: StorePath(trustedLocation: store.location, store: name)).entries) ?? []
+        }
+        var names: Set<String> = [certificate.properties().issuerString]
+        var found: [String: Certificate] = [:]
+        for _ in 0..<8 {
+            let more = stored.filter { names.contains($0.properties.subjectString) && found[$0.thumbprint] == nil }
+            guard !more.isEmpty else { break }
+            for entry in more {
+                guard let loaded = try? entry.loadCertificate() else { continue }
+                found[entry.thumbprint] = loaded
+                names.insert(entry.properties.issuerString)
+            }
+        }
+        return Array(found.values)
+    }
+
     /// What this call has staged so far (not yet visible on disk).
     struct ApplyState {
         var written = Set<String>()
         var stagedKeys = Set<String>()
     }
 
-    private func stageKey(_ key: PrivateKey, batch: WriteBatch, state: inout ApplyState) throws {
-        guard state.stagedKeys.insert(key.publicKeyIdentifier).inserted else { return }
-        try store.writeKey(key, batch: batch)
+    /// Stages `key` under `identifier` (its certificate's; the key's own unless the certificate inherits DSA parameters).
+    private func stageKey(_ key: PrivateKey, identifier: String? = nil, batch: WriteBatch, state: inout ApplyState) throws {
+        let identifier = identifier ?? key.publicKeyIdentifier
+        guard state.stagedKeys.insert(identifier).inserted else { return }
+        try store.writeKey(key, identifier: identifier, batch: batch)
     }
 
     private func apply(_ plan: Plan, file: String, options: Options, batch: WriteBatch, state: inout ApplyState,
@@ -211,7 +299,7 @@ public struct Importer: Sendable {
                 var properties = existing.storeProperties
                 var changed = false
                 if let key = placement.key, existing.keyStatus != .present {
-                    try stageKey(key, batch: batch, state: &state)
+                    try stageKey(key, identifier: certificate.publicKeyIdentifier, batch: batch, state: &state)
                     properties.exportable = options.exportable
                     changed = true
                     action = .keyAdded
@@ -222,7 +310,7 @@ public struct Importer: Sendable {
                     properties.exportable = true
                     changed = true
                 }
-                if let name = options.friendlyName, properties.friendlyName != name {
+                if placement.takesFriendlyName, let name = options.friendlyName, properties.friendlyName != name {
                     properties.friendlyName = name
                     changed = true
                 }
@@ -231,9 +319,10 @@ public struct Importer: Sendable {
                     if action == .alreadyPresent { action = .updated }
                 }
             } else {
-                if let key = placement.key, !state.stagedKeys.contains(key.publicKeyIdentifier) {
-                    let status = store.keyStatus(for: certificate, identifier: key.publicKeyIdentifier)
-                    if status != .present { try stageKey(key, batch: batch, state: &state) }
+                let identifier = certificate.publicKeyIdentifier
+                if let key = placement.key, !state.stagedKeys.contains(identifier) {
+                    let status = store.keyStatus(for: certificate, identifier: identifier)
+                    if status != .present { try stageKey(key, identifier: identifier, batch: batch, state: &state) }
                 }
                 var properties = StoreProperties(friendlyName: placement.friendlyName, archived: false,
                                                  exportable: placement.key != nil && options.exportable,
@@ -241,7 +330,6 @@ public struct Importer: Sendable {
                 if placement.store.store == "Root" { properties.rootCAType = options.rootCAType }
                 try store.writeCertificate(certificate, properties: properties, in: placement.store, batch: batch)
                 action = .added
-                let identifier = certificate.publicKeyIdentifier
                 hasKey = placement.key != nil || state.stagedKeys.contains(identifier)
                     || store.keyStatus(for: certificate, identifier: identifier) == .present
             }

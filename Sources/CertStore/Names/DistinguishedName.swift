@@ -2,10 +2,29 @@
 public struct NameAttribute: Sendable, Equatable, Codable {
     public let oid: String
     public let value: String
+    /// The value is not a string: `value` is `#` and the uppercase hex of its DER encoding, which Windows
+    /// prints as it is (never quoted).
+    public let isHexEncoded: Bool
 
-    public init(oid: String, value: String) {
+    public init(oid: String, value: String, isHexEncoded: Bool = false) {
         self.oid = oid
         self.value = value
+        self.isHexEncoded = isHexEncoded
+    }
+
+    enum CodingKeys: String, CodingKey { case oid, value, isHexEncoded }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(oid: try container.decode(String.self, forKey: .oid), value: try container.decode(String.self, forKey: .value),
+                  isHexEncoded: try container.decodeIfPresent(Bool.self, forKey: .isHexEncoded) ?? false)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(oid, forKey: .oid)
+        try container.encode(value, forKey: .value)
+        if isHexEncoded { try container.encode(true, forKey: .isHexEncoded) }
     }
 }
 
@@ -21,7 +40,7 @@ public struct DistinguishedName: Sendable, Equatable, Codable {
     public init(_ rdns: [[NameAttribute]]) {
         self.rdns = rdns
         self.windowsString = rdns.reversed().map { rdn in
-            rdn.map { "\(Self.label(forOID: $0.oid))=\(Self.quote($0.value))" }.joined(separator: " + ")
+            rdn.map { "\(Self.label(forOID: $0.oid))=\($0.isHexEncoded ? $0.value : Self.quote($0.value))" }.joined(separator: " + ")
         }.joined(separator: ", ")
     }
 
@@ -47,12 +66,18 @@ public struct DistinguishedName: Sendable, Equatable, Codable {
         rdns.reversed().lazy.flatMap { $0 }.first { $0.oid == "2.5.4.3" }?.value
     }
 
-    /// Windows' short names for attribute OIDs (crypt32's table, as mirrored by .NET's X500NameEncoder).
+    /// Windows' names for attribute OIDs: the first name crypt32 has for the OID in its RDN-attribute group
+    /// (`CryptFindOIDInfo(…, CRYPT_RDN_ATTR_OID_GROUP_ID)`, which `CertNameToStr` uses). The names are those
+    /// of dotnet/runtime's `OidLookup` table (every wincrypt.h OID run through Windows 10) that are RDN
+    /// attributes, plus the TPM attributes of wincrypt.h's `szOID_RDN_TPM_*`. Everything else (businessCategory,
+    /// the EV jurisdiction OIDs, unstructuredName, UID, …) prints as `OID.x`, as on Windows.
     static let labels: [String: String] = [
         "2.5.4.3": "CN", "2.5.4.11": "OU", "2.5.4.10": "O", "2.5.4.7": "L", "2.5.4.8": "S", "2.5.4.6": "C",
         "1.2.840.113549.1.9.1": "E", "2.5.4.9": "STREET", "2.5.4.5": "SERIALNUMBER", "2.5.4.4": "SN",
         "2.5.4.17": "PostalCode", "2.5.4.20": "Phone", "2.5.4.18": "POBox", "0.9.2342.19200300.100.1.25": "DC",
         "2.5.4.42": "G", "2.5.4.43": "I", "2.5.4.12": "T", "2.5.4.13": "Description",
+        "2.5.4.24": "X21Address", "2.5.4.46": "dnQualifier",
+        "2.23.133.2.1": "TPMManufacturer", "2.23.133.2.2": "TPMModel", "2.23.133.2.3": "TPMVersion",
     ]
 
     public static func label(forOID oid: String) -> String { labels[oid] ?? "OID.\(oid)" }

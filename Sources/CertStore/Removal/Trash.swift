@@ -10,23 +10,70 @@ public struct Trash: Sendable {
     var directory: URL { store.directory.appendingPathComponent("Trash", isDirectory: true) }
 
     public func entries() throws -> [TrashEntry] {
-        try FileSystem.list(directory).filter { !$0.hasPrefix(".") }.sorted().compactMap { name in
-            let manifest = directory.appendingPathComponent(name).appendingPathComponent("manifest.json")
-            guard FileSystem.exists(manifest) else { return nil }
-            return try StoreProperties.decoder.decode(TrashEntry.self, from: Data(try FileSystem.read(manifest, limit: 1 << 20)))
+        try DirectoryTrust.require(directory)
+        return try FileSystem.list(directory).filter { !$0.hasPrefix(".") }.sorted().compactMap { name in
+            // A plain file, or a real directory without a manifest, is not an entry (`check` reports it); a link is
+            // refused by `readEntry`.
+            let folder = directory.appendingPathComponent(name)
+            var info = stat()
+            guard lstat(folder.path, &info) == 0, (info.st_mode & S_IFMT) != S_IFREG else { return nil }
+            if (info.st_mode & S_IFMT) == S_IFDIR && !FileSystem.exists(folder.appendingPathComponent("manifest.json")) { return nil }
+            return try readEntry(name)
         }
     }
 
-    /// The entries whose ID passes `include`, skipping any whose manifest cannot be read: for the lookups a
-    /// writer makes on its own account, which a damaged entry elsewhere in the trash must not block.
+    /// The entries whose ID passes `include`, skipping any whose manifest cannot be read or that fails
+    /// `readEntry`'s checks: for the lookups a writer makes on its own account, which a damaged entry elsewhere
+    /// in the trash must not block.
     func readableEntries(_ include: (String) -> Bool = { _ in true }) -> [TrashEntry] {
-        var info = stat()
-        if lstat(directory.path, &info) == 0, (info.st_mode & S_IFMT) != S_IFDIR { return [] }  // never through a link
+        guard DirectoryTrust.problem(directory) == nil else { return [] }  // never through a link or a foreign trash
         return ((try? FileSystem.list(directory)) ?? []).filter { !$0.hasPrefix(".") && include($0) }.sorted().compactMap { name in
-            let manifest = directory.appendingPathComponent(name).appendingPathComponent("manifest.json")
-            guard let bytes = try? FileSystem.read(manifest, limit: 1 << 20) else { return nil }
-            return try? StoreProperties.decoder.decode(TrashEntry.self, from: Data(bytes))
+            try? readEntry(name)
         }
+    }
+
+    /// One entry's manifest, refused unless the entry is a real directory owned by root (or certstore's account)
+    /// that nobody else can write, and every manifest field that becomes part of a path is exactly what
+    /// certstore writes: the ID is the directory's name, the thumbprint 40 hexadecimal digits, the key file
+    /// 64 hexadecimal digits and `.key`, the store one of this location's. A manifest is data, never a path.
+    private func readEntry(_ name: String) throws -> TrashEntry {
+        let folder = directory.appendingPathComponent(name)
+        var info = stat()
+        guard lstat(folder.path, &info) == 0 else {
+            throw CertStoreError.notFound("nothing in the trash is called \(name.debugDescription)", hint: "`certstore trash list` shows the IDs")
+        }
+        if let problem = DirectoryTrust.problem(folder.path, info) {
+            throw CertStoreError(.permission, "the trash entry \(name.debugDescription) cannot be trusted: \(problem)",
+                                 hint: "move it aside (mv \(ShellQuote.quote(folder.path)) /root/) and find out who put it there")
+        }
+        let manifest = folder.appendingPathComponent("manifest.json")
+        let entry: TrashEntry
+        do {
+            entry = try StoreProperties.decoder.decode(TrashEntry.self, from: Data(try FileSystem.read(manifest, limit: 1 << 20)))
+        } catch let error as CertStoreError {
+            throw error
+        } catch {
+            throw CertStoreError.badData("the trash entry \(name.debugDescription) has a manifest.json that is not valid",
+                                         hint: "move it aside (mv \(ShellQuote.quote(folder.path)) /root/)")
+        }
+        func damaged(_ field: String, _ value: String) -> CertStoreError {
+            CertStoreError.badData("the trash entry \(name.debugDescription) is damaged: its manifest's \(field) \(value.debugDescription) is not what certstore writes",
+                                   hint: "certstore never uses a manifest's fields as paths; move the entry aside (mv \(ShellQuote.quote(folder.path)) /root/) and find out who changed it")
+        }
+        guard entry.id == name else { throw damaged("id", entry.id) }
+        guard Self.isHex(entry.thumbprint, count: 40) else { throw damaged("thumbprint", entry.thumbprint) }
+        if let keyFile = entry.keyFile {
+            guard keyFile.hasSuffix(".key"), Self.isHex(String(keyFile.dropLast(4)), count: 64) else { throw damaged("keyFile", keyFile) }
+        }
+        guard let path = try? StorePath(parsing: entry.store), path.location == store.location, path.description == entry.store else {
+            throw damaged("store", entry.store)
+        }
+        return entry
+    }
+
+    /// Exactly `count` uppercase hexadecimal digits (thumbprints and key names are written that way).
+    static func isHex(_ text: String, count: Int) -> Bool {
+        text.utf8.count == count && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x46).contains($0) }
     }
 
     /// By trash ID, or the newest entry for a thumbprint.
@@ -63,6 +110,9 @@ public struct Trash: Sendable {
         while FileSystem.exists(directory.appendingPathComponent(id)) { suffix += 1; id = "\(stamp)Z-\(entry.thumbprint.prefix(8))-\(suffix)" }
 
         let staging = directory.appendingPathComponent(".\(id).partial")
+        // We hold the lock: a staging directory already there is a dead run's (killed within this second), with
+        // whatever it had copied. It is cleared, never reused: its leftovers must not end up in this entry.
+        try FileSystem.removeStagingDirectory(staging)
         try FileSystem.ensureDirectory(staging, mode: 0o700)
         try copy(cer, into: staging, mode: 0o644)
         if FileSystem.exists(json) { try copy(json, into: staging, mode: 0o644) }
@@ -175,20 +225,37 @@ public struct Trash: Sendable {
                                          hint: "remove the certificate from the store first, or empty this trash entry")
                 }
             }
-            try FileSystem.ensureDirectory(store.directory(of: path), mode: 0o755)
+            // What is written back is checked first: the .cer is the certificate its name says, the key is that
+            // certificate's key under its right name. A trash entry is only as trustworthy as its bytes.
+            let der = try FileSystem.read(folder.appendingPathComponent("\(entry.thumbprint).cer"), limit: store.limits.maxFileSize)
+            let certificate = try Certificate(der: der)
+            guard certificate.thumbprint == entry.thumbprint else {
+                throw CertStoreError.badData("the trash entry \(entry.id) holds a certificate whose SHA-1 is \(certificate.thumbprint), not \(entry.thumbprint)",
+                                             hint: "the entry was changed behind certstore's back; nothing was restored")
+            }
+            var keyBytes: [UInt8]?
+            defer { if keyBytes != nil { wipe(&keyBytes!) } }
             if let keyFile = entry.keyFile {
+                keyBytes = try FileSystem.read(folder.appendingPathComponent(keyFile), limit: 1 << 20)
+                let key = try? PrivateKey(storedKey: keyBytes!, limits: store.limits)
+                guard keyFile == "\(certificate.publicKeyIdentifier).key", let key, certificate.matches(key) else {
+                    throw CertStoreError.badData("the trash entry \(entry.id) holds a private key that is not \(entry.thumbprint)'s key",
+                                                 hint: "the entry was changed behind certstore's back; nothing was restored")
+                }
+            }
+            try FileSystem.ensureDirectory(store.directory(of: path), mode: 0o755)
+            if let keyFile = entry.keyFile, let keyBytes {
                 let target = store.keysDirectory.appendingPathComponent(keyFile)
                 if !FileSystem.exists(target) {
                     try FileSystem.ensureDirectory(store.keysDirectory, mode: 0o700)
-                    try FileSystem.writeAtomically(try FileSystem.read(folder.appendingPathComponent(keyFile), limit: 1 << 20), to: target, mode: 0o600)
+                    try FileSystem.writeAtomically(keyBytes, to: target, mode: 0o600)
                 }
             }
             if FileSystem.exists(json) && !(resuming && FileSystem.exists(storedJSON)) {
                 try FileSystem.writeAtomically(try FileSystem.read(json, limit: 1 << 20), to: storedJSON, mode: 0o644)
             }
             if !resuming {
-                try FileSystem.writeAtomically(try FileSystem.read(folder.appendingPathComponent("\(entry.thumbprint).cer"), limit: store.limits.maxFileSize),
-                                               to: cer, mode: 0o644)
+                try FileSystem.writeAtomically(der, to: cer, mode: 0o644)
             }
             try delete(entry)
             return entry

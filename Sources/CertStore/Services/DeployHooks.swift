@@ -45,25 +45,27 @@ public struct DeployHooks: Sendable {
         return nil
     }
 
-    /// One hook to run for one changed service: listed under the operation's lock, run after it is released.
+    /// One hook to run for one changed service, with everything it is told: listed under the operation's
+    /// lock, run after it is released.
     public struct Invocation: Sendable {
         public let hook: URL
         public let change: ServiceFiles.Change
+        /// The hook's whole environment (`environment(for:)`).
+        public let environment: [String: String]
     }
 
     /// The hooks that follow `changes`: every hook once per change, in name order.
     public func invocations(for changes: [ServiceFiles.Change]) -> [Invocation] {
         guard !changes.isEmpty else { return [] }
         let hooks = hooks()
-        return changes.flatMap { change in hooks.map { Invocation(hook: $0, change: change) } }
+        return changes.flatMap { change in hooks.map { Invocation(hook: $0, change: change, environment: environment(for: change)) } }
     }
 
-    /// Runs what an operation's outcome lists, after its lock is released. Environment: CERTSTORE_SERVICE,
-    /// CERTSTORE_OLD_THUMBPRINT, CERTSTORE_NEW_THUMBPRINT (empty when none), CERTSTORE_SERVICE_DIR,
-    /// CERTSTORE_ROOT, CERTSTORE_LOCATION. A hook that fails or times out is reported; the change it follows
-    /// stands.
+    /// Runs what an operation's outcome lists, after its lock is released, each hook in the environment its
+    /// invocation carries (nothing of certstore's own). A hook that fails or times out is reported; the change
+    /// it follows stands.
     public func run(_ invocations: [Invocation]) -> [Outcome] {
-        invocations.map { run($0.hook, $0.change) }
+        invocations.map { run($0.hook, $0.change, environment: $0.environment) }
     }
 
     /// Runs every hook once per change.
@@ -71,18 +73,31 @@ public struct DeployHooks: Sendable {
         run(invocations(for: changes))
     }
 
-    private func run(_ hook: URL, _ change: ServiceFiles.Change) -> Outcome {
+    /// The whole environment of a hook, and nothing from certstore's own (which may hold a PKCS#12 password
+    /// named by `--password-env`, proxy credentials, or anything else its caller had): `PATH` (the system
+    /// directories), `HOME` (certstore's account's), `LANG=C.UTF-8`, `CERTSTORE_SERVICE`,
+    /// `CERTSTORE_OLD_THUMBPRINT` and `CERTSTORE_NEW_THUMBPRINT` (empty when none), `CERTSTORE_SERVICE_DIR`,
+    /// `CERTSTORE_ROOT` and `CERTSTORE_LOCATION`.
+    public func environment(for change: ServiceFiles.Change) -> [String: String] {
+        let home = getpwuid(geteuid()).map { String(cString: $0.pointee.pw_dir) } ?? "/"
+        return [
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": home.isEmpty ? "/" : home,
+            "LANG": "C.UTF-8",
+            "CERTSTORE_SERVICE": change.service.rawValue,
+            "CERTSTORE_OLD_THUMBPRINT": change.oldThumbprint ?? "",
+            "CERTSTORE_NEW_THUMBPRINT": change.newThumbprint ?? "",
+            "CERTSTORE_SERVICE_DIR": change.directory,
+            "CERTSTORE_ROOT": store.root.path,
+            "CERTSTORE_LOCATION": store.location,
+        ]
+    }
+
+    private func run(_ hook: URL, _ change: ServiceFiles.Change, environment: [String: String]) -> Outcome {
         if let reason = unsafeReason(hook) {
             return Outcome(hook: hook.lastPathComponent, service: change.service, exitStatus: nil, timedOut: false,
                            output: "not run: \(reason); hooks run as certstore does, so only root (or certstore's own account) may change them")
         }
-        var environment = ProcessInfo.processInfo.environment
-        environment["CERTSTORE_SERVICE"] = change.service.rawValue
-        environment["CERTSTORE_OLD_THUMBPRINT"] = change.oldThumbprint ?? ""
-        environment["CERTSTORE_NEW_THUMBPRINT"] = change.newThumbprint ?? ""
-        environment["CERTSTORE_SERVICE_DIR"] = change.directory
-        environment["CERTSTORE_ROOT"] = store.root.path
-        environment["CERTSTORE_LOCATION"] = store.location
         let child: ChildProcess
         do {
             // Its own process group: a timeout stops the hook and everything it started, never certstore.

@@ -74,11 +74,29 @@ public struct Prober: Sendable {
 
     public init(store: CertificateStore) { self.store = store }
 
+    /// `timeout` is a deadline for the whole probe (connection, plaintext exchange, TLS handshake), not for each
+    /// read: a server that drips a byte now and then cannot keep a probe running.
     public func probe(_ target: Target) throws -> Result {
+        let started = DispatchTime.now()
         let connection = try Connection(host: target.host, port: target.port, timeout: timeout)
-        defer { connection.close() }
-        try startTLS(target.scheme, on: connection)
-        let handshake = try TLSClient.handshake(socket: connection.fd, serverName: target.host)
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds) / 1e9
+        let deadline = SocketDeadline(fd: connection.fd, seconds: max(0, timeout - elapsed))
+        defer {
+            _ = deadline.cancel()
+            connection.close()
+        }
+        let handshake: TLSClient.Handshake
+        do {
+            try startTLS(target.scheme, on: connection)
+            handshake = try TLSClient.handshake(socket: connection.fd, serverName: target.host)
+        } catch {
+            if deadline.cancel() {
+                throw CertStoreError(.badData, "timed out: \(target) did not complete its greeting and TLS handshake within \(String(format: "%g", timeout)) s",
+                                     hint: "--timeout is the deadline for the whole probe: connection, greeting, STARTTLS and handshake")
+            }
+            throw error
+        }
+        _ = deadline.cancel()
         guard let leafCertificate = handshake.chain.first else {
             throw CertStoreError(.badData, "\(target) completed TLS without presenting a certificate")
         }
@@ -240,6 +258,32 @@ final class Connection {
             let bytes = Array(line.utf8)
             if bytes.count < 4 || bytes[3] != UInt8(ascii: "-") { return lines }
             guard lines.count < 200 else { throw CertStoreError(.badData, "the SMTP reply is too long") }
+        }
+    }
+}
+
+/// Shuts a socket down when a deadline passes, so that no read on it (the plaintext part's or OpenSSL's inside
+/// the handshake) outlives the deadline, however slowly the peer drips bytes. `cancel` stops it and says
+/// whether it had already fired; after `cancel` returns it never touches the descriptor.
+final class SocketDeadline: @unchecked Sendable {
+    private let lock = NSLock()
+    private var finished = false
+    private var fired = false
+
+    init(fd: Int32, seconds: Double) {
+        DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { [self] in
+            lock.withLock {
+                guard !finished else { return }
+                fired = true
+                shutdown(fd, Int32(SHUT_RD))  // reads end at once; a write (a TLS alert) must not raise SIGPIPE
+            }
+        }
+    }
+
+    func cancel() -> Bool {
+        lock.withLock {
+            finished = true
+            return fired
         }
     }
 }

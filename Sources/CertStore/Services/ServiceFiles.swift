@@ -159,7 +159,9 @@ public struct ServiceFiles: Sendable {
             guard let account = Self.account(user) else {
                 throw CertStoreError(.usage, "there is no account \"\(user)\" on this machine", hint: "create it, or bind without --service-user")
             }
-            (owner, group, mode) = (account.uid, account.gid, 0o400)
+            // Root's file (certstore's account's), readable by the daemon's group: the daemon can read it, never
+            // change its mode or hand it on (an account that owns its key can make it 0644).
+            (owner, group, mode) = (geteuid(), account.gid, 0o440)
         }
         return Contents(thumbprint: entry.thumbprint, cert: Array(certificate.pem.utf8), chain: Array(chain.map(\.pem).joined().utf8),
                         key: try key.pkcs8PEM(), keyOwner: owner, keyGroup: group, keyMode: mode)
@@ -242,7 +244,7 @@ public struct ServiceFiles: Sendable {
         let keyURL = version.appendingPathComponent("privkey.pem")
         if let user, let group = desired.keyGroup {
             let temp = try FileSystem.writeTemporary(desired.key, beside: keyURL, mode: desired.keyMode, sync: true)
-            guard chown(temp.path, desired.keyOwner, group) == 0 else {
+            guard chown(temp.path, desired.keyOwner, group) == 0, chmod(temp.path, desired.keyMode) == 0 else {
                 let code = errno
                 unlink(temp.path)
                 throw FileSystem.posixError("give \(user) the key file", keyURL, code)
@@ -256,6 +258,27 @@ public struct ServiceFiles: Sendable {
         try switchLink(folder: folder, to: name)
         switched = true
         try prune(folder: folder, keep: [name, previous].compactMap { $0 })
+        if let previous, previous != name { try tightenKey(folder: folder, version: previous, desired: desired) }
+    }
+
+    /// Gives the kept previous version's key the owner and mode a new one gets (it may have been deployed
+    /// under other rules, or loosened since): opened relative to the service folder, never through a link.
+    private func tightenKey(folder: URL, version: String, desired: Contents) throws {
+        let folderFD = open(folder.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard folderFD >= 0 else { return }
+        defer { close(folderFD) }
+        let versionFD = openat(folderFD, version, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard versionFD >= 0 else { return }
+        defer { close(versionFD) }
+        let keyFD = openat(versionFD, "privkey.pem", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
+        guard keyFD >= 0 else { return }
+        defer { close(keyFD) }
+        var info = stat()
+        guard fstat(keyFD, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return }
+        let url = folder.appendingPathComponent(version).appendingPathComponent("privkey.pem")
+        guard fchown(keyFD, desired.keyOwner, desired.keyGroup ?? getegid()) == 0, fchmod(keyFD, desired.keyMode) == 0 else {
+            throw FileSystem.posixError("tighten", url, errno)
+        }
     }
 
     private func withdraw(_ service: ExchangeService) throws {
@@ -287,13 +310,19 @@ public struct ServiceFiles: Sendable {
 
     /// Keeps the live version and the one that was live just before (a daemon may still be reading it), and
     /// every version holding the only copy of a private key; removes the other versions.
+    ///
+    /// Only what certstore made is removed, and never through a link: only version names, only real directories
+    /// owned by root (or certstore's account), their files unlinked relative to the directory opened with
+    /// `O_NOFOLLOW`. A planted link `v… -> /some/dir` is left alone, so it can never make root delete what it
+    /// points at; a `Services` tree someone else can write is refused.
     private func prune(folder: URL, keep: [String]) throws {
+        try DirectoryTrust.require(directory)
+        try DirectoryTrust.require(folder)
         let keepSet = Set(keep)
         for version in try FileSystem.list(folder).sorted() where Self.isVersionName(version) && !keepSet.contains(version) {
             let url = folder.appendingPathComponent(version)
             var info = stat()
-            // Only real directories: a planted link must never lead the removal elsewhere.
-            guard lstat(url.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { continue }
+            guard lstat(url.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == 0 || info.st_uid == geteuid() else { continue }
             if onlyKeyCopy(in: url) { continue }
             removeVersion(version, in: folder)
         }
@@ -308,20 +337,10 @@ public struct ServiceFiles: Sendable {
         defer { close(parent) }
         let fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return }
-        if let dir = fdopendir(dup(fd)) {
-            var names: [String] = []
-            while let entry = readdir(dir) {
-                let file = withUnsafePointer(to: entry.pointee.d_name) {
-                    $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
-                }
-                if file != "." && file != ".." { names.append(file) }
-            }
-            closedir(dir)
-            for file in names {
-                var info = stat()
-                guard fstatat(fd, file, &info, AT_SYMLINK_NOFOLLOW) == 0, (info.st_mode & S_IFMT) != S_IFDIR else { continue }
-                unlinkat(fd, file, 0)
-            }
+        for file in FileSystem.names(inDirectory: fd) {
+            var info = stat()
+            guard fstatat(fd, file, &info, AT_SYMLINK_NOFOLLOW) == 0, (info.st_mode & S_IFMT) != S_IFDIR else { continue }
+            unlinkat(fd, file, 0)
         }
         close(fd)
         unlinkat(parent, name, AT_REMOVEDIR)
@@ -355,6 +374,38 @@ public struct ServiceFiles: Sendable {
                 return (service, url.appendingPathComponent("privkey.pem").path)
             }
         }
+    }
+
+    /// Every version's `privkey.pem` of `service` (the live one and those kept for daemons still reading them)
+    /// that someone other than certstore's account and the service's group could read or change: with `user`,
+    /// anything beyond 0440 with that account's group (or the 0400 owned by it that older versions made);
+    /// without, anything beyond 0600. Links and foreign-owned version directories are reported too.
+    public func exposedKeys(_ service: ExchangeService, user: String?) -> [(path: String, problem: String)] {
+        let folder = directory.appendingPathComponent(service.rawValue, isDirectory: true)
+        let account = user.flatMap(Self.account)
+        var found: [(String, String)] = []
+        for version in ((try? FileSystem.list(folder)) ?? []).filter({ $0.hasPrefix("v") }).sorted() {
+            let versionURL = folder.appendingPathComponent(version)
+            var info = stat()
+            guard lstat(versionURL.path, &info) == 0 else { continue }
+            if let problem = DirectoryTrust.problem(versionURL.path, info) { found.append((versionURL.path, problem)); continue }
+            let key = versionURL.appendingPathComponent("privkey.pem").path
+            guard lstat(key, &info) == 0 else { continue }
+            let mode = info.st_mode & 0o7777
+            let text = String(mode, radix: 8)
+            if (info.st_mode & S_IFMT) != S_IFREG { found.append((key, "\(key) is not a regular file")); continue }
+            if mode & 0o007 != 0 { found.append((key, "\(key) is readable or writable by every user (mode \(text))")); continue }
+            if mode & 0o222 != 0 && info.st_uid != geteuid() && info.st_uid != 0 { found.append((key, "\(key) can be changed by uid \(info.st_uid) (mode \(text))")); continue }
+            if mode & 0o070 != 0 {
+                if account == nil || info.st_gid != account!.gid || mode & 0o020 != 0 {
+                    found.append((key, "\(key) is open to group \(info.st_gid) (mode \(text))"))
+                    continue
+                }
+            }
+            let owners: [uid_t] = [0, geteuid()] + (account.map { [$0.uid] } ?? [])
+            if !owners.contains(info.st_uid) { found.append((key, "\(key) belongs to uid \(info.st_uid)")) }
+        }
+        return found
     }
 
     static func account(_ name: String) -> (uid: uid_t, gid: gid_t)? {

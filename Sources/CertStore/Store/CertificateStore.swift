@@ -59,6 +59,20 @@ public final class CertificateStore: Sendable {
         return stat(directory.path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
+    /// `defaultRoot`, refusing a `./Stores` that nobody chose by name when it breaks the store rule: a symbolic
+    /// link (anyone who can write the working directory could have planted it), a directory owned by another
+    /// user or writable by others. `--root` and `$CERTSTORE_ROOT` may name a link: the administrator chose it.
+    public static func resolveRoot(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                                   currentDirectory: String = FileManager.default.currentDirectoryPath) throws -> URL {
+        let root = defaultRoot(explicit: explicit, environment: environment, currentDirectory: currentDirectory)
+        let named = !(explicit ?? "").isEmpty || !(environment["CERTSTORE_ROOT"] ?? "").isEmpty
+        if !named, root.path != "/var/lib/certstore", let problem = DirectoryTrust.problem(root) {
+            throw CertStoreError(.permission, "the default store root ./Stores cannot be trusted: \(problem)",
+                                 hint: "name the store with --root DIR if this is really it, or remove ./Stores from \(currentDirectory)")
+        }
+        return root
+    }
+
     public var directory: URL { root.appendingPathComponent(location, isDirectory: true) }
     public var keysDirectory: URL { directory.appendingPathComponent("Keys", isDirectory: true) }
 
@@ -109,7 +123,9 @@ public final class CertificateStore: Sendable {
         try refuseLink(folder)
         let names = try FileSystem.list(folder).filter { $0.hasSuffix(".cer") && !$0.hasPrefix(".") }.sorted()
         let indexURL = StoreIndex.url(self, store)
-        let index = StoreIndex.open(indexURL)
+        // The trailer proves the index is whole, not who wrote it: it is believed only when nobody but root (or
+        // certstore's account) could have written it.
+        let index = indexProblem(indexURL) == nil ? StoreIndex.open(indexURL) : .empty
         let folderPath = folder.path
         // Three stamps per certificate, taken relative to the two directories: on all cores for a big store.
         let folderFD = open(folderPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
@@ -282,9 +298,26 @@ public final class CertificateStore: Sendable {
     private func saveIndex(_ index: StoreIndex.Builder, to url: URL) {
         guard FileSystem.exists(directory), let lock = try? StoreLock(directory: directory, timeout: 0) else { return }
         withExtendedLifetime(lock) {
-            try? FileSystem.ensureDirectory(url.deletingLastPathComponent(), mode: 0o755)
+            // Never into a .cache that is a link or that someone else could write, never over a foreign index.
+            guard (try? FileSystem.ensureDirectory(url.deletingLastPathComponent(), mode: 0o755)) != nil,
+                  indexProblem(url) == nil else { return }
             try? FileSystem.writeAtomically(to: url, mode: 0o644) { write in try index.write(write) }
         }
+    }
+
+    /// Why the index at `url` (and its `.cache` directory) cannot be trusted, or nil when it can (or is absent).
+    /// An untrusted index is ignored and never rewritten; `check` and `audit` report why.
+    func indexProblem(_ url: URL) -> String? {
+        DirectoryTrust.problem(url.deletingLastPathComponent()) ?? DirectoryTrust.fileProblem(url)
+    }
+
+    /// The directories of this location certstore reads or writes besides the root, the location and `Keys`
+    /// (checked by `checkOwnership` with their own messages): the stores, the trash, the service files.
+    var trustedSubdirectories: [URL] {
+        let services = directory.appendingPathComponent("Services", isDirectory: true)
+        return StorePath.stores.map { directory.appendingPathComponent($0, isDirectory: true) }
+            + [directory.appendingPathComponent("Trash", isDirectory: true), services]
+            + ExchangeService.bindable.map { services.appendingPathComponent($0.rawValue, isDirectory: true) }
     }
 
     /// A store directory that is a symbolic link is refused: certstore never follows links inside a store.
@@ -324,6 +357,7 @@ public final class CertificateStore: Sendable {
                 guard chmod(url.path, 0o700) == 0 else { throw FileSystem.posixError("set the mode of", url, errno) }
             }
         }
+        for url in trustedSubdirectories { try DirectoryTrust.require(url) }
     }
 
     func readStoreProperties(_ thumbprint: String, in store: StorePath) throws -> StoreProperties {
@@ -386,14 +420,17 @@ public final class CertificateStore: Sendable {
     }
 
     /// Writes a key file (0600 in a 0700 directory), replacing one that is unusable; staged in `batch` when given.
-    func writeKey(_ key: PrivateKey, batch: WriteBatch? = nil) throws {
+    /// Named by the key's public key identifier, or by `identifier`: the certificate's, for the key of a
+    /// certificate that inherits its DSA parameters (whose SubjectPublicKeyInfo differs from the key's).
+    func writeKey(_ key: PrivateKey, identifier: String? = nil, batch: WriteBatch? = nil) throws {
         try FileSystem.ensureDirectory(keysDirectory, mode: 0o700)
         var pem = try key.pkcs8PEM()
         defer { wipe(&pem) }
+        let url = keyURL(identifier ?? key.publicKeyIdentifier)
         if let batch {
-            try batch.stage(pem, to: keyURL(key.publicKeyIdentifier), mode: 0o600, phase: .keys)
+            try batch.stage(pem, to: url, mode: 0o600, phase: .keys)
         } else {
-            try FileSystem.writeAtomically(pem, to: keyURL(key.publicKeyIdentifier), mode: 0o600)
+            try FileSystem.writeAtomically(pem, to: url, mode: 0o600)
         }
     }
 

@@ -82,18 +82,19 @@ enum FileSystem {
     }
 
     /// Reads a whole file without following a symlink at its last component, up to `limit` bytes.
-    static func read(_ url: URL, limit: Int, followLinks: Bool = false) throws -> [UInt8] {
-        try read(path: url.path, limit: limit, followLinks: followLinks)
+    /// `input`: a file the user named (import), whose errors are "input unreadable" (exit 66) whatever the cause.
+    static func read(_ url: URL, limit: Int, followLinks: Bool = false, input: Bool = false) throws -> [UInt8] {
+        try read(path: url.path, limit: limit, followLinks: followLinks, input: input)
     }
 
     /// As above, for a plain path (listings build paths as strings: a URL costs more than the read).
-    static func read(path: String, limit: Int, followLinks: Bool = false) throws -> [UInt8] {
+    static func read(path: String, limit: Int, followLinks: Bool = false, input: Bool = false) throws -> [UInt8] {
         var url: URL { URL(fileURLWithPath: path) }
         let fd = open(path, O_RDONLY | O_CLOEXEC | (followLinks ? 0 : O_NOFOLLOW))
-        guard fd >= 0 else { throw posixError("read", url, errno, reading: true) }
+        guard fd >= 0 else { throw posixError("read", url, errno, reading: true, input: input) }
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw posixError("read", url, errno, reading: true) }
+        guard fstat(fd, &info) == 0 else { throw posixError("read", url, errno, reading: true, input: input) }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             throw CertStoreError(.inputUnreadable, "\(url.path) is not a regular file")
         }
@@ -107,7 +108,7 @@ enum FileSystem {
             let n = bytes.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 {
                 if errno == EINTR { continue }
-                throw posixError("read", url, errno, reading: true)
+                throw posixError("read", url, errno, reading: true, input: input)
             }
             if n == 0 { break }
             offset += n
@@ -133,6 +134,40 @@ enum FileSystem {
         return names
     }
 
+    /// Names in the directory open as `fd` (no `.`/`..`); `fd` stays open and its own.
+    static func names(inDirectory fd: Int32) -> [String] {
+        let copy = dup(fd)
+        guard copy >= 0, let dir = fdopendir(copy) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Removes a staging directory certstore made (trash `.ID.partial`) and the files in it, relative to its
+    /// descriptor and never through a link; a link or file in its place is unlinked itself. Absent: nothing.
+    static func removeStagingDirectory(_ url: URL) throws {
+        var info = stat()
+        guard lstat(url.path, &info) == 0 else { return }
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { return try remove(url) }
+        let fd = open(url.path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { throw posixError("open", url, errno) }
+        defer { close(fd) }
+        for name in names(inDirectory: fd) {
+            var entry = stat()
+            guard fstatat(fd, name, &entry, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            let flags = (entry.st_mode & S_IFMT) == S_IFDIR ? AT_REMOVEDIR : 0
+            guard unlinkat(fd, name, flags) == 0 || errno == ENOENT else { throw posixError("remove", url.appendingPathComponent(name), errno) }
+        }
+        guard rmdir(url.path) == 0 || errno == ENOENT else { throw posixError("remove", url, errno) }
+        try syncDirectory(url.deletingLastPathComponent())
+    }
+
     static func exists(_ url: URL) -> Bool {
         var info = stat()
         return lstat(url.path, &info) == 0
@@ -144,19 +179,39 @@ enum FileSystem {
         try syncDirectory(url.deletingLastPathComponent())
     }
 
-    static func posixError(_ action: String, _ url: URL, _ code: Int32, reading: Bool = false) -> CertStoreError {
+    static func posixError(_ action: String, _ url: URL, _ code: Int32, reading: Bool = false, input: Bool = false,
+                           euid: uid_t = geteuid()) -> CertStoreError {
         let reason = String(cString: strerror(code))
+        let message = "cannot \(action) \(url.path): \(reason)"
+        // An input file (import, diagnose) is the user's to fix, whatever the reason: 66, input unreadable.
+        if input {
+            return CertStoreError(.inputUnreadable, code == ENOENT ? "cannot \(action) \(url.path): no such file" : message,
+                                  hint: code == EACCES || code == EPERM
+                                    ? "check that the account running certstore (uid \(euid)) may read the file and every directory above it"
+                                    : nil)
+        }
         switch code {
-        case EACCES, EPERM, EROFS:
-            return CertStoreError(.permission, "cannot \(action) \(url.path): \(reason)",
+        case EROFS:
+            return CertStoreError(.writeFailed, message,
+                                  hint: "the file system is mounted read-only: remount it read-write, or give --root a store on a writable one")
+        case EACCES where euid == 0, EPERM where euid == 0:
+            // Root is refused only for reasons the permission bits do not give.
+            return CertStoreError(.permission, message,
+                                  hint: "root was refused: the file or directory may be immutable or append-only (lsattr; chattr -i -a), on a network file system that maps root to nobody, or denied by a security module (AppArmor, SELinux: see the audit log)")
+        case EACCES, EPERM:
+            return CertStoreError(.permission, message,
                                   hint: "run as the store's owner (usually root), or check the directory's permissions")
+        case ENOSPC, EDQUOT:
+            return CertStoreError(.writeFailed, message,
+                                  hint: code == ENOSPC ? "the file system has no space left: free some, then run the command again"
+                                                       : "the disk quota of the account running certstore is used up: free some space or raise the quota")
         case ELOOP:
             return CertStoreError(.permission, "cannot \(action) \(url.path): it is a symbolic link, which certstore never follows inside a store",
                                   hint: "replace the link with the real file")
         case ENOENT where reading:
             return CertStoreError(.inputUnreadable, "cannot \(action) \(url.path): no such file")
         default:
-            return CertStoreError(reading ? .inputUnreadable : .writeFailed, "cannot \(action) \(url.path): \(reason)")
+            return CertStoreError(reading ? .inputUnreadable : .writeFailed, message)
         }
     }
 }

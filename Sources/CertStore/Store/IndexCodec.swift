@@ -97,8 +97,9 @@ struct ByteReader {
     mutating func bool() throws -> Bool { try byte() != 0 }
 
     mutating func string() throws -> String {
-        let count = Int(try varint())
-        guard count >= 0, count <= end - offset else { throw Truncated() }
+        // Clamped: a crafted length of 2⁶³ or more must be refused as truncated, not trap in `Int(_:)`.
+        let count = Int(clamping: try varint())
+        guard count <= end - offset else { throw Truncated() }
         defer { offset += count }
         return String(decoding: bytes[offset..<(offset + count)], as: UTF8.self)
     }
@@ -140,7 +141,7 @@ extension ByteWriter {
         varint(UInt64(name.rdns.count))
         for rdn in name.rdns {
             varint(UInt64(rdn.count))
-            for attribute in rdn { string(attribute.oid); string(attribute.value) }
+            for attribute in rdn { string(attribute.oid); string(attribute.value); bool(attribute.isHexEncoded) }
         }
     }
 
@@ -182,7 +183,9 @@ extension ByteReader {
             let attributes = try varint()
             guard attributes < 10_000 else { throw Truncated() }
             var rdn: [NameAttribute] = []
-            for _ in 0..<attributes { rdn.append(NameAttribute(oid: try string(), value: try string())) }
+            for _ in 0..<attributes {
+                rdn.append(NameAttribute(oid: try string(), value: try string(), isHexEncoded: try bool()))
+            }
             rdns.append(rdn)
         }
         return DistinguishedName(rdns: rdns, windowsString: windowsString)

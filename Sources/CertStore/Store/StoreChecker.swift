@@ -53,6 +53,12 @@ public struct StoreChecker: Sendable {
                                            fix: ["certstore check --repair"]))
         }
 
+        // Who may write the location's directories and its index (links of the stores, Keys and Trash are
+        // reported below).
+        let trust = store.trustFindings(skippingLinksOf: Set(StorePath.stores + ["Keys", "Trash"]))
+        report.findings += trust.store + trust.index
+        if !trust.store.isEmpty { everyCertificateRead = false }
+
         // Certificates.
         for name in StorePath.stores {
             let folder = store.directory.appendingPathComponent(name)
@@ -60,7 +66,7 @@ public struct StoreChecker: Sendable {
                 everyCertificateRead = false
                 report.findings.append(Finding(.critical, check: "symlink", object: folder.path, title: "a store directory is a symbolic link",
                                                detail: "certstore never follows links inside a store; \(folder.path) was not checked",
-                                               fix: ["ls -l \(folder.path)   (then replace it with the real directory)"]))
+                                               fix: ["ls -l \(ShellQuote.quote(folder.path))   (then replace it with the real directory)"]))
                 continue
             }
             let names = try FileSystem.list(folder)
@@ -71,7 +77,7 @@ public struct StoreChecker: Sendable {
                     everyCertificateRead = false
                     report.findings.append(Finding(.critical, check: "symlink", object: url.path, title: "a symbolic link is inside the store",
                                                    detail: "certstore never follows links in a store; something put \(url.path) there",
-                                                   fix: ["ls -l \(url.path)   (then replace it with the real file or remove it)"]))
+                                                   fix: ["ls -l \(ShellQuote.quote(url.path))   (then replace it with the real file or remove it)"]))
                     continue
                 }
                 if file.hasPrefix(".") && file.contains(".tmp-") {
@@ -85,7 +91,7 @@ public struct StoreChecker: Sendable {
                             report.findings.append(Finding(.critical, check: "name-mismatch", object: url.path,
                                 title: "a certificate file's name does not match its content",
                                 detail: "\(file) holds the certificate \(certificate.thumbprint)",
-                                fix: ["certstore import \(url.path) --store \(store.location)/\(name)   (then remove the misnamed file)"]))
+                                fix: ["certstore import \(ShellQuote.quote(url.path)) --store \(store.location)/\(name)   (then remove the misnamed file)"]))
                         }
                         allThumbprints.insert(certificate.thumbprint)
                         publicKeys.insert(certificate.publicKeyIdentifier)
@@ -102,11 +108,11 @@ public struct StoreChecker: Sendable {
                     } else if (try? store.readStoreProperties(thumbprint, in: StorePath(parsing: "\(store.location)/\(name)"))) == nil {
                         report.findings.append(Finding(.critical, check: "unreadable-properties", object: url.path,
                             title: "a properties file is not valid JSON", detail: "\(file) cannot be read; certstore will not overwrite it",
-                            fix: ["fix or delete \(url.path) (it only holds the friendly name and flags)"]))
+                            fix: ["fix or delete \(ShellQuote.quote(url.path)) (it only holds the friendly name and flags)"]))
                     }
                 } else {
                     report.findings.append(Finding(.warning, check: "unknown-file", object: url.path, title: "an unexpected file is in a store",
-                                                   detail: "\(file) is neither a certificate nor its properties", fix: ["mv \(url.path) /root/"]))
+                                                   detail: "\(file) is neither a certificate nor its properties", fix: ["mv \(ShellQuote.quote(url.path)) /root/"]))
                 }
             }
         }
@@ -162,11 +168,12 @@ public struct StoreChecker: Sendable {
                                                        fix: ["certstore import KEY.pem   (the right key replaces it)"]))
                         continue
                     }
-                    if key.publicKeyIdentifier != identifier {
+                    // The key of a certificate that inherits its DSA parameters is filed under the certificate's identifier.
+                    if key.publicKeyIdentifier != identifier && !key.parameterlessIdentifiers.contains(identifier) {
                         report.findings.append(Finding(.critical, check: "key-name-mismatch", object: url.path,
                             title: "a key file holds another key than its name says",
                             detail: "\(file) holds the key \(key.publicKeyIdentifier): swapped or copied behind certstore's back",
-                            fix: ["certstore import \(url.path)   (files it under its right name), then remove the misnamed file"]))
+                            fix: ["certstore import \(ShellQuote.quote(url.path))   (files it under its right name), then remove the misnamed file"]))
                     } else if !key.isConsistent {
                         report.findings.append(Finding(.critical, check: "inconsistent-key", object: url.path, title: "a private key fails its consistency check",
                                                        detail: "\(file): the private and public halves do not agree"))
@@ -212,7 +219,7 @@ public struct StoreChecker: Sendable {
                 if let thumbprint = dependency.thumbprint, !allThumbprints.contains(thumbprint) {
                     report.findings.append(Finding(.warning, check: "dependency-dangling", object: thumbprint,
                         title: "a dependency names a certificate that is not in the store", detail: "\"\(dependency.application)\" → \(thumbprint)",
-                        fix: ["certstore dependency remove \"\(dependency.application)\" \(thumbprint)"]))
+                        fix: ["certstore dependency remove \(ShellQuote.quote(dependency.application)) \(thumbprint)"]))
                 }
             }
         }
@@ -225,8 +232,18 @@ public struct StoreChecker: Sendable {
             report.findings.sort { $0.severity != $1.severity ? $0.severity > $1.severity : $0.object < $1.object }
             return report
         }
-        for name in try FileSystem.list(trash).sorted() where name.hasPrefix(".") && (name.hasSuffix(".partial") || name.hasSuffix(".deleting")) {
-            debris(trash.appendingPathComponent(name), "a half-written or half-deleted trash entry", name)
+        for name in try FileSystem.list(trash).sorted() {
+            let url = trash.appendingPathComponent(name)
+            if name.hasPrefix(".") && (name.hasSuffix(".partial") || name.hasSuffix(".deleting")) {
+                debris(url, "a half-written or half-deleted trash entry", name)
+                continue
+            }
+            // Inside a committed entry: a temporary file a write into it left (never part of what restore puts back).
+            var info = stat()
+            guard !name.hasPrefix("."), lstat(url.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else { continue }
+            for file in ((try? FileSystem.list(url)) ?? []).sorted() where file.hasPrefix(".") && file.contains(".tmp-") {
+                debris(url.appendingPathComponent(file), "a temporary file inside the trash entry \(name)", "\(file) was never renamed into place")
+            }
         }
         report.findings.sort { $0.severity != $1.severity ? $0.severity > $1.severity : $0.object < $1.object }
         return report

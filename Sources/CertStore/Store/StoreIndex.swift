@@ -36,12 +36,13 @@ struct StoreIndex {
         }
     }
 
-    /// Version 4: every record is prefixed by its length and starts with what decides whether it is current
+    /// Version 5 (4 kept names formatted before T61String-as-UTF-8, TPM labels and `#`-hex values, and did not
+    /// mark the latter): every record is prefixed by its length and starts with what decides whether it is current
     /// (thumbprint, stamps, key file name), so a listing finds and checks records without decoding them; then
     /// the key status, the store properties, the values as JSON text (`JSONRecordTemplate`), and last the
     /// certificate properties, prefixed by their length so that a listing that does not need them skips them.
     /// The magic is followed by the templates' schema: an index written for another set of properties is not used.
-    static let magic: [UInt8] = Array("CSIDX004".utf8)
+    static let magic: [UInt8] = Array("CSIDX005".utf8)
     static let schema: [UInt8] = Array(JSONRecordTemplate.schema.utf8)
 
     static func url(_ store: CertificateStore, _ path: StorePath) -> URL {

@@ -53,7 +53,7 @@ enum ConnectorSupport {
     static func print(_ connector: SendConnector, store: CertificateStore, format: OutputFormat) {
         let rows = (try? self.rows([connector], store: store)) ?? []
         if format == .json, let row = rows.first {
-            Terminal.out(RecordWriter.jsonObject(row))
+            Terminal.outRaw(RecordWriter.jsonObject(row))
         } else {
             RecordWriter(format: format == .table ? .list : format).write(rows, columns: rows.first?.map(\.name) ?? [])
         }

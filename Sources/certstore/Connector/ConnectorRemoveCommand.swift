@@ -19,7 +19,7 @@ struct ConnectorRemoveCommand: ParsableCommand {
             let removed = outcome.value
             defer { Consequences.report(outcome, store: store) }
             if global.format == .json {
-                Terminal.out(JSONText.render(["removed": removed.name] as [String: Any]))
+                Terminal.outRaw(JSONText.render(["removed": removed.name] as [String: Any]))
                 return
             }
             Terminal.out("Removed send connector \"\(removed.name)\".")

@@ -49,7 +49,7 @@ struct ConnectorResolveCommand: ParsableCommand {
                 var object = json(connector, selection)
                 object["verdict"] = verdict.outcome.rawValue
                 object["usable"] = verdict.works
-                Terminal.out(JSONText.render(object))
+                Terminal.outRaw(JSONText.render(object))
             } else {
                 printText(connector, selection, verdict)
             }
@@ -114,7 +114,8 @@ struct ConnectorResolveCommand: ParsableCommand {
             let keyless = selection.twins.filter { !$0.hasPrivateKey }
             let keyed = selection.twins.filter(\.hasPrivateKey)
             Terminal.out(Terminal.paint("Twins:", .yellow) + " \(selection.twins.count) certificates share this issuer and subject; \(keyless.count) without a private key. Which one is used depends on store order: the NoCredentials trap.")
-            for twin in keyless { Terminal.out("  fix: certstore remove \(twin.thumbprint)    (the connector then uses \(keyed.first?.thumbprint ?? "the keyed twin"))") }
+            for twin in keyless { Terminal.out("  fix: certstore remove \(twin.thumbprint)") }
+            if let next = keyed.first { Terminal.out("  (the connector then uses \(next.thumbprint); `certstore audit` gives the whole plan)") }
         }
     }
 }

@@ -27,7 +27,7 @@ struct DependencyAddCommand: ParsableCommand {
             let dependency = outcome.value
             defer { Consequences.report(outcome, store: store) }
             if global.format == .json {
-                Terminal.out(JSONText.render(["application": dependency.application, "thumbprint": dependency.thumbprint ?? NSNull(),
+                Terminal.outRaw(JSONText.render(["application": dependency.application, "thumbprint": dependency.thumbprint ?? NSNull(),
                                               "tlsCertificateName": dependency.tlsCertificateName ?? NSNull()] as [String: Any]))
                 return
             }

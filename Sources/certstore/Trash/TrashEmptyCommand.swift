@@ -26,7 +26,7 @@ struct TrashEmptyCommand: ParsableCommand {
             let deleted = outcome.value
             defer { Consequences.report(outcome, store: store) }
             if global.format == .json {
-                Terminal.out(JSONText.render(["deleted": deleted.map { ["id": $0.id, "thumbprint": $0.thumbprint] }] as [String: Any]))
+                Terminal.outRaw(JSONText.render(["deleted": deleted.map { ["id": $0.id, "thumbprint": $0.thumbprint] }] as [String: Any]))
                 return
             }
             Terminal.out("Deleted \(deleted.count) trash entr\(deleted.count == 1 ? "y" : "ies") for good.")

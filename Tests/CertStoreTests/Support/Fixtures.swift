@@ -202,6 +202,10 @@ struct Fixtures: Sendable {
             try openssl("req", "-x509", "-new", "-utf8", "-config", p("\(name).cnf"), "-key", p("other.key"),
                         "-subj", "/O=Ünïcödé/CN=Zürich Straße", "-days", "30", "-out", p("\(name).pem"))
         }
+        // T61String whose bytes are the UTF-8 of the names: without -utf8, openssl takes every byte of the
+        // argument as one character, and T61String (nombstr) holds them as they are.
+        try openssl("req", "-x509", "-new", "-config", p("t61.cnf"), "-key", p("other.key"),
+                    "-subj", "/O=Ünïcödé/CN=Zürich Straße", "-days", "30", "-out", p("t61-utf8.pem"))
 
         // Ed25519: no separate signature digest.
         try openssl("genpkey", "-algorithm", "ED25519", "-out", p("ed25519.key"))

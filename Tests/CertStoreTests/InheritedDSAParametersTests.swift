@@ -1,0 +1,155 @@
+import COpenSSL
+import Foundation
+import Testing
+@testable import CertStore
+
+/// RFC 3279 §2.3.2: a DSA certificate may leave its parameters out; they are the issuer's. The PKCS#12 files of
+/// NIST PKITS 4.1.5 (DSAParametersInheritedCACert.p12, ValidDSAParameterInheritanceTest5EE.p12) hold such
+/// certificates with their keys. The same PKI, made here: a DSA CA (parameters in its key), an intermediate CA
+/// and an end-entity certificate whose SubjectPublicKeyInfo omits them (the openssl command line makes the
+/// keys and certificates; OpenSSL's API takes the parameters out and signs again), and one PKCS#12 per
+/// certificate with its key.
+@Suite("DSA keys with inherited parameters")
+struct InheritedDSAParametersTests {
+    struct PKI: Sendable {
+        let directory: URL
+        func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+    }
+
+    private static let shared: Result<PKI, any Error> = Result { try makePKI() }
+    static func pki() throws -> PKI { try shared.get() }
+
+    private static func makePKI() throws -> PKI {
+        let fixtures = try Fixtures.get()
+        let directory = try Scratch.makeDirectory("dsa-inherited")
+        let pki = PKI(directory: directory)
+        let p = pki.path
+        try fixtures.openssl("genpkey", "-genparam", "-algorithm", "DSA", "-pkeyopt", "dsa_paramgen_bits:2048", "-out", p("params.pem"))
+        for name in ["ca", "inter", "ee"] { try fixtures.openssl("genpkey", "-paramfile", p("params.pem"), "-out", p("\(name).key")) }
+        try fixtures.openssl("req", "-x509", "-new", "-key", p("ca.key"), "-subj", "/O=PKITS-like/CN=DSA CA", "-days", "30",
+                             "-extensions", "ca_ext", "-set_serial", "1", "-out", p("ca.pem"))
+        try fixtures.openssl("req", "-new", "-key", p("inter.key"), "-subj", "/O=PKITS-like/CN=DSA Parameters Inherited CA", "-out", p("inter.csr"))
+        try fixtures.openssl("x509", "-req", "-in", p("inter.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"), "-set_serial", "2",
+                             "-days", "30", "-extfile", fixtures.path("openssl.cnf"), "-extensions", "ca_ext", "-out", p("inter-full.pem"))
+        try fixtures.openssl("req", "-new", "-key", p("ee.key"), "-subj", "/O=PKITS-like/CN=Valid DSA Parameter Inheritance EE", "-out", p("ee.csr"))
+        try fixtures.openssl("x509", "-req", "-in", p("ee.csr"), "-CA", p("inter-full.pem"), "-CAkey", p("inter.key"), "-set_serial", "3",
+                             "-days", "30", "-extfile", fixtures.path("openssl.cnf"), "-extensions", "plain_ext", "-out", p("ee-full.pem"))
+        let caKey = try PrivateKey(bytes: [UInt8](try Data(contentsOf: directory.appendingPathComponent("ca.key"))), password: nil)
+        let interKey = try PrivateKey(bytes: [UInt8](try Data(contentsOf: directory.appendingPathComponent("inter.key"))), password: nil)
+        let eeKey = try PrivateKey(bytes: [UInt8](try Data(contentsOf: directory.appendingPathComponent("ee.key"))), password: nil)
+        let inter = try withoutParameters(p("inter-full.pem"), signedBy: caKey)
+        let ee = try withoutParameters(p("ee-full.pem"), signedBy: interKey)
+        try Data(Fixtures.pem(inter, label: "CERTIFICATE")).write(to: directory.appendingPathComponent("inter.pem"))
+        try Data(Fixtures.pem(ee, label: "CERTIFICATE")).write(to: directory.appendingPathComponent("ee.pem"))
+        try Data(try pkcs12(certificate: inter, key: interKey)).write(to: directory.appendingPathComponent("DSAParametersInheritedCACert.p12"))
+        try Data(try pkcs12(certificate: ee, key: eeKey)).write(to: directory.appendingPathComponent("ValidDSAParameterInheritanceTest5EE.p12"))
+        return pki
+    }
+
+    /// The certificate in `pemPath` with its DSA parameters left out of the SubjectPublicKeyInfo, signed again by `issuerKey`.
+    private static func withoutParameters(_ pemPath: String, signedBy issuerKey: PrivateKey) throws -> [UInt8] {
+        let der = try Fixtures.derOfFirstPEMBlock([UInt8](try Data(contentsOf: URL(fileURLWithPath: pemPath))))
+        let x509 = try #require(der.withUnsafeBufferPointer { buffer -> OpaquePointer? in
+            var pointer = buffer.baseAddress
+            return d2i_X509(nil, &pointer, buffer.count)
+        })
+        defer { X509_free(x509) }
+        let spki = try #require(X509_get_X509_PUBKEY(x509))
+        var keyBytes: UnsafePointer<UInt8>? = nil
+        var keyLength: Int32 = 0
+        try #require(X509_PUBKEY_get0_param(nil, &keyBytes, &keyLength, nil, spki) == 1)
+        let copy = try #require(CRYPTO_memdup(keyBytes, Int(keyLength), #fileID, #line))
+        try #require(X509_PUBKEY_set0_param(spki, OBJ_nid2obj(NID_dsa), V_ASN1_UNDEF, nil, copy.assumingMemoryBound(to: UInt8.self), keyLength) == 1)
+        try #require(X509_sign(x509, issuerKey.pkey, EVP_sha256()) > 0)
+        var out: UnsafeMutablePointer<UInt8>? = nil
+        let length = i2d_X509(x509, &out)
+        try #require(length > 0)
+        defer { shim_OPENSSL_free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: Int(length)))
+    }
+
+    /// A PKCS#12 (fixtures' password, with a MAC) holding `certificate` and `key`, made bag by bag:
+    /// `PKCS12_create` and `openssl pkcs12 -export` refuse a certificate whose key OpenSSL cannot decode.
+    private static func pkcs12(certificate der: [UInt8], key: PrivateKey) throws -> [UInt8] {
+        let x509 = try #require(der.withUnsafeBufferPointer { buffer -> OpaquePointer? in
+            var pointer = buffer.baseAddress
+            return d2i_X509(nil, &pointer, buffer.count)
+        })
+        defer { X509_free(x509) }
+        var bags: OpaquePointer? = nil
+        try #require(PKCS12_add_cert(&bags, x509) != nil)
+        try #require(PKCS12_add_key(&bags, key.pkey, 0, 2048, -1, Fixtures.pfxPassword) != nil)
+        defer { shim_sk_PKCS12_SAFEBAG_pop_free(bags) }
+        var safes: OpaquePointer? = nil
+        try #require(PKCS12_add_safe(&safes, bags, -1, 2048, Fixtures.pfxPassword) == 1)
+        defer { shim_sk_PKCS7_pop_free(safes) }
+        let p12 = try #require(PKCS12_add_safes(safes, 0))
+        defer { PKCS12_free(p12) }
+        try #require(PKCS12_set_mac(p12, Fixtures.pfxPassword, -1, nil, 0, 2048, EVP_sha256()) == 1)
+        var out: UnsafeMutablePointer<UInt8>? = nil
+        let length = i2d_PKCS12(p12, &out)
+        try #require(length > 0)
+        defer { shim_OPENSSL_free(out) }
+        return Array(UnsafeBufferPointer(start: out, count: Int(length)))
+    }
+
+    private func entry(_ t: TestStore, _ pemPath: String, in store: StorePath = TestStore.my) throws -> StoreEntry? {
+        let certificate = try Certificate(der: Fixtures.derOfFirstPEMBlock([UInt8](try Data(contentsOf: URL(fileURLWithPath: pemPath)))))
+        return try t.store.entry(Thumbprint(parsing: certificate.thumbprint), in: store)
+    }
+
+    @Test("the made certificates really leave the parameters out, and OpenSSL alone cannot pair their keys")
+    func fixturesAreWhatTheySay() throws {
+        let pki = try Self.pki()
+        let ee = try Certificate(der: Fixtures.derOfFirstPEMBlock([UInt8](try Data(contentsOf: URL(fileURLWithPath: pki.path("ee.pem"))))))
+        #expect(ee.inheritsDSAParameters)
+        let full = try Certificate(der: Fixtures.derOfFirstPEMBlock([UInt8](try Data(contentsOf: URL(fileURLWithPath: pki.path("ee-full.pem"))))))
+        #expect(!full.inheritsDSAParameters)
+    }
+
+    @Test("the issuers already in the store: each PKCS#12 imports with its key (HasPrivateKey), check finds nothing wrong")
+    func issuersInTheStore() throws {
+        let pki = try Self.pki()
+        let t = try TestStore()
+        try t.importFiles([pki.path("ca.pem")])
+        for file in ["DSAParametersInheritedCACert.p12", "ValidDSAParameterInheritanceTest5EE.p12"] {
+            let result = try t.importFiles([pki.path(file)])
+            #expect(result.committed && result.failures.isEmpty, "\(file): \(result.failures.map(\.message))")
+            #expect(result.warnings.isEmpty, "\(file): \(result.warnings.map(\.message))")
+            #expect(result.items.count == 1 && result.items.first?.hasPrivateKey == true, "\(file)")
+        }
+        #expect(try entry(t, pki.path("inter.pem"))?.keyStatus == .present)
+        #expect(try entry(t, pki.path("ee.pem"))?.keyStatus == .present)
+        let report = try StoreChecker(store: t.store).run(repair: false).value
+        #expect(!report.findings.contains { $0.severity == .critical }, "\(report.findings.map(\.title))")
+        // The stored key is the one imported.
+        let eeEntry = try #require(try entry(t, pki.path("ee.pem")))
+        let stored = try #require(try t.store.privateKey(for: eeEntry))
+        #expect(stored.publicKeyIdentifier == (try PrivateKey(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: pki.path("ee.key")))), password: nil)).publicKeyIdentifier)
+    }
+
+    @Test("the issuers in the same import: every key pairs")
+    func issuersInTheInput() throws {
+        let pki = try Self.pki()
+        let t = try TestStore()
+        let result = try t.importFiles([pki.path("ca.pem"), pki.path("DSAParametersInheritedCACert.p12"), pki.path("ValidDSAParameterInheritanceTest5EE.p12")])
+        #expect(result.committed && result.failures.isEmpty, "\(result.failures.map(\.message))")
+        #expect(result.warnings.isEmpty)
+        #expect(try entry(t, pki.path("inter.pem"))?.hasPrivateKey == true)
+        #expect(try entry(t, pki.path("ee.pem"))?.hasPrivateKey == true)
+    }
+
+    @Test("no issuer anywhere: the certificate is imported all the same, the unpaired key reported precisely")
+    func noIssuer() throws {
+        let pki = try Self.pki()
+        let t = try TestStore()
+        let result = try t.importFiles([pki.path("ValidDSAParameterInheritanceTest5EE.p12")])
+        #expect(result.committed && result.failures.isEmpty, "\(result.failures.map(\.message))")
+        #expect(result.items.map(\.action) == [.added])
+        #expect(result.items.first?.hasPrivateKey == false)
+        #expect(try entry(t, pki.path("ee.pem"))?.keyStatus == .missing)
+        let warning = try #require(result.warnings.first)
+        #expect(warning.message.contains("inherits its DSA parameters"))
+        #expect(warning.message.contains("CN=DSA Parameters Inherited CA, O=PKITS-like"))
+    }
+}
