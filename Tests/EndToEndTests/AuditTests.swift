@@ -292,7 +292,7 @@ struct AuditTests {
         return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     }()
 
-    @Test("an audit that cannot run (a store root others may write): exit 3, and --format prometheus --output says certstore_audit_up 0 with the error, replacing the old findings")
+    @Test("an audit that cannot run (an unknown --store): exit 3, and --format prometheus --output says certstore_audit_up 0 with the error, replacing the old findings")
     func prometheusWhenTheAuditCannotRun() throws {
         let m = try KBMachine.build("audit-promfail")
         let directory = m.t.path("textfile")
@@ -301,9 +301,7 @@ struct AuditTests {
         try certstore(expecting: 2, ["audit", "--format", "prometheus", "--output", out.path] + m.args)
         #expect(try String(contentsOf: out, encoding: .utf8).contains("certstore_finding{"))
 
-        #expect(chmod(m.t.root.path, 0o777) == 0)
-        defer { _ = chmod(m.t.root.path, 0o755) }
-        let failed = try certstore(expecting: 3, ["audit", "--format", "prometheus", "--output", out.path] + m.args)
+        let failed = try certstore(expecting: 3, ["audit", "--format", "prometheus", "--output", out.path, "--store", "LocalMachine/Nope"] + m.args)
         #expect(failed.stderr.contains("error:"), "\(failed)")
         #expect(failed.stdout.isEmpty, "\(failed)")
         let text = try String(contentsOf: out, encoding: .utf8)
@@ -313,7 +311,7 @@ struct AuditTests {
         if Self.prometheusClientAvailable {
             let samples = try Self.parsePrometheus(text, in: m.t)
             let error = samples.first { $0.name == "certstore_audit_error" }
-            #expect(error?.value == 1 && error?.labels["error"]?.isEmpty == false, "\(text)")
+            #expect(error?.value == 1 && error?.labels["error"]?.contains("Nope") == true, "\(text)")
             let stamp = try #require(samples.first { $0.name == "certstore_audit_timestamp_seconds" }?.value)
             #expect(abs(stamp - Date().timeIntervalSince1970) < 120, "\(stamp)")
         }
