@@ -16,7 +16,8 @@ struct AuditCommand: ParsableCommand {
 
             Exit status (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. \
             --format prometheus writes the text exposition format for node_exporter's textfile collector \
-            (with --output, atomically).
+            (with --output, atomically); when the audit cannot run it writes certstore_audit_up 0 and the error \
+            instead. man certstore lists the metrics and their labels.
             """)
 
     @Option(help: ArgumentHelp("Days left under which a bound certificate is a WARNING.", valueName: "days"))
@@ -65,6 +66,16 @@ struct AuditCommand: ParsableCommand {
         } catch let error as CertStoreError {
             // The audit itself could not run: UNKNOWN, as a monitoring plugin says it.
             Failure.report(error)
+            if global.format == .prometheus {
+                // The metrics say so too (certstore_audit_up 0), replacing findings that are no longer known.
+                let location = (try? global.storePath().location) ?? "LocalMachine"
+                let text = PrometheusExposition.renderFailure(location: location, error: error.message)
+                if let output {
+                    try? OutputFile.write(Array(text.utf8), to: output, secret: false, overwrite: true)
+                } else {
+                    FileHandle.standardOutput.write(Data(text.utf8))
+                }
+            }
             throw ExitCode(Severity.unknown.exitCode)
         }
         if status != .ok { throw ExitCode(status.exitCode) }

@@ -232,7 +232,23 @@ struct AuditTests {
             let found = samples.filter { s in s.name == name && labels.allSatisfy { s.labels[$0.key] == $0.value } }
             return found.count == 1 ? found[0].value : nil
         }
-        #expect(value("certstore_audit_status", ["location": "LocalMachine"]) == 2, "\(result.stdout)")
+        #expect(value("certstore_audit_status", ["location": "LocalMachine", "host": Self.hostName]) == 2, "\(result.stdout)")
+        #expect(value("certstore_audit_up", ["location": "LocalMachine", "host": Self.hostName]) == 1, "\(result.stdout)")
+        // The KB finding, with what an alert needs: connector, the keyless thumbprint, its subject, the exact fix.
+        let kb = samples.filter { $0.name == "certstore_finding" && $0.labels["check"] == "connector-keyless-certificate" }
+        #expect(kb.count == 1 && kb.first?.value == 1, "\(result.stdout)")
+        #expect(kb.first?.labels["connector"] == KBMachine.connector)
+        #expect(kb.first?.labels["thumbprint"] == m.keyless.thumbprint)
+        #expect(kb.first?.labels["subject"] == TestPKI.mailName)
+        #expect(kb.first?.labels["severity"] == "critical")
+        #expect(kb.first?.labels["title"]?.contains("NoCredentials (KB 4495258)") == true)
+        let auditJSON = try parseJSONObject(try certstore(expecting: 2, ["audit", "--format", "json"] + m.args).stdout)
+        let kbFix = auditFindings(auditJSON).first { $0["check"] as? String == "connector-keyless-certificate" }?["fix"] as? [String]
+        #expect(kb.first?.labels["fix"] == kbFix?.joined(separator: "; "), "the fix label is the fix audit prints")
+        // Every sample of a family has the same label names (node_exporter refuses a family that does not).
+        for name in Set(samples.map(\.name)) {
+            #expect(Set(samples.filter { $0.name == name }.map { Set($0.labels.keys) }).count == 1, "\(name)")
+        }
 
         let keylessNotAfter = try m.pki.notAfter(m.keyless).timeIntervalSince1970
         #expect(value("certstore_certificate_not_after_seconds", ["thumbprint": m.keyless.thumbprint, "store": "LocalMachine/My",
@@ -249,8 +265,13 @@ struct AuditTests {
                                                      "status": "TlsCertificateMatch"]) == 0, "\(result.stdout)")
         #expect(value("certstore_default_smtp_certificate", ["thumbprint": m.exch01.thumbprint]) == 1)
 
-        // After the KB fix the same metrics say so.
+        // With the renewed twin in the store, the finding's fix label is audit's runnable plan: remove, enable.
         try m.importTwin()
+        let withTwin = try Self.parsePrometheus(try certstore(expecting: 2, ["audit", "--format", "prometheus"] + m.args).stdout, in: m.t)
+        let twinFix = withTwin.first { $0.name == "certstore_finding" && $0.labels["check"] == "connector-keyless-certificate" }?.labels["fix"] ?? ""
+        #expect(twinFix.contains(" remove \(m.keyless.thumbprint)") && twinFix.contains(" enable \(m.twin.thumbprint) --services SMTP"), "\(twinFix)")
+
+        // After the KB fix the same metrics say so.
         try certstore(expecting: 0, ["remove", m.keyless.thumbprint] + m.args)
         try certstore(expecting: 0, ["enable", m.twin.thumbprint, "--services", "SMTP", "--keep-default"] + m.args)
         let fixed = try certstore(["audit", "--format", "prometheus"] + m.args)
@@ -261,6 +282,39 @@ struct AuditTests {
         #expect(after.first { $0.name == "certstore_connector_usable" && $0.labels["connector"] == KBMachine.connector }?.value == 1, "\(fixed.stdout)")
         #expect(after.first { $0.name == "certstore_connector_usable" }?.labels["thumbprint"] == m.twin.thumbprint)
         #expect(!after.contains { $0.labels["thumbprint"] == m.keyless.thumbprint }, "the removed certificate has no series left")
+        #expect(!after.contains { $0.name == "certstore_finding" && $0.labels["severity"] == "critical" }, "\(fixed.stdout)")
+    }
+
+    /// gethostname(2): the `host` label.
+    static let hostName: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }()
+
+    @Test("an audit that cannot run (an unknown --store): exit 3, and --format prometheus --output says certstore_audit_up 0 with the error, replacing the old findings")
+    func prometheusWhenTheAuditCannotRun() throws {
+        let m = try KBMachine.build("audit-promfail")
+        let directory = m.t.path("textfile")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let out = directory.appendingPathComponent("certstore.prom")
+        try certstore(expecting: 2, ["audit", "--format", "prometheus", "--output", out.path] + m.args)
+        #expect(try String(contentsOf: out, encoding: .utf8).contains("certstore_finding{"))
+
+        let failed = try certstore(expecting: 3, ["audit", "--format", "prometheus", "--output", out.path, "--store", "LocalMachine/Nope"] + m.args)
+        #expect(failed.stderr.contains("error:"), "\(failed)")
+        #expect(failed.stdout.isEmpty, "\(failed)")
+        let text = try String(contentsOf: out, encoding: .utf8)
+        #expect(text.contains("certstore_audit_up{host=\"\(Self.hostName)\",location=\"LocalMachine\"} 0\n"), "\(text)")
+        #expect(text.contains("certstore_audit_status{host=\"\(Self.hostName)\",location=\"LocalMachine\"} 3\n"), "\(text)")
+        #expect(!text.contains("certstore_finding{"), "the old findings are no longer claimed:\n\(text)")
+        if Self.prometheusClientAvailable {
+            let samples = try Self.parsePrometheus(text, in: m.t)
+            let error = samples.first { $0.name == "certstore_audit_error" }
+            #expect(error?.value == 1 && error?.labels["error"]?.contains("Nope") == true, "\(text)")
+            let stamp = try #require(samples.first { $0.name == "certstore_audit_timestamp_seconds" }?.value)
+            #expect(abs(stamp - Date().timeIntervalSince1970) < 120, "\(stamp)")
+        }
     }
 
     @Test("audit --format prometheus --output FILE: the file is written (0644 even under umask 000, replacing an old one), stdout stays empty, exit code unchanged")
@@ -276,7 +330,7 @@ struct AuditTests {
         #expect(result.stdout.isEmpty, "\(result)")
         #expect(octal(fileMode(out)) == "0644")
         let text = try String(contentsOf: out, encoding: .utf8)
-        #expect(text.contains("certstore_audit_status{location=\"LocalMachine\"} 2\n"), "\(text)")
+        #expect(text.contains("certstore_audit_status{host=\"\(Self.hostName)\",location=\"LocalMachine\"} 2\n"), "\(text)")
         #expect(!text.contains("stale"))
         #expect(text.hasSuffix("\n"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory.path) == ["certstore.prom"], "no temporary file left behind")
