@@ -342,4 +342,28 @@ struct OperationTests {
         let debris = auditFindings(report).filter { $0["check"] as? String == "leftover-temporary-file" }
         #expect(debris.count == 1 && (debris.first?["title"] as? String)?.hasPrefix("40 temporary files") == true, "\(debris)")
     }
+
+    @Test("trash empty keeps an entry holding the last copy of a private key (remove --delete-key) unless --including-keys; restore brings the key back")
+    func trashEmptyKeepsLastKeyCopy() throws {
+        let m = try Machine("op-trash-key")
+        let a = try m.add("mail-a")
+        let b = try m.add("web-b")
+        let withKey = try certstore(expecting: 0, ["remove", a.thumbprint, "--delete-key"] + m.args)
+        let keyID = try #require(trashID(in: withKey.stdout), "\(withKey)")
+        try certstore(expecting: 0, ["remove", b.thumbprint] + m.args)
+        #expect(!FileManager.default.fileExists(atPath: try Self.storeKey(m, a).path), "the key went to the trash")
+
+        let emptied = try certstore(expecting: 0, ["trash", "empty", "--all"] + m.args)
+        #expect(emptied.stdout.contains("Deleted 1 trash entry for good."), "\(emptied)")
+        #expect(emptied.stdout.contains("Kept 1 that holds the last copy of a private key: \(keyID)"), "\(emptied)")
+        let listed = try parseJSONArray(try certstore(expecting: 0, ["trash", "list", "--format", "json"] + m.args).stdout)
+        #expect(listed.map { $0["id"] as? String } == [keyID], "\(listed)")
+
+        try certstore(expecting: 0, ["restore", keyID] + m.args)
+        #expect(FileManager.default.fileExists(atPath: try Self.storeKey(m, a).path), "restore brings the key back")
+        let again = try certstore(expecting: 0, ["remove", a.thumbprint, "--delete-key"] + m.args)
+        _ = again
+        let all = try certstore(expecting: 0, ["trash", "empty", "--all", "--including-keys"] + m.args)
+        #expect(all.stdout.contains("Deleted 1 trash entry for good.") && !all.stdout.contains("Kept"), "\(all)")
+    }
 }

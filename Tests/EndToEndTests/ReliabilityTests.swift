@@ -237,7 +237,7 @@ struct ReliabilityTests {
             case .enable: ["enable", template.e, "--services", "SMTP,IMAP", "--keep-default"]
             case .disable: ["disable", template.f, "--services", "IIS"]
             case .prune: ["prune", "--keyless"]
-            case .trashEmpty: ["trash", "empty", "--all"]
+            case .trashEmpty: ["trash", "empty", "--all", "--including-keys"]
             }
         }
 

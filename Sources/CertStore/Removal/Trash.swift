@@ -263,13 +263,32 @@ public struct Trash: Sendable {
     }
 
     /// Deletes trash entries removed more than `days` days ago (all when nil). Returns what was deleted.
-    public func empty(olderThanDays days: Int?, now: Date = Date()) throws -> OperationOutcome<[TrashEntry]> {
+    /// What `empty` deleted, and what it kept because it holds the last copy of a private key.
+    public struct Emptied: Sendable {
+        public let deleted: [TrashEntry]
+        /// Entries made by `remove --delete-key` whose key is nowhere else (not in `Keys/`): kept unless
+        /// `includingKeys`, since deleting them would destroy the last copy of a private key.
+        public let keptForKeys: [TrashEntry]
+    }
+
+    /// Deletes trash entries removed more than `days` days ago (all when nil): one operation. An entry holding
+    /// the only copy of a private key is kept unless `includingKeys` says that is meant.
+    public func empty(olderThanDays days: Int?, includingKeys: Bool = false, now: Date = Date()) throws -> OperationOutcome<Emptied> {
         try store.perform(now: now) {
             let cutoff = days.map { now.addingTimeInterval(-Double($0) * 86_400) }
-            let doomed = try entries().filter { cutoff == nil || $0.removedAt < cutoff! }
+            let due = try entries().filter { cutoff == nil || $0.removedAt < cutoff! }
+            let kept = includingKeys ? [] : due.filter(holdsOnlyKeyCopy)
+            let doomed = due.filter { entry in !kept.contains { $0.id == entry.id } }
             for entry in doomed { try delete(entry) }
-            return doomed
+            return Emptied(deleted: doomed, keptForKeys: kept)
         }
+    }
+
+    /// Whether the entry holds a private key that `Keys/` no longer has (byte for byte).
+    func holdsOnlyKeyCopy(_ entry: TrashEntry) -> Bool {
+        guard let keyFile = entry.keyFile else { return false }
+        guard let bytes = try? contents(directory.appendingPathComponent(entry.id).appendingPathComponent(keyFile)) else { return false }
+        return (try? contents(store.keysDirectory.appendingPathComponent(keyFile))) != bytes
     }
 
     /// Renames the entry aside first, so a crash never leaves half an entry under its real name.
