@@ -4,11 +4,11 @@ import Foundation
 /// the dates listings are made of: dates in the years 1583–9999 are written from `gmtime_r`'s
 /// (proleptic Gregorian) fields; any other date goes to Foundation, whose calendar is Julian before the
 /// 1582 reform. Tests compare the two on many dates.
-public enum ISO8601Text {
+package enum ISO8601Text {
     /// 1583-01-01T00:00:00Z and 10000-01-01T00:00:00Z.
     static let fastRange: Range<Double> = -12_212_553_600..<253_402_300_800
 
-    public static func string(_ date: Date) -> String {
+    package static func string(_ date: Date) -> String {
         let seconds = date.timeIntervalSince1970
         // Foundation drops a fraction of a second (it does not round): so does this.
         guard fastRange.contains(seconds) else { return date.formatted(.iso8601) }

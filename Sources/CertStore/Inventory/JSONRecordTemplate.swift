@@ -13,7 +13,7 @@ import Foundation
 ///
 /// Encoded as one length-prefixed text per column in output order; length 0 (never a JSON value) is a hole.
 /// Kept as a range of a shared buffer (the index file's bytes), never copied.
-public struct JSONRecordTemplate: Sendable {
+package struct JSONRecordTemplate: Sendable {
     let storage: [UInt8]
     let range: Range<Int>
 

@@ -8,7 +8,7 @@ import Foundation
 /// and appends bytes. It never escapes anything itself: a string with no byte that JSON requires to be
 /// escaped (`"`, `\`, U+0000–U+001F) is written between quotes as it is; any other string is handed to
 /// `JSONEncoder` on its own. Tests compare its output with `JSONEncoder`'s on hostile strings.
-public struct JSONRecordText: Sendable {
+package struct JSONRecordText: Sendable {
     /// The output order: column indices, keys sorted as `JSONEncoder` sorts them (by UTF-8 bytes), each once.
     let order: [Int]
     /// Per column: the member's indentation, quoted key and separator, ready to append.
@@ -17,7 +17,7 @@ public struct JSONRecordText: Sendable {
 
     /// `keys` are the JSON keys of the columns in row order; a key given twice keeps its last column,
     /// as `JSONEncoder` does.
-    public init(keys: [String], dateText: @escaping @Sendable (Date) -> String) {
+    package init(keys: [String], dateText: @escaping @Sendable (Date) -> String) {
         var last: [String: Int] = [:]
         for (index, key) in keys.enumerated() { last[key] = index }
         order = last.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }.map(\.value)
@@ -30,7 +30,7 @@ public struct JSONRecordText: Sendable {
     }
 
     /// Appends one object, indented as an element of a top-level array (no separator before or after).
-    public func appendRecord(_ values: [PropertyValue], to out: inout [UInt8]) {
+    package func appendRecord(_ values: [PropertyValue], to out: inout [UInt8]) {
         precondition(values.count == prefixes.count, "a row has one value per key")
         out.append(contentsOf: Self.objectOpen)
         for (position, index) in order.enumerated() {
@@ -45,7 +45,7 @@ public struct JSONRecordText: Sendable {
 
     /// The writer of `list --format json` with every property (`CertificateProperty.all`): the one the
     /// index's `JSONRecordTemplate`s are written with.
-    public static let certificates = JSONRecordText(keys: CertificateProperty.all.map(\.jsonKey), dateText: ISO8601Text.string)
+    package static let certificates = JSONRecordText(keys: CertificateProperty.all.map(\.jsonKey), dateText: ISO8601Text.string)
 
     /// `appendRecord` for a record whose values are already JSON text (`JSONRecordTemplate`, made by
     /// `JSONRecordText.certificates`); holes are filled with `value(column)`. This writer's columns must be
@@ -53,7 +53,7 @@ public struct JSONRecordText: Sendable {
     /// the template holds every column in sorted-key order, and any selection's sorted order is a part of
     /// it, so the selected values are taken in passing. False, with `out` as it was, when the template does
     /// not fit (damaged, or made for other columns).
-    public func appendRecord(_ template: JSONRecordTemplate, selection: TemplateSelection, value: (Int) -> PropertyValue,
+    package func appendRecord(_ template: JSONRecordTemplate, selection: TemplateSelection, value: (Int) -> PropertyValue,
                              to out: inout [UInt8]) -> Bool {
         let mark = out.count
         var reader = ByteReader(template.storage, range: template.range)
@@ -87,13 +87,13 @@ public struct JSONRecordText: Sendable {
     }
 
     /// Which of `CertificateProperty.all`'s columns a writer has, and where: made once per listing.
-    public struct TemplateSelection: Sendable {
+    package struct TemplateSelection: Sendable {
         /// For each column of `CertificateProperty.all`, this writer's column showing it (nil: not shown).
         let writerColumn: [Int?]
 
         /// `columns`: the writer's columns as indices into `CertificateProperty.all` (a column given twice
         /// keeps its last place, as the writer's keys do).
-        public init(columns: [Int]) {
+        package init(columns: [Int]) {
             var map = [Int?](repeating: nil, count: CertificateProperty.all.count)
             for (writerColumn, column) in columns.enumerated() { map[column] = writerColumn }
             writerColumn = map

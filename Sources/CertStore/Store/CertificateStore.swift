@@ -458,7 +458,7 @@ public final class CertificateStore: Sendable {
 
 /// `body` for every index in 0..<count, on `lanes` threads each taking a contiguous share; the results in
 /// order. Each lane hands over its results once, not one by one.
-public func concurrentMap<T: Sendable>(count: Int, lanes: Int, _ body: @Sendable (Int) -> T) -> [T] {
+package func concurrentMap<T: Sendable>(count: Int, lanes: Int, _ body: @Sendable (Int) -> T) -> [T] {
     let lanes = max(1, min(lanes, count))
     if lanes == 1 { return (0..<count).map(body) }
     let shares = LaneResults<T>(lanes: lanes)

@@ -35,7 +35,7 @@ public struct StoreEntry: Sendable {
     /// Appends this entry's JSON object with the properties `columns` (from `CertificateProperty.all`, as
     /// `writer` writes them; `selection` made from the same columns) from its kept values when it has them,
     /// filling the contextual values from `context`; false (nothing appended) when it has none.
-    public func appendKeptJSON(to out: inout [UInt8], writer: JSONRecordText, columns: [CertificateProperty],
+    package func appendKeptJSON(to out: inout [UInt8], writer: JSONRecordText, columns: [CertificateProperty],
                                selection: JSONRecordText.TemplateSelection, context: PropertyContext) -> Bool {
         guard let jsonTemplate else { return false }
         return writer.appendRecord(jsonTemplate, selection: selection, value: { column in

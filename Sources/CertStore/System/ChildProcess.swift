@@ -14,9 +14,9 @@ import Foundation
 /// an empty signal mask, and no descriptor of ours above standard error (the store lock stays ours). Output is
 /// drained on dedicated threads, so a chatty child never blocks on a full pipe, and the child is reaped even
 /// when nobody waits for it.
-public final class ChildProcess: @unchecked Sendable {
+package final class ChildProcess: @unchecked Sendable {
     /// What the child reads on standard input.
-    public enum Input: Sendable {
+    package enum Input: Sendable {
         /// `/dev/null`: not a terminal, immediately at end of file.
         case null
         /// These bytes, then end of file.
@@ -24,7 +24,7 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// How the child ended.
-    public enum Termination: Sendable, Equatable {
+    package enum Termination: Sendable, Equatable {
         case exited(Int32)
         case signaled(Int32)
         /// `waitpid` failed with this errno (ECHILD when SIGCHLD is ignored): how the child ended is unknown,
@@ -32,7 +32,7 @@ public final class ChildProcess: @unchecked Sendable {
         case unknown(Int32)
 
         /// The exit status, or 128 + N for death by signal N, as a shell reports it; nil when unknown.
-        public var shellStatus: Int32? {
+        package var shellStatus: Int32? {
             switch self {
             case .exited(let status): return status
             case .signaled(let signal): return 128 + signal
@@ -42,18 +42,18 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// A finished child: how it ended and what it wrote.
-    public struct Result: Sendable {
-        public let termination: Termination
+    package struct Result: Sendable {
+        package let termination: Termination
         /// Standard output (with standard error in it when the child was started with `mergeErrors`).
-        public let standardOutput: Data
-        public let standardError: Data
+        package let standardOutput: Data
+        package let standardError: Data
         /// The child outlived its timeout and was stopped.
-        public let timedOut: Bool
+        package let timedOut: Bool
         /// Output beyond `outputLimit` was read and dropped.
-        public let truncated: Bool
+        package let truncated: Bool
     }
 
-    public let processIdentifier: pid_t
+    package let processIdentifier: pid_t
 
     private let lock = NSLock()
     private let exitedSignal = DispatchSemaphore(value: 0)
@@ -75,7 +75,7 @@ public final class ChildProcess: @unchecked Sendable {
     ///   - input: what the child reads on standard input.
     ///   - mergeErrors: standard error goes into the same pipe as standard output, interleaved as written.
     ///   - outputLimit: bytes kept of each stream; the rest is read and dropped.
-    public init(executable: String, arguments: [String] = [], environment: [String: String]? = nil,
+    package init(executable: String, arguments: [String] = [], environment: [String: String]? = nil,
                 currentDirectory: String? = nil, input: Input = .null, mergeErrors: Bool = false,
                 outputLimit: Int = Int.max) throws {
         self.outputLimit = outputLimit
@@ -211,10 +211,10 @@ public final class ChildProcess: @unchecked Sendable {
     }
 
     /// The child has ended (and was reaped).
-    public var hasExited: Bool { lock.withLock { termination != nil } }
+    package var hasExited: Bool { lock.withLock { termination != nil } }
 
     /// Sends `signal` to the child's process group (the child and everything it started), unless it has ended.
-    public func signal(_ signal: Int32) {
+    package func signal(_ signal: Int32) {
         lock.withLock {
             // Under the lock the child is not reaped yet, so its group id cannot belong to anyone else.
             if termination == nil { kill(-processIdentifier, signal) }
@@ -223,7 +223,7 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Waits for the child to end and for its output. After `timeout` seconds the group gets SIGTERM, then
     /// SIGKILL `grace` seconds later.
-    public func wait(timeout: Double? = nil, grace: Double = 0.2) -> Result {
+    package func wait(timeout: Double? = nil, grace: Double = 0.2) -> Result {
         if let done = lock.withLock({ finished }) { return done }
         var timedOut = false
         if let timeout {
