@@ -519,26 +519,10 @@ struct ExchangeViewTests {
         let pki = try TestPKI(in: t.path("pki"), caSubject: "/C=US/O=Woodgrove/CN=Woodgrove Root CA")
         let dir = pki.directory
         // Root → intermediate (CA:TRUE) → leaf, all by hand with openssl.
-        try openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "int.key"], in: dir)
-        try openssl(["req", "-new", "-key", "int.key", "-out", "int.csr", "-subj", "/C=US/O=Woodgrove/CN=Woodgrove Issuing CA"], in: dir)
-        try Data("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n".utf8).write(to: dir.appendingPathComponent("int.ext"))
-        try openssl(["x509", "-req", "-in", "int.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1825",
-                     "-extfile", "int.ext", "-out", "int.pem"], in: dir)
-        try openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "www.key"], in: dir)
-        try openssl(["req", "-new", "-key", "www.key", "-out", "www.csr", "-subj", "/CN=www.woodgrove.com"], in: dir)
-        try Data("""
-            basicConstraints=critical,CA:FALSE
-            keyUsage=critical,digitalSignature
-            extendedKeyUsage=serverAuth
-            subjectAltName=DNS:www.woodgrove.com
-
-            """.utf8).write(to: dir.appendingPathComponent("www.ext"))
-        try openssl(["x509", "-req", "-in", "www.csr", "-CA", "int.pem", "-CAkey", "int.key", "-CAcreateserial", "-days", "365",
-                     "-extfile", "www.ext", "-out", "www.pem"], in: dir)
-        let leafWithKey = dir.appendingPathComponent("www-with-key.pem")
-        try (try Data(contentsOf: dir.appendingPathComponent("www.pem")) + Data(contentsOf: dir.appendingPathComponent("www.key"))).write(to: leafWithKey)
-        let leaf = try Fixtures.thumbprint(dir.appendingPathComponent("www.pem"), in: dir)
-        let intermediate = try Fixtures.thumbprint(dir.appendingPathComponent("int.pem"), in: dir)
+        let made = try pki.intermediateAndLeaf(host: "www.woodgrove.com", organization: "Woodgrove")
+        let leafWithKey = made.leafWithKey
+        let leaf = try Fixtures.thumbprint(made.leaf, in: dir)
+        let intermediate = try Fixtures.thumbprint(made.intermediate, in: dir)
         let args = ["--root", t.rootPath]
 
         try certstore(expecting: 0, ["import", pki.ca.pem.path, "--store", "LocalMachine/Root", "--root-ca-type", "GroupPolicy"] + args)
@@ -551,7 +535,7 @@ struct ExchangeViewTests {
         #expect(before.first?["status"] as? String == "Untrusted", "the issuing CA is nowhere: \(before)")
         #expect(before.first?["rootCAType"] as? String == "Unknown", "\(before)")
 
-        try certstore(expecting: 0, ["import", dir.appendingPathComponent("int.pem").path] + args)
+        try certstore(expecting: 0, ["import", made.intermediate.path] + args)
         try #require(t.thumbprints(in: "CA") == [intermediate], "a CA certificate without key goes to LocalMachine/CA")
         let after = try view()
         #expect(after.count == 1 && after.first?["thumbprint"] as? String == leaf, "\(after)")

@@ -128,21 +128,10 @@ struct OperationTests {
         let t = try TestDirectory("op-chain")
         let pki = try TestPKI(in: t.path("pki"), caSubject: "/C=US/O=Woodgrove/CN=Woodgrove Root CA")
         let dir = pki.directory
-        try openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "int.key"], in: dir)
-        try openssl(["req", "-new", "-key", "int.key", "-out", "int.csr", "-subj", "/C=US/O=Woodgrove/CN=Woodgrove Issuing CA"], in: dir)
-        try Data("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n".utf8).write(to: dir.appendingPathComponent("int.ext"))
-        try openssl(["x509", "-req", "-in", "int.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1825",
-                     "-extfile", "int.ext", "-out", "int.pem"], in: dir)
-        try openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "mail.key"], in: dir)
-        try openssl(["req", "-new", "-key", "mail.key", "-out", "mail.csr", "-subj", "/CN=mail.woodgrove.com"], in: dir)
-        try Data("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:mail.woodgrove.com\n".utf8)
-            .write(to: dir.appendingPathComponent("mail.ext"))
-        try openssl(["x509", "-req", "-in", "mail.csr", "-CA", "int.pem", "-CAkey", "int.key", "-CAcreateserial", "-days", "365",
-                     "-extfile", "mail.ext", "-out", "mail.pem"], in: dir)
-        let withKey = dir.appendingPathComponent("mail-with-key.pem")
-        try (try Data(contentsOf: dir.appendingPathComponent("mail.pem")) + Data(contentsOf: dir.appendingPathComponent("mail.key"))).write(to: withKey)
-        let leaf = try Fixtures.thumbprint(dir.appendingPathComponent("mail.pem"), in: dir)
-        let intermediate = try Fixtures.thumbprint(dir.appendingPathComponent("int.pem"), in: dir)
+        let made = try pki.intermediateAndLeaf(host: "mail.woodgrove.com", organization: "Woodgrove")
+        let withKey = made.leafWithKey
+        let leaf = try Fixtures.thumbprint(made.leaf, in: dir)
+        let intermediate = try Fixtures.thumbprint(made.intermediate, in: dir)
         let args = t.rootArgs
         let location = t.root.appendingPathComponent("LocalMachine")
         let current = location.appendingPathComponent("Services/SMTP/current")
@@ -158,7 +147,7 @@ struct OperationTests {
         try Data("#!/bin/sh\necho \"$CERTSTORE_SERVICE $CERTSTORE_NEW_THUMBPRINT\" >> '\(log.path)'\n".utf8).write(to: hooks.appendingPathComponent("10-log"))
         chmod(hooks.appendingPathComponent("10-log").path, 0o755)
 
-        let imported = try certstore(expecting: 0, ["import", dir.appendingPathComponent("int.pem").path] + args)
+        let imported = try certstore(expecting: 0, ["import", made.intermediate.path] + args)
         #expect(imported.stderr.contains("SMTP now presents \(leaf) (was \(leaf)) [chain.pem, fullchain.pem]"), "\(imported)")
         #expect(try PEMInspection.thumbprints(current.appendingPathComponent("chain.pem"), scratch: t.url) == [intermediate])
         #expect((try? String(contentsOf: log, encoding: .utf8)) == "SMTP \(leaf)\n")

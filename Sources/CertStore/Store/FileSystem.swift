@@ -124,14 +124,7 @@ enum FileSystem {
             throw posixError("list", directory, errno, reading: true)
         }
         defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafePointer(to: entry.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
+        return names(in: dir)
     }
 
     /// Names in the directory open as `fd` (no `.`/`..`); `fd` stays open and its own.
@@ -139,6 +132,11 @@ enum FileSystem {
         let copy = dup(fd)
         guard copy >= 0, let dir = fdopendir(copy) else { return [] }
         defer { closedir(dir) }
+        return names(in: dir)
+    }
+
+    /// Every name an open directory stream yields, without `.` and `..`.
+    private static func names(in dir: OpaquePointer) -> [String] {
         var names: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafePointer(to: entry.pointee.d_name) {

@@ -172,4 +172,28 @@ func parseJSONObject(_ text: String) throws -> [String: Any] {
     let object = try JSONSerialization.jsonObject(with: Data(text.utf8))
     guard let dictionary = object as? [String: Any] else { throw RunnerError("not a JSON object:\n\(text)") }
     return dictionary
+
+}
+
+extension TestPKI {
+    /// An intermediate CA (`int.pem`, `CN=<organization> Issuing CA`) issued by this PKI's CA, and an EC server
+    /// certificate for `host` issued by the intermediate, all made with the openssl CLI. Returns the files:
+    /// the intermediate, the leaf, and the leaf followed by its key (what an import with its key takes).
+    func intermediateAndLeaf(host: String, organization: String) throws -> (intermediate: URL, leaf: URL, leafWithKey: URL) {
+        let dir = directory
+        try openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "int.key"], in: dir)
+        try openssl(["req", "-new", "-key", "int.key", "-out", "int.csr", "-subj", "/C=US/O=\(organization)/CN=\(organization) Issuing CA"], in: dir)
+        try Data("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n".utf8).write(to: file("int.ext"))
+        try openssl(["x509", "-req", "-in", "int.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1825",
+                     "-extfile", "int.ext", "-out", "int.pem"], in: dir)
+        try openssl(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "leaf.key"], in: dir)
+        try openssl(["req", "-new", "-key", "leaf.key", "-out", "leaf.csr", "-subj", "/CN=\(host)"], in: dir)
+        try Data("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:\(host)\n".utf8)
+            .write(to: file("leaf.ext"))
+        try openssl(["x509", "-req", "-in", "leaf.csr", "-CA", "int.pem", "-CAkey", "int.key", "-CAcreateserial", "-days", "365",
+                     "-extfile", "leaf.ext", "-out", "leaf.pem"], in: dir)
+        let withKey = file("leaf-with-key.pem")
+        try (try Data(contentsOf: file("leaf.pem")) + Data(contentsOf: file("leaf.key"))).write(to: withKey)
+        return (file("int.pem"), file("leaf.pem"), withKey)
+    }
 }
