@@ -172,7 +172,6 @@ func parseJSONObject(_ text: String) throws -> [String: Any] {
     let object = try JSONSerialization.jsonObject(with: Data(text.utf8))
     guard let dictionary = object as? [String: Any] else { throw RunnerError("not a JSON object:\n\(text)") }
     return dictionary
-
 }
 
 extension TestPKI {
