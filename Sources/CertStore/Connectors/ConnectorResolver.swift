@@ -42,7 +42,12 @@ public struct ConnectorResolver: Sendable {
 
     /// The same resolver as if `thumbprint` were not in `My` (what removal would leave).
     public func without(_ thumbprint: String) -> ConnectorResolver {
-        ConnectorResolver(personal: personal.filter { $0.thumbprint != thumbprint }, validator: validator, now: now,
+        without([thumbprint])
+    }
+
+    /// The same resolver as if none of `thumbprints` were in `My`.
+    public func without(_ thumbprints: Set<String>) -> ConnectorResolver {
+        ConnectorResolver(personal: personal.filter { !thumbprints.contains($0.thumbprint) }, validator: validator, now: now,
                           hostName: hostName, chains: chains)
     }
 

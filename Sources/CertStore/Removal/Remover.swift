@@ -94,17 +94,25 @@ public struct Remover: Sendable {
         func run() throws -> PruneResult {
             var result = PruneResult()
             var context = try Context(store: store, now: now)
+            // Removed since `context` was built. Removing a certificate no connector or name-based dependency
+            // picks (nor has in its chain) changes no one's choice, so the context is rebuilt only when a removed
+            // certificate was picked: pruning thousands of unused keyless certificates stays linear.
+            var pending = Set<String>()
             let candidates = context.personal.filter { !$0.hasPrivateKey }
             for entry in candidates {
                 if entry.keyStatus != .missing { result.damagedKeys.append(entry); continue }
-                let plan = try plan(entry, deleteKey: false, context: context)
+                let plan = try plan(entry, deleteKey: false, context: context, alsoGone: pending)
                 guard plan.isAllowed else { result.kept.append(plan); continue }
                 if dryRun {
                     result.removed.append((plan, nil))
                 } else {
                     result.removed.append((plan, try Trash(store: store).put(entry, plan: plan, forced: false, now: now)))
                 }
-                context = context.without(entry.thumbprint)
+                pending.insert(entry.thumbprint)
+                if context.picked.contains(entry.thumbprint) {
+                    context = context.without(pending)
+                    pending = []
+                }
             }
             return result
         }
@@ -118,6 +126,24 @@ public struct Remover: Sendable {
                                                 : "remove without --delete-key: the key stays for the certificates that use it")
     }
 
+    /// Who resolves certificates by name: a send connector or a name-based dependency, and when it works.
+    struct Consumer {
+        let label: String
+        let resolve: (ConnectorResolver) -> CertificateSelection
+        let works: (CertificateSelection) -> Bool
+    }
+
+    /// What each consumer picks with one resolver, resolved once (a prune plans thousands of removals).
+    final class Selections {
+        private var known: [Int: CertificateSelection] = [:]
+        func get(_ index: Int, _ compute: () -> CertificateSelection) -> CertificateSelection {
+            if let selection = known[index] { return selection }
+            let selection = compute()
+            known[index] = selection
+            return selection
+        }
+    }
+
     /// Everything a removal decision reads, loaded once.
     struct Context {
         let bindings: ServiceBindings
@@ -126,6 +152,38 @@ public struct Remover: Sendable {
         let resolver: ConnectorResolver
         let authorities: [StoreEntry]
         var personal: [StoreEntry] { resolver.personal }
+        private let selections = Selections()
+
+        /// Connectors (a usable key and enabled for SMTP: `ConnectorVerdict`) and name-based dependencies (a
+        /// usable key).
+        var consumers: [Consumer] {
+            var list: [Consumer] = connectors.sendConnectors.map { connector in
+                Consumer(label: "send connector \"\(connector.name)\"", resolve: { $0.resolve(connector) },
+                         works: { [bindings] in ConnectorVerdict(connector: connector, selection: $0, bindings: bindings).works })
+            }
+            for dependency in dependencies.dependencies {
+                guard let text = dependency.tlsCertificateName, let name = try? TLSCertificateName(parsing: text) else { continue }
+                list.append(Consumer(label: "\"\(dependency.application)\" (by name \(name))", resolve: { $0.resolve(name: name) },
+                                     works: { $0.isUsable }))
+            }
+            return list
+        }
+
+        /// What consumer `index` picks today (with this context's resolver), resolved once.
+        func today(_ index: Int, _ consumer: Consumer) -> CertificateSelection {
+            selections.get(index) { consumer.resolve(resolver) }
+        }
+
+        /// Every certificate some consumer picks today, or has in the chain of what it picks.
+        var picked: Set<String> {
+            var set = Set<String>()
+            for (index, consumer) in consumers.enumerated() {
+                guard let chosen = today(index, consumer).chosen else { continue }
+                set.insert(chosen.thumbprint)
+                set.formUnion(resolver.chainResult(for: chosen).chain)
+            }
+            return set
+        }
 
         init(store: CertificateStore, now: Date) throws {
             bindings = try store.read(ServiceBindings.self)
@@ -145,13 +203,14 @@ public struct Remover: Sendable {
             self.authorities = authorities
         }
 
-        func without(_ thumbprint: String) -> Context {
+        func without(_ thumbprints: Set<String>) -> Context {
             Context(bindings: bindings, connectors: connectors, dependencies: dependencies,
-                    resolver: resolver.without(thumbprint), authorities: authorities.filter { $0.thumbprint != thumbprint })
+                    resolver: resolver.without(thumbprints), authorities: authorities.filter { !thumbprints.contains($0.thumbprint) })
         }
     }
 
-    private func plan(_ entry: StoreEntry, deleteKey: Bool, context: Context) throws -> RemovalPlan {
+    /// `alsoGone`: certificates already removed that `context` still holds (none of them picked by anyone).
+    private func plan(_ entry: StoreEntry, deleteKey: Bool, context: Context, alsoGone: Set<String> = []) throws -> RemovalPlan {
         var plan = RemovalPlan(entry: entry)
         let thumbprint = entry.thumbprint
         let isPersonal = entry.store.name == .my
@@ -179,18 +238,8 @@ public struct Remover: Sendable {
         // Connectors and name-based dependencies: what do they resolve to now, and after? A connector works
         // when its verdict says so (a usable key and enabled for SMTP: `ConnectorVerdict`); a dependency when
         // its certificate has a usable key.
-        let after = context.resolver.without(thumbprint)
-        typealias Consumer = (label: String, resolve: (ConnectorResolver) -> CertificateSelection, works: (CertificateSelection) -> Bool)
-        var consumers: [Consumer] = context.connectors.sendConnectors.map { connector in
-            ("send connector \"\(connector.name)\"", { $0.resolve(connector) },
-             { ConnectorVerdict(connector: connector, selection: $0, bindings: context.bindings).works })
-        }
-        for dependency in context.dependencies.dependencies {
-            guard let text = dependency.tlsCertificateName, let name = try? TLSCertificateName(parsing: text) else { continue }
-            consumers.append(("\"\(dependency.application)\" (by name \(name))", { $0.resolve(name: name) }, { $0.isUsable }))
-        }
-        for consumer in consumers {
-            let today = consumer.resolve(context.resolver)
+        for (index, consumer) in context.consumers.enumerated() {
+            let today = context.today(index, consumer)
             guard let chosen = today.chosen else { continue }
             if chosen.thumbprint != thumbprint {
                 if context.resolver.chainResult(for: chosen).chain.dropFirst().contains(thumbprint) {
@@ -198,6 +247,8 @@ public struct Remover: Sendable {
                 }
                 continue
             }
+            // Only for what a consumer picks: the store as the removal would leave it.
+            let after = context.resolver.without(alsoGone.union([thumbprint]))
             let tomorrow = consumer.resolve(after)
             let worksToday = consumer.works(today)
             if let next = tomorrow.chosen, next.thumbprint != thumbprint, consumer.works(tomorrow) {
