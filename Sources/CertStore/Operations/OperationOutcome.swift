@@ -28,12 +28,6 @@ public struct OperationOutcome<Value: Sendable>: Sendable {
         self.hooks = hooks
     }
 
-    /// The same consequences with another value (a command that wraps an operation's result).
-    public func map<Other: Sendable>(_ transform: (Value) throws -> Other) rethrows -> OperationOutcome<Other> {
-        OperationOutcome<Other>(value: try transform(value), serviceChanges: serviceChanges, serviceFailure: serviceFailure,
-                                connectorChanges: connectorChanges, hooks: hooks)
-    }
-
     /// An outcome that changed nothing (a dry run, or a request that needed no change).
     static func unchanged(_ value: Value) -> OperationOutcome<Value> { OperationOutcome(value: value) }
 }

@@ -68,11 +68,6 @@ public struct DeployHooks: Sendable {
         invocations.map { run($0.hook, $0.change, environment: $0.environment) }
     }
 
-    /// Runs every hook once per change.
-    public func run(for changes: [ServiceFiles.Change]) -> [Outcome] {
-        run(invocations(for: changes))
-    }
-
     /// The whole environment of a hook, and nothing from certstore's own (which may hold a PKCS#12 password
     /// named by `--password-env`, proxy credentials, or anything else its caller had): `PATH` (the system
     /// directories), `HOME` (certstore's account's), `LANG=C.UTF-8`, `CERTSTORE_SERVICE`,
