@@ -27,9 +27,10 @@ cleanup() {
 trap cleanup EXIT
 
 cp -a "$repo/Stores" "$work/root"
-chmod 700 "$work/root/LocalMachine/Keys"; chmod 600 "$work/root/LocalMachine/Keys/"*.key
+# git keeps no file modes: give the demo keys the modes certstore writes (as `make demo` does).
+chmod 700 "$work/root/LocalMachine/Keys"; chmod 600 "$work/root/LocalMachine/Keys/"*.key "$work/root/LocalMachine/Services/"*/v*/privkey.pem
 root=$work/root
-cs() { echo "\$ certstore $*"; "$certstore" "$@" --root "$root"; }
+cs() { echo "\$ certstore $(printf '%q ' "$@")--root /tmp/csdemo/root"; "$certstore" "$@" --root "$root" 2>&1 | sed "s#$work#/tmp/csdemo#g"; }
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 instance() { # name host port extra-main extra-master
@@ -73,12 +74,12 @@ smtpd_tls_loglevel = 2
 smtpd_tls_fingerprint_digest = sha1" ""
 
 echo "# The send connector carries fabrikam.com to the receiver on loopback:"
-cs connector set "Outbound to Office 365" --address-space fabrikam.com --smart-host "[127.0.0.1]:$rx_port" --format list | sed -n '/^Name/p;/^AddressSpaces/p;/^SmartHosts/p;/^Status/p;/^Certificate/p;/^HasPrivateKey/p'
+cs connector set "Outbound to Office 365" --address-space fabrikam.com --smart-host "[127.0.0.1]:$rx_port" | grep -v "^[A-Za-z]* *: *$" | sed '/^$/d'
 echo
 echo "# postfix: certstore's main.cf lines, the connector's master.cf transport and the transport map:"
 cs service-config postfix --master-cf
 "$certstore" service-config postfix --transport-map --root "$root" > "$work/transport"
-echo "\$ certstore service-config postfix --transport-map"; cat "$work/transport"
+echo "\$ certstore service-config postfix --transport-map --root /tmp/csdemo/root"; cat "$work/transport"
 main=$("$certstore" service-config postfix --root "$root")
 instance tx mail.contoso.com "$(port)" "mydestination =
 $main
@@ -98,8 +99,8 @@ echo "# The audit's remediation plan, run as printed:"
 plan=$("$certstore" audit --format json --root "$root" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["remediationPlan"]))' || true)
 while IFS= read -r step; do
   [ -n "$step" ] || continue
-  echo "\$ $step"
-  eval "${step/certstore /\"\$certstore\" } --root \"\$root\"" 2>&1 | sed "s#$work#/tmp/csdemo#g"
+  echo "\$ ${step//$work//tmp/csdemo}"
+  eval "${step/certstore /\"\$certstore\" }" 2>&1 | sed "s#$work#/tmp/csdemo#g"
 done <<< "$plan"
 echo
 echo "# The queue is retried (Exchange: Retry-Queue):"

@@ -39,6 +39,10 @@ public struct ServiceFiles: Sendable {
         /// What differed: `new certificate`, `chain.pem`, `privkey.pem owner or mode`, `withdrawn`, ...
         public let reasons: [String]
 
+        /// For a send connector's files that now make outbound TLS fail as Exchange would: the verdict
+        /// (`NoCredentials`, `UnknownCredentials`, ...). Nil otherwise.
+        public var refusal: String? = nil
+
         /// `SMTP`, or `send connector "NAME"`.
         public var label: String { connector.map { "send connector \"\($0)\"" } ?? service.rawValue }
     }
@@ -342,10 +346,11 @@ public struct ServiceFiles: Sendable {
                                                               verdict: ConnectorVerdict(connector: connector, selection: selection, bindings: bindings)) else { continue }
                     defer { wipe(&desired.key); if desired.hasKey { desired.extras["smtp-client.pem"] = nil } }
                     try deploy(desired, folder: folder, user: nil, now: now)
-                    changes.append(Change(service: .smtp, connector: name, oldThumbprint: plan.deployed,
-                                          newThumbprint: desired.hasKey ? desired.thumbprint : nil,
-                                          directory: folder.appendingPathComponent("current").path,
-                                          reasons: desired.hasKey ? reasons : reasons + ["\(plan.verdict?.outcome.rawValue ?? "refused"): outbound TLS fails and mail defers"]))
+                    var change = Change(service: .smtp, connector: name, oldThumbprint: plan.deployed,
+                                        newThumbprint: desired.hasKey ? desired.thumbprint : nil,
+                                        directory: folder.appendingPathComponent("current").path, reasons: reasons)
+                    if !desired.hasKey { change.refusal = plan.verdict?.outcome.rawValue ?? "refused" }
+                    changes.append(change)
                 case .withdraw:
                     try withdraw(folder: folder)
                     changes.append(Change(service: .smtp, connector: name, oldThumbprint: plan.deployed, newThumbprint: nil,
