@@ -186,11 +186,15 @@ final class MailLogExplainer {
                 if !missing.isEmpty {
                     why.append("these are certstore's deployed files: " + presentedNow())
                 } else if failure.kind == .keyFileUnreadable || failure.kind == .certificateFileUnreadable {
-                    why.append("the files are there now: the daemon's account cannot read them"
-                               + (failure.daemon == .exim ? " (exim reads them as Debian-exim after dropping root)" : ""))
-                    if let service, let deployed {
+                    // postfix and dovecot read their keys as root; exim reads them as Debian-exim after dropping root.
+                    let unreadable = failure.daemon == .exim && inside.contains { !Self.readable($0.path, by: Self.account(.exim)) }
+                    if unreadable, let service, let deployed {
+                        why.append("the files are there, but exim reads them as Debian-exim, which cannot read them")
                         fix.append(ShellQuote.command(["certstore", "enable", deployed, "--services", service.rawValue, "--service-user", Self.account(failure.daemon)]))
                         fix.append(reload)
+                    } else {
+                        why.append("the files are there now (deployed again since, or changed back): " + presentedNow()
+                                   + "; the daemon reads them when it is reloaded")
                     }
                 } else {
                     why.append(presentedNow() + "; a deployed file changed behind certstore's back is rewritten by deploy")
@@ -278,6 +282,15 @@ final class MailLogExplainer {
         case .dovecot: "doveadm reload"
         case .exim: "systemctl reload exim4"
         }
+    }
+
+    /// Whether `account` may read `path` by its mode bits (owner, group, others).
+    static func readable(_ path: String, by account: String) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0, let user = getpwnam(account) else { return false }
+        if info.st_uid == user.pointee.pw_uid { return info.st_mode & 0o400 != 0 }
+        if info.st_gid == user.pointee.pw_gid { return info.st_mode & 0o040 != 0 }
+        return info.st_mode & 0o004 != 0
     }
 
     /// The account a Debian daemon reads its key as.
