@@ -55,11 +55,12 @@ def corpus(work, n):
 
 
 def store_for(work, n, c):
-    """A store holding corpus c (certificates and keys), imported once and reused."""
+    """A store holding corpus c (certificates and keys), imported once and reused. Half the corpus is keyless on
+    purpose (the stores audit and prune look at): imported with --allow-keyless."""
     root = os.path.join(work, f"store-{n}")
     if not os.path.exists(os.path.join(root, "done")):
         shutil.rmtree(root, ignore_errors=True)
-        run([binary, "import", "--root", root, os.path.join(c, "certs"), os.path.join(c, "keys")])
+        run([binary, "import", "--allow-keyless", "--root", root, os.path.join(c, "certs"), os.path.join(c, "keys")])
         open(os.path.join(root, "done"), "w").close()
     return root
 
@@ -104,7 +105,7 @@ def main():
     for n in sizes:
         c = corpus(args.work, n)
         root = os.path.join(args.work, f"import-{n}")
-        t = timed([binary, "import", "--root", root, os.path.join(c, "certs"), os.path.join(c, "keys")],
+        t = timed([binary, "import", "--allow-keyless", "--root", root, os.path.join(c, "certs"), os.path.join(c, "keys")],
                   setup=lambda: shutil.rmtree(root, ignore_errors=True))
         limit = min(n, 200)
         peer = timed(["bash", os.path.join(shared, "peer_openssl_loop.sh"), c, str(limit)])

@@ -90,7 +90,8 @@ def main():
     certstore("import", os.path.join(work, "contoso-issuing-ca.pem"), "--store", "LocalMachine/Root",
               "--friendly-name", "DEMO Contoso Issuing CA 1")
     certstore("import", os.path.join(work, "exch01-selfsigned.pem"), "--friendly-name", "DEMO Microsoft Exchange")
-    certstore("import", os.path.join(work, "mail-2025.cer"), "--friendly-name", "DEMO mail.contoso.com 2025")
+    # The KB 4495258 certificate, keyless on purpose (certstore refuses it without --allow-keyless).
+    certstore("import", os.path.join(work, "mail-2025.cer"), "--friendly-name", "DEMO mail.contoso.com 2025", "--allow-keyless")
     certstore("import", os.path.join(work, "mail-2026.pem"), "--friendly-name", "DEMO mail.contoso.com 2026", "--exportable")
     exch_thumb = hashlib.sha1(exch.public_bytes(serialization.Encoding.DER)).hexdigest().upper()
     certstore("enable", exch_thumb, "--services", "SMTP,IIS,IMAP,POP")

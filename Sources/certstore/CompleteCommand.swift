@@ -13,8 +13,8 @@ struct CompleteCommand: ParsableCommand {
             go to LocalMachine/CA as on import, and the request goes to the trash (`certstore restore` brings \
             it back). One operation: when any end-entity certificate of the files matches no pending request \
             — the request was made on another machine, whose store holds the key — nothing is imported and the \
-            exit status is 2 (KB 4495258: the certificate would land without its key). Bring a PKCS#12 with \
-            the key to `certstore import` instead. Running it again after an interruption finishes it.
+            exit status is 2 (KB 4495258: the certificate would land without its key), unless --allow-keyless. \
+            Bring a PKCS#12 with the key to `certstore import` instead. Running it again after an interruption finishes it.
             """)
 
     @Argument(help: ArgumentHelp("The files the CA issued: the certificate, its chain, or a PKCS#7 (.p7b) with both.", valueName: "file"), completion: .file())
@@ -22,6 +22,9 @@ struct CompleteCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Friendly name instead of the one chosen at request time (under 64 characters).", valueName: "name"))
     var friendlyName: String?
+
+    @Flag(help: "Import an issued certificate that matches no pending request anyway, without its key (the KB 4495258 certificate; audit reports it).")
+    var allowKeyless = false
 
     @OptionGroup var global: GlobalOptions
 
@@ -33,6 +36,7 @@ struct CompleteCommand: ParsableCommand {
             options.target = try global.storePath()
             options.friendlyName = friendlyName
             options.completing = true
+            options.allowKeyless = allowKeyless
             let outcome = try Importer(store: store).importFiles(files, options: options)
             ImportCommand.report(outcome.value, format: global.format)
             Consequences.report(outcome, store: store)

@@ -14,6 +14,11 @@ struct ImportCommand: ParsableCommand {
             kept (audit judges). A certificate already present is never duplicated. One bad file stops the \
             whole import before anything is written, unless --skip-invalid.
 
+            No keyless end-entity certificate enters LocalMachine/My by accident: a certificate that would land \
+            there without a key (none in the files, none in the store, no pending request) — the certificate of a \
+            request made on another machine, KB 4495258 — is refused (exit 2), unless --allow-keyless. CA \
+            certificates and imports into LocalMachine/CA or LocalMachine/Root are not affected.
+
             A certificate whose key is a pending request's (`certstore request`) completes that request, as \
             `certstore complete` does: it lands in LocalMachine/My with the request's key, friendly name and \
             exportability, and the request goes to the trash.
@@ -38,6 +43,9 @@ struct ImportCommand: ParsableCommand {
     @Flag(help: "Import the readable files and report the others, instead of importing nothing.")
     var skipInvalid = false
 
+    @Flag(help: "Import end-entity certificates into LocalMachine/My even when the store has no key for them (the KB 4495258 certificate; audit reports it).")
+    var allowKeyless = false
+
     @Option(help: ArgumentHelp("For roots imported into LocalMachine/Root: the RootCAType the Exchange view reports (ThirdParty, Enterprise, Registry, GroupPolicy; default ThirdParty).", valueName: "type"))
     var rootCAType: String?
 
@@ -49,6 +57,7 @@ struct ImportCommand: ParsableCommand {
             options.friendlyName = friendlyName
             options.exportable = exportable
             options.skipInvalid = skipInvalid
+            options.allowKeyless = allowKeyless
             let progress = Terminal.Progress("reading")
             options.progress = { done, total in progress.update(done, total) }
             if let rootCAType {

@@ -436,3 +436,70 @@ final class LockedBox<Value>: @unchecked Sendable {
         return body(&value)
     }
 }
+
+@Suite("Importer: no keyless end-entity certificate enters My by accident")
+struct KeylessImportTests {
+    static func strict(_ configure: (inout Importer.Options) -> Void = { _ in }) -> Importer.Options {
+        TestStore.options { options in
+            options.allowKeyless = false
+            configure(&options)
+        }
+    }
+
+    @Test("a bare end-entity certificate is refused (refused, nothing written) with the KB explanation; the PKCS#7 with it too")
+    func refused() throws {
+        let t = try TestStore()
+        for file in ["leaf.pem", "bundle-der.p7b"] {
+            let result = try t.importFiles([file], options: Self.strict())
+            #expect(!result.committed)
+            #expect(result.items.isEmpty)
+            let failure = try #require(result.failures.first)
+            #expect(failure.kind == .refused)
+            #expect(failure.message.contains("KB 4495258"))
+            #expect(failure.message.contains("The key is on the machine that made the certificate's request"))
+            #expect(failure.hint?.contains("PKCS#12") == true)
+            #expect(failure.hint?.contains("--allow-keyless") == true)
+        }
+        #expect(!FileManager.default.fileExists(atPath: t.store.directory(of: TestStore.my).path))
+        #expect(!FileManager.default.fileExists(atPath: t.store.directory(of: TestStore.ca).path))
+    }
+
+    @Test("with --skip-invalid only the keyless file is left out")
+    func skipInvalid() throws {
+        let t = try TestStore()
+        let result = try t.importFiles(["leaf.pem", "ca.pem"], options: Self.strict { $0.skipInvalid = true })
+        #expect(result.committed)
+        #expect(result.failures.map(\.kind) == [.refused])
+        #expect(result.items.map(\.store) == ["LocalMachine/CA"])
+    }
+
+    @Test("not refused: with its key in the call, with its key already in the store, already in My, CA certificates, Root and CA imports")
+    func notRefused() throws {
+        let t = try TestStore()
+        #expect(try t.importFiles(["leaf.pem", "leaf.key"], options: Self.strict()).committed)   // key in the same call
+        let u = try TestStore()
+        #expect(try u.importFiles(["ca.pem"], options: Self.strict()).items.map(\.store) == ["LocalMachine/CA"])
+        #expect(try u.importFiles(["leaf.pem"], options: Self.strict { $0.target = TestStore.rootStore }).committed)
+        #expect(try u.importFiles(["leaf.pem"], options: Self.strict { $0.target = TestStore.ca }).committed)
+        // A keyless certificate already in My (imported on purpose) is not refused again.
+        #expect(try u.importFiles(["leaf.pem"]).committed)
+        let again = try u.importFiles(["leaf.pem"], options: Self.strict())
+        #expect(again.committed && again.items.map(\.action) == [.alreadyPresent])
+        // A renewal whose key the store already has (the same key, e.g. a reused-key renewal): not keyless.
+        let v = try TestStore()
+        #expect(try v.importFiles(["modern.pfx"], options: Self.strict()).committed)
+        let renewed = try v.importFiles(["leaf-renewed.pem"], options: Self.strict())
+        #expect(renewed.failures.isEmpty, "\(renewed.failures)")
+        #expect(renewed.items.first?.hasPrivateKey == true)
+    }
+
+    @Test("allowKeyless imports it, with a warning naming it")
+    func allowed() throws {
+        let t = try TestStore()
+        let result = try t.importFiles(["leaf.pem"], options: Self.strict { $0.allowKeyless = true })
+        #expect(result.committed)
+        #expect(result.items.first?.hasPrivateKey == false)
+        #expect(result.warnings.count == 1)
+        #expect(result.warnings.first?.message.contains("--allow-keyless") == true)
+    }
+}

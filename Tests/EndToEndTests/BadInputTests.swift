@@ -9,7 +9,7 @@ struct BadInputTests {
     static func populatedStore(_ label: String, _ f: Fixtures) throws -> (TestDirectory, DirectorySnapshot) {
         let t = try TestDirectory(label)
         try seedModernPFX(into: t, f)
-        try certstore(expecting: 0, ["import", f.expired.certificate.path] + t.rootArgs)
+        try certstore(expecting: 0, ["import", f.expired.certificate.path, "--allow-keyless"] + t.rootArgs)
         #expect(t.thumbprints(in: "My") == [f.leaf.thumbprint, f.expired.thumbprint])
         return (t, try DirectorySnapshot.take(t.root))
     }

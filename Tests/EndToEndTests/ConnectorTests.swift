@@ -59,7 +59,7 @@ struct ConnectorTests {
         let keyless = try pki.issue("keyless", subject: TestPKI.mailSubject, notBeforeDaysAgo: 2, dnsNames: ["mail.contoso.com"])
         let selfSigned = try pki.issue("self", subject: "/CN=mail.contoso.com", dnsNames: ["mail.contoso.com"], selfSigned: true)
         let decoy = try pki.issue("decoy", subject: "/CN=autodiscover.contoso.com", dnsNames: ["autodiscover.contoso.com"])
-        try certstore(expecting: 0, ["import", try pki.cer(keyless).path, try pki.withKey(keyed).path, try pki.withKey(selfSigned).path,
+        try certstore(expecting: 0, ["import", "--allow-keyless", try pki.cer(keyless).path, try pki.withKey(keyed).path, try pki.withKey(selfSigned).path,
                                      try pki.withKey(decoy).path] + t.rootArgs)
 
         let cleared = try certstore(expecting: 0, ["connector", "set", "Existing", "--clear-tls-certificate-name", "--format", "json"] + t.rootArgs)

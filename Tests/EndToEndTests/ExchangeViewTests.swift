@@ -55,7 +55,7 @@ private struct ExchangeStore {
         try certstore(expecting: 0, ["import", try pki.withKey(trusted).path, "--friendly-name", friendlyName, "--exportable"] + args,
                       sourceLocation: sourceLocation)
         try certstore(expecting: 0, ["import", try pki.withKey(expired).path] + args, sourceLocation: sourceLocation)
-        try certstore(expecting: 0, ["import", try pki.cer(keyless).path] + args, sourceLocation: sourceLocation)
+        try certstore(expecting: 0, ["import", try pki.cer(keyless).path, "--allow-keyless"] + args, sourceLocation: sourceLocation)
         try certstore(expecting: 0, ["import", try pki.withKey(selfSigned).path] + args, sourceLocation: sourceLocation)
         try certstore(expecting: 0, ["import", try foreign.withKey(untrusted).path] + args, sourceLocation: sourceLocation)
 
@@ -471,7 +471,7 @@ struct ExchangeViewTests {
         let keyless = try pki.issue("lonely", subject: TestPKI.mailSubject, dnsNames: ["mail.contoso.com"])
         let args = ["--root", t.rootPath]
         try certstore(expecting: 0, ["import", pki.ca.pem.path, "--store", "LocalMachine/Root"] + args)
-        try certstore(expecting: 0, ["import", try pki.cer(keyless).path] + args)
+        try certstore(expecting: 0, ["import", try pki.cer(keyless).path, "--allow-keyless"] + args)
         let json = try certstore(expecting: 0, ["list", "--view", "exchange", "--format", "json"] + args)
         #expect(try parseJSONArray(json.stdout).isEmpty, "\(json)")
         let table = try certstore(expecting: 0, ["list", "--view", "exchange"] + args)

@@ -38,7 +38,7 @@ struct ExportTests {
         #expect(result.stderr.contains("exportable"), "\(result)")
         #expect(!FileManager.default.fileExists(atPath: out.path), "nothing is written when refused")
         // A keyless certificate cannot go to PKCS#12 either.
-        try certstore(expecting: 0, ["import", f.expired.certificate.path] + t.rootArgs)
+        try certstore(expecting: 0, ["import", f.expired.certificate.path, "--allow-keyless"] + t.rootArgs)
         try certstore(expecting: 2, ["export", f.expired.thumbprint, "--out", out.path, "--password-file", f.passwordFile.path] + t.rootArgs)
         #expect(!FileManager.default.fileExists(atPath: out.path))
     }

@@ -86,7 +86,7 @@ struct ImportTests {
     func keylessCertificateThenKey() throws {
         let f = try Fixtures.get()
         let t = try TestDirectory("kb")
-        try certstore(expecting: 0, ["import", f.leaf.certificate.path] + t.rootArgs)
+        try certstore(expecting: 0, ["import", f.leaf.certificate.path, "--allow-keyless"] + t.rootArgs)
         #expect(t.thumbprints(in: "My") == [f.leaf.thumbprint], "a leaf without key still goes to My")
 
         let before = try certstore(expecting: 0, ["list", "--thumbprint", f.leaf.thumbprint, "--property", "thumbprint,hasprivatekey"] + t.rootArgs)
@@ -139,7 +139,7 @@ struct ImportTests {
     func certOnlyThenKeyOnlyPKCS12() throws {
         let f = try Fixtures.get()
         let t = try TestDirectory("p12split")
-        let certOnly = try certstore(expecting: 0, ["import", f.certOnlyPFX.path, "--password-file", f.passwordFile.path] + t.rootArgs)
+        let certOnly = try certstore(expecting: 0, ["import", f.certOnlyPFX.path, "--allow-keyless", "--password-file", f.passwordFile.path] + t.rootArgs)
         #expect(certOnly.stdout.contains("Added"), "\(certOnly)")
         let before = try parseJSONArray(try certstore(expecting: 0, ["list", "--format", "json"] + t.rootArgs).stdout)
         #expect(before.map { $0["thumbprint"] as? String } == [f.selfSigned.thumbprint])

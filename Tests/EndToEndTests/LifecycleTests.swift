@@ -206,6 +206,48 @@ struct LifecycleTests {
         #expect(mode(key) == 0o600)
     }
 
+    @Test("no keyless end-entity certificate enters My by accident: import and complete refuse it (exit 2, the KB explanation), CA certificates pass, --allow-keyless imports it and audit reports it")
+    func keylessRefusedUnlessAllowed() throws {
+        let dir = try TestDirectory("lifecycle-keyless")
+        let pki = try TestPKI(in: dir.path("pki"))
+        let root = dir.rootPath
+        let issued = try pki.issue("mail", subject: "/O=Contoso Ltd/CN=mail.contoso.com", dnsNames: ["mail.contoso.com"])
+        // CA certificates are not affected: the CA goes to CA (and a store exists from here on).
+        try certstore(expecting: 0, ["import", pki.ca.pem.path, "--root", root])
+        #expect(dir.thumbprints(in: "CA") == [pki.ca.thumbprint])
+        let before = try DirectorySnapshot.take(dir.root)
+        let refused = try certstore(expecting: 2, ["import", try pki.cer(issued).path, "--root", root])
+        #expect(refused.stderr.contains("is an end-entity certificate for which this store has no private key"), "\(refused)")
+        #expect(refused.stderr.contains("KB 4495258"))
+        #expect(refused.stderr.contains("The key is on the machine that made the certificate's request"))
+        #expect(refused.stderr.contains("PKCS#12") && refused.stderr.contains("--allow-keyless"))
+        #expect(refused.stderr.contains("nothing was imported"))
+        #expect(try DirectorySnapshot.take(dir.root) == before)
+        // The same through complete (no pending request): refused, nothing written.
+        try certstore(expecting: 2, ["complete", issued.pem.path, "--root", root])
+        #expect(try DirectorySnapshot.take(dir.root) == before)
+        // Explicit imports into Root or CA are not affected.
+        try certstore(expecting: 0, ["import", issued.pem.path, "--store", "LocalMachine/CA", "--root", root])
+        // With its key in the same call it is not keyless.
+        let other = dir.path("other").path
+        try certstore(expecting: 0, ["import", issued.pem.path, try #require(issued.key).path, "--root", other])
+        #expect(try list(other).first?["hasPrivateKey"] as? Bool == true)
+
+        // --allow-keyless: imported without its key, said on stderr, reported by audit.
+        let allowed = try certstore(expecting: 0, ["import", issued.pem.path, "--allow-keyless", "--root", root])
+        #expect(allowed.stderr.contains("warning:") && allowed.stderr.contains("no private key in this store"), "\(allowed)")
+        #expect(try list(root).first?["hasPrivateKey"] as? Bool == false)
+        let audit = try certstore(["audit", "--root", root, "--format", "json"])
+        #expect(audit.status == 1, "\(audit)")
+        #expect(audit.stdout.contains("keyless-unused") && audit.stdout.contains(issued.thumbprint))
+        // complete --allow-keyless on "another server" does the same.
+        let third = dir.path("third").path
+        try certstore(expecting: 0, ["request", "--root", third, "--subject", "CN=other.contoso.com", "--out", dir.path("x.csr").path])
+        let completed = try certstore(expecting: 0, ["complete", issued.pem.path, "--allow-keyless", "--root", third])
+        #expect(completed.stderr.contains("no private key in this store"))
+        #expect(try list(third).first?["hasPrivateKey"] as? Bool == false)
+    }
+
     @Test("bad input is a usage error (64) and creates no store", arguments: [
         (["--key-type", "rsa:1024"], "unknown key type"),
         (["--key-type", "ed25519"], "unknown key type"),

@@ -144,7 +144,7 @@ struct PostfixTests {
         #expect(second.probe.status == 0, "\(second.probe)")
 
         // The keyless certificate cannot be bound, and postfix keeps serving B.
-        try certstore(expecting: 0, ["import", try pki.cer(keyless).path, "--root", root])
+        try certstore(expecting: 0, ["import", try pki.cer(keyless).path, "--allow-keyless", "--root", root])
         let refused = try certstore(expecting: 2, ["enable", keyless.thumbprint, "--services", "SMTP", "--overwrite-default", "--root", root])
         #expect(refused.stderr.contains("reason: PrivateKeyMissing"))
         #expect(try Self.servedByOpenSSL(port: instance.port) == b.thumbprint)

@@ -27,7 +27,7 @@ struct ReliabilityTests {
         for host in [fx.hosts[0], fx.hosts[1], fx.hosts[2], fx.hosts[4]] {
             try certstore(expecting: 0, ["import", host.pfx.path] + pw + args)
         }
-        try certstore(expecting: 0, ["import", fx.expired.certificate.path] + args)
+        try certstore(expecting: 0, ["import", fx.expired.certificate.path, "--allow-keyless"] + args)
         try certstore(expecting: 0, ["enable", fx.hosts[4].thumbprint, "--services", "IIS"] + args)
         try certstore(expecting: 0, ["remove", fx.hosts[2].thumbprint, "--delete-key"] + args)
         try certstore(expecting: 0, ["check"] + args)
@@ -795,7 +795,7 @@ struct ReliabilityTests {
             let file = try t.write("\(name).der", try HostileBytes.certificate(der, placeholder: placeholder, tag: tag, value: value))
             let root = t.path("names-\(name)")
             try copyTree(template.root, to: root)
-            let result = try certstore(["import", file.path, "--root", root.path])
+            let result = try certstore(["import", file.path, "--allow-keyless", "--root", root.path])
             if valid {
                 #expect(result.status == 0, "\(name):\n\(result)")
                 let thumbprint = SHA1.hex(try Data(contentsOf: file))
@@ -820,7 +820,7 @@ struct ReliabilityTests {
         try openssl(["x509", "-in", t.path("h.pem").path, "-outform", "DER", "-out", t.path("h.der").path])
         let value = Array("nul".utf8) + [0x00, 0x1B] + Array("[2J".utf8) + [0x07, 0xC2, 0x9B]
         let file = try t.write("csv.der", try HostileBytes.certificate(try Data(contentsOf: t.path("h.der")), placeholder: placeholder, tag: 0x0C, value: value))
-        try certstore(expecting: 0, ["import", file.path, "--root", template.root.path])
+        try certstore(expecting: 0, ["import", file.path, "--allow-keyless", "--root", template.root.path])
         let csv = try certstore(expecting: 0, ["list", "--format", "csv", "--root", template.root.path])
         let raw = rawControlCharacters(csv.stdoutData).filter { $0 != "U+000D" }  // RFC 4180 line ends are fine
         #expect(raw.isEmpty, "raw control characters \(raw) in list --format csv:\n\(csv)")

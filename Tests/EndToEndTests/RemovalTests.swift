@@ -215,7 +215,7 @@ struct RemovalTests {
         let unused = try m.pki.issue("old", subject: "/CN=old.contoso.com", dnsNames: ["old.contoso.com"])
         let needed = try m.pki.issue("ldap", subject: "/CN=ldap.contoso.com", dnsNames: ["ldap.contoso.com"])
         let connected = try m.pki.issue("smtp", subject: "/O=Contoso Ltd/CN=smtp.contoso.com", dnsNames: ["smtp.contoso.com"])
-        try certstore(expecting: 0, ["import", try m.pki.cer(unused).path, try m.pki.cer(needed).path, try m.pki.cer(connected).path] + m.args)
+        try certstore(expecting: 0, ["import", try m.pki.cer(unused).path, try m.pki.cer(needed).path, try m.pki.cer(connected).path, "--allow-keyless"] + m.args)
         try certstore(expecting: 0, ["dependency", "add", "Postfix relay", needed.thumbprint] + m.args)
         try certstore(expecting: 0, ["connector", "add", "Outbound", "--from-certificate", connected.thumbprint] + m.args)
         return (m, unused, needed, connected)

@@ -123,7 +123,8 @@ class KBMachine:
         certstore(self.root, "import", pki.ca["pem"], "--store", "LocalMachine/Root")
         certstore(self.root, "import", pki.with_key(self.exch01))
         if keyless:
-            certstore(self.root, "import", self.keyless["cer"])
+            # On purpose: the KB machine's keyless certificate (certstore refuses it without --allow-keyless).
+            certstore(self.root, "import", self.keyless["cer"], "--allow-keyless")
         certstore(self.root, "enable", self.exch01["thumbprint"], "--services", "SMTP,IIS,IMAP,POP")
         certstore(self.root, "connector", "add", CONNECTOR, "--tls-certificate-name", f"<I>{CA_NAME}<S>{MAIL_NAME}")
 

@@ -142,6 +142,28 @@ def test_fleet_playbook_check_mode_then_real_run_then_idempotent(ansible_env, fl
         assert snapshot(machine.root) == after[name], name
 
 
+def test_certificate_keyless_refused_unless_allow_keyless(ansible_env, tmp_path):
+    pki = PKI(tmp_path / "pki")
+    certs = KBMachine.certificates(pki)
+    machine = KBMachine(tmp_path / "root", pki, certs, keyless=False)
+    root, keyless = str(machine.root), machine.keyless["thumbprint"]
+    args = {"root": root, "path": str(machine.keyless["cer"])}
+
+    # Check mode warns; the real run is refused (2) with certstore's explanation, and nothing is imported.
+    _, checked, run = module(ansible_env, "certificate", args, check=True)
+    assert "allow_keyless" in run.stdout + run.stderr, run.stdout + run.stderr  # Ansible prints warnings as [WARNING]
+    status, result, _ = module(ansible_env, "certificate", args, ok=(2,))
+    assert status == 2 and result["rc"] == 2, result
+    assert "KB 4495258" in result["msg"] and "PKCS#12" in result["msg"], result
+    assert keyless not in [c["thumbprint"] for c in certstore_json(machine.root, "list")]
+
+    # allow_keyless: imported without its key, as asked.
+    _, result, _ = module(ansible_env, "certificate", dict(args, allow_keyless=True))
+    assert result["changed"] is True, result
+    listed = {c["thumbprint"]: c for c in certstore_json(machine.root, "list")}
+    assert listed[keyless]["hasPrivateKey"] is False
+
+
 @pytest.fixture
 def machine(tmp_path):
     pki = PKI(tmp_path / "pki")
@@ -219,7 +241,8 @@ def test_certificate_exported_is_idempotent(ansible_env, machine, tmp_path, file
     scratch = tmp_path / "scratch"
     scratch.mkdir(mode=0o700)
     extra = ["--password-stdin"] if file_type == "pkcs12" else []
-    items = json.loads(certstore(scratch, "import", out, "--format", "json", *extra,
+    # A bare certificate (der, pem) has no key in the scratch store: --allow-keyless reads it all the same.
+    items = json.loads(certstore(scratch, "import", out, "--format", "json", "--allow-keyless", *extra,
                                  input="export pw\n" if extra else None).stdout)["items"]
     mine = [i for i in items if i["thumbprint"] == machine.twin["thumbprint"]]
     assert mine and mine[0]["hasPrivateKey"] is (file_type == "pkcs12"), items

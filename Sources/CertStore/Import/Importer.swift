@@ -11,6 +11,12 @@ import Foundation
 /// completes that request: it joins the request's key, takes the friendly name and exportability chosen at
 /// request time, and the request goes to the trash (`certstore complete` is this, requiring that every
 /// end-entity certificate completes a request).
+///
+/// **No keyless end-entity certificate enters `My` by accident**: a file with an end-entity certificate that would
+/// land in `My` without a key (none in the call, none in the store, no pending request) — the KB 4495258
+/// certificate, made by completing a request on another machine — is refused (`refused`, exit 2) with where the
+/// key is and what to bring, unless `allowKeyless`. CA certificates, and imports into `CA` or `Root`, are not
+/// affected.
 public struct Importer: Sendable {
     public struct Options: Sendable {
         public var target: StorePath = .personal
@@ -34,6 +40,9 @@ public struct Importer: Sendable {
         /// `complete`: every end-entity certificate of the files must complete a pending request (or already be in
         /// `My` with its key, as after an interrupted completion); otherwise nothing is imported (refused).
         public var completing = false
+        /// Import end-entity certificates into `My` even when the store has no key for them (Windows' import does):
+        /// each is reported as a warning, and `audit` reports it.
+        public var allowKeyless = false
 
         public init() {}
     }
@@ -152,7 +161,7 @@ public struct Importer: Sendable {
             throw CertStoreError(.refused, "nothing to complete: the files hold no issued (end-entity) certificate, only CA certificates",
                                  hint: "give the certificate the CA issued for the request (PEM, DER or the CA's PKCS#7 chain)")
         }
-        guard unmatched.isEmpty else {
+        guard unmatched.isEmpty || options.allowKeyless else {
             throw CertStoreError(.refused,
                 "no pending request in \(requests) has the key of " + unmatched.joined(separator: "; ")
                     + ": completing it would put a certificate without its private key into \(options.target) (KB 4495258); nothing was imported",
@@ -232,6 +241,7 @@ public struct Importer: Sendable {
                 || keysByIdentifier[item.value.publicKeyIdentifier].map { item.value.matches($0.value) } == true
         }
         let nameGoesToAll = !named.contains(true)
+        var keyless: [CertificateProperties] = []
         for (index, item) in file.certificates.enumerated() {
             let certificate = item.value
             let properties = certificate.properties()
@@ -263,6 +273,11 @@ public struct Importer: Sendable {
             let keyBagName = key?.friendlyName ?? file.keys.first { $0.localKeyID != nil && $0.localKeyID == item.localKeyID }?.friendlyName
             let takesFriendlyName = options.friendlyName != nil && (nameGoesToAll || named[index])
             let name = (takesFriendlyName ? options.friendlyName : nil) ?? item.friendlyName ?? keyBagName ?? ""
+            if key == nil && request == nil && destination.name == .my && !properties.isCertificateAuthority,
+               try store.entry(Thumbprint(trusted: properties.thumbprint), in: destination) == nil,
+               store.keyStatus(for: certificate, identifier: properties.publicKeyIdentifier) != .present {
+                keyless.append(properties)
+            }
             plan.placements.append(.init(certificate: certificate, store: destination, key: key?.value,
                                          friendlyName: StoreProperties.sanitizeFriendlyName(name),
                                          takesFriendlyName: takesFriendlyName, request: request))
@@ -274,9 +289,23 @@ public struct Importer: Sendable {
                                      file.certificates.isEmpty
                                         ? "the private key matches no certificate in the store"
                                         : "the private key matches none of the file's certificates and no certificate in the store",
-                                     hint: "import the certificate first (or together with the key), then the key")
+                                     hint: "import the certificate together with the key (one call), or the certificate first (--allow-keyless), then the key")
             }
             plan.orphanKeys.append((item.value, owners))
+        }
+        // After the keys: a key that matches nothing says more about the file than a certificate without one.
+        if !keyless.isEmpty {
+            let names = keyless.map { "\($0.subjectString) (\($0.thumbprint))" }.joined(separator: ", ")
+            let one = keyless.count == 1
+            if options.allowKeyless {
+                warnings.append(.init(file: path, error: CertStoreError(.refused,
+                    "\(names) \(one ? "has" : "have") no private key in this store: imported into \(options.target) without \(one ? "its key" : "their keys") (--allow-keyless); a send connector whose TLSCertificateName matches \(one ? "it" : "them") can pick \(one ? "it" : "them") and fail with NoCredentials (KB 4495258)",
+                    hint: "`certstore audit` reports it until the key is imported (certstore import KEYFILE) or the certificate is removed")))
+            } else {
+                throw CertStoreError(.refused,
+                    "\(names) \(one ? "is an end-entity certificate" : "are end-entity certificates") for which this store has no private key: imported, \(one ? "it" : "they") would sit in \(options.target) with HasPrivateKey False — the KB 4495258 certificate, which a send connector's TLSCertificateName can select and then fail with NoCredentials (421 4.4.1, mail queues). The key is on the machine that made the certificate's request",
+                    hint: "bring a PKCS#12 (.pfx) with the key from that machine (Export-ExchangeCertificate, certstore export --type pfx), or give the key file in the same import; make requests with `certstore request` so the key stays here; --allow-keyless imports it anyway (audit reports it)")
+            }
         }
         return plan
     }

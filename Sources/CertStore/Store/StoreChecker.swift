@@ -91,7 +91,8 @@ public struct StoreChecker: Sendable {
                             report.findings.append(Finding(.critical, check: "name-mismatch", object: url.path,
                                 title: "a certificate file's name does not match its content",
                                 detail: "\(file) holds the certificate \(certificate.thumbprint)",
-                                fix: ["certstore import \(ShellQuote.quote(url.path)) --store \(store.location)/\(name)   (then remove the misnamed file)"]))
+                                // It was in the store already, key or not: put back what was there (a keyless one too).
+                                fix: ["certstore import \(ShellQuote.quote(url.path)) --store \(store.location)/\(name)\(name == StoreName.my.rawValue ? " --allow-keyless" : "")   (then remove the misnamed file)"]))
                         }
                         allThumbprints.insert(certificate.thumbprint)
                         publicKeys.insert(certificate.publicKeyIdentifier)

@@ -18,9 +18,12 @@ struct TestStore {
     static let ca = StorePath.personal.sibling(.ca)
     static let rootStore = StorePath.personal.sibling(.root)
 
-    /// Options with the fixtures' PFX password, then `configure`.
+    /// Options with the fixtures' PFX password, then `configure`. Keyless end-entity certificates are allowed into
+    /// My (`allowKeyless`): these tests place bare fixture certificates on purpose (the KB 4495258 certificate, keys
+    /// re-linked later); the refusal itself is tested with it off (`ImporterTests`, "keyless").
     static func options(password: String? = Fixtures.pfxPassword, _ configure: (inout Importer.Options) -> Void = { _ in }) -> Importer.Options {
         var options = Importer.Options()
+        options.allowKeyless = true
         options.password = password.map(Password.init)
         configure(&options)
         return options

@@ -43,7 +43,8 @@ struct KBMachine {
         try certstore(expecting: 0, ["import", pki.ca.pem.path, "--store", "LocalMachine/Root"] + args, sourceLocation: sourceLocation)
         try certstore(expecting: 0, ["import", try pki.withKey(exch01).path] + args, sourceLocation: sourceLocation)
         if twinFirst { try machine.importTwin(sourceLocation: sourceLocation) }
-        let bare = try certstore(expecting: 0, ["import", try pki.cer(keyless).path] + args, sourceLocation: sourceLocation)
+        // On purpose: the KB machine's keyless certificate (certstore refuses it without --allow-keyless).
+        let bare = try certstore(expecting: 0, ["import", try pki.cer(keyless).path, "--allow-keyless"] + args, sourceLocation: sourceLocation)
         #expect(bare.stdout.contains("Added"), "\(bare)", sourceLocation: sourceLocation)
 
         let enabled = try certstore(expecting: 0, ["enable", exch01.thumbprint, "--services", "SMTP,IIS,IMAP,POP"] + args,

@@ -114,7 +114,9 @@ class CertStoreCLI(object):
         file, fails the module with certstore's error (or returns None when `fail` is False)."""
         scratch = tempfile.mkdtemp(prefix='certstore-ansible-')
         try:
-            rc, data, out, err = self.run(['import', path], root=scratch, store=store, password=password, fail=False)
+            # --allow-keyless: the scratch store has no keys, and this only looks at what the file holds.
+            rc, data, out, err = self.run(['import', path, '--allow-keyless'], root=scratch, store=store, password=password,
+                                          fail=False)
             if rc != 0:
                 if not fail:
                     return None

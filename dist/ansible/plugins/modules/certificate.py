@@ -57,6 +57,13 @@ options:
         exportability back, so V(false) leaves an already exportable key as it is.
     type: bool
     default: true
+  allow_keyless:
+    description:
+      - Import an end-entity certificate into C(LocalMachine/My) even when the store has no private key for it
+        (C(certstore import --allow-keyless)), which makes the KB 4495258 certificate. Without it certstore refuses
+        such a file (exit status 2) and the task fails with certstore's explanation.
+    type: bool
+    default: false
   file_type:
     description:
       - The format of the file written when O(state=exported).
@@ -220,6 +227,12 @@ def present(module, cli, result):
     result['changed'] = any(item['action'] != 'AlreadyPresent' for item in planned)
     if module._diff:
         result['diff'] = dict(before=before, after=after, before_header=params['path'], after_header=params['path'])
+    keyless = [item['thumbprint'] for item in planned
+               if item['action'] == 'Added' and not item['hasPrivateKey'] and item['store'].endswith('/My')]
+    if keyless and not params['allow_keyless'] and module.check_mode:
+        module.warn('certstore refuses to put %s into LocalMachine/My without a private key (KB 4495258) unless the store '
+                    'already holds its key or a pending request for it; set allow_keyless to import it anyway'
+                    % ', '.join(keyless))
     if not result['changed'] or module.check_mode:
         return
     args = ['import', params['path']]
@@ -227,6 +240,8 @@ def present(module, cli, result):
         args += ['--friendly-name', params['friendly_name']]
     if params['key_exportable']:
         args.append('--exportable')
+    if params['allow_keyless']:
+        args.append('--allow-keyless')
     rc, data, out, err = cli.run(args, store=target, password=params['password'])
     done = data.get('items', [])
     result['items'] = done
@@ -324,6 +339,7 @@ def main():
         thumbprint=dict(type='str'),
         friendly_name=dict(type='str'),
         key_exportable=dict(type='bool', default=True),
+        allow_keyless=dict(type='bool', default=False),
         file_type=dict(type='str', default='der', choices=['der', 'pem', 'pkcs12']),
         force=dict(type='bool', default=False),
         delete_key=dict(type='bool', default=False),
