@@ -22,7 +22,7 @@ enum Consequences {
             Terminal.err("hint: " + (error.hint ?? "fix the cause, then run `certstore deploy`"))
         }
         for change in outcome.serviceChanges {
-            let now = change.newThumbprint ?? "nothing (no bound certificate with a usable key)"
+            let now = change.newThumbprint?.value ?? "nothing (no bound certificate with a usable key)"
             let why = change.reasons.isEmpty || change.reasons == ["new certificate"] ? "" : " [\(change.reasons.joined(separator: ", "))]"
             Terminal.err("\(change.service.rawValue) now presents \(now)" + (change.oldThumbprint.map { " (was \($0))" } ?? "") + "\(why): \(change.directory)")
         }

@@ -64,9 +64,9 @@ struct DiagnoseCommand: ParsableCommand {
                     "certificate": certificate(g.first.certificate),
                     "diagnosis": [
                         "cause": g.diagnosis.cause.rawValue, "matchedBy": g.diagnosis.matchedBy.rawValue,
-                        "thumbprint": g.diagnosis.entry?.thumbprint ?? NSNull(), "store": g.diagnosis.entry?.store.description ?? NSNull(),
+                        "thumbprint": g.diagnosis.entry?.thumbprint.value ?? NSNull(), "store": g.diagnosis.entry?.store.description ?? NSNull(),
                         "hasPrivateKey": g.diagnosis.entry?.hasPrivateKey ?? NSNull(),
-                        "twins": g.diagnosis.candidates.map(\.thumbprint), "trashId": g.diagnosis.trashed?.id ?? NSNull(),
+                        "twins": g.diagnosis.candidates.map(\.thumbprint.value), "trashId": g.diagnosis.trashed?.id ?? NSNull(),
                         "explanation": g.diagnosis.explanation, "fix": g.diagnosis.fix,
                     ] as [String: Any],
                 ]

@@ -92,7 +92,7 @@ struct ImportCommand: ParsableCommand {
         switch global.format {
         case .json:
             let items = result.items.map { item -> [String: Any] in
-                ["file": item.file, "thumbprint": item.thumbprint, "store": item.store, "subject": item.subject,
+                ["file": item.file, "thumbprint": item.thumbprint.value, "store": item.store.description, "subject": item.subject,
                  "action": item.action.rawValue, "hasPrivateKey": item.hasPrivateKey]
             }
             let failures = result.failures.map { ["file": $0.file, "kind": $0.kind.rawValue, "message": $0.message, "hint": $0.hint ?? NSNull()] as [String: Any] }
@@ -102,14 +102,15 @@ struct ImportCommand: ParsableCommand {
                 "summary": ["added": result.addedCount, "keyAdded": result.keyAddedCount,
                             "alreadyPresent": result.alreadyPresentCount, "updated": result.updatedCount, "failed": result.failures.count],
             ]
+            assert(JSONSerialization.isValidJSONObject(object), "not a JSON object: \(object)")
             if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
                 Terminal.outRaw(String(decoding: data, as: UTF8.self))
             }
         default:
             let rows = result.items.map { item -> RecordWriter.Row in
                 [(name: "Action", jsonKey: "action", value: .string(item.action.rawValue)),
-                 (name: "Store", jsonKey: "store", value: .string(item.store)),
-                 (name: "Thumbprint", jsonKey: "thumbprint", value: .string(item.thumbprint)),
+                 (name: "Store", jsonKey: "store", value: .string(item.store.description)),
+                 (name: "Thumbprint", jsonKey: "thumbprint", value: .string(item.thumbprint.value)),
                  (name: "HasPrivateKey", jsonKey: "hasPrivateKey", value: .bool(item.hasPrivateKey)),
                  (name: "Subject", jsonKey: "subject", value: .string(item.subject))]
             }

@@ -95,7 +95,7 @@ struct InheritedDSAParametersTests {
 
     private func entry(_ t: TestStore, _ pemPath: String, in store: StorePath = TestStore.my) throws -> StoreEntry? {
         let certificate = try Certificate(der: Fixtures.derOfFirstPEMBlock([UInt8](try Data(contentsOf: URL(fileURLWithPath: pemPath)))))
-        return try t.store.entry(Thumbprint(parsing: certificate.thumbprint), in: store)
+        return try t.store.entry(certificate.thumbprint, in: store)
     }
 
     @Test("the made certificates really leave the parameters out, and OpenSSL alone cannot pair their keys")

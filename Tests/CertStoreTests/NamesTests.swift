@@ -269,7 +269,7 @@ struct CertificatePropertiesTests {
     static func properties(subject: [[NameAttribute]], sans: [SubjectAlternativeName] = [],
                            ekus: [String]? = nil, notBefore: Date? = nil, notAfter: Date? = nil) -> CertificateProperties {
         CertificateProperties(
-            thumbprint: String(repeating: "0", count: 40), sha256: String(repeating: "0", count: 64),
+            thumbprint: Thumbprint(canonical: String(repeating: "0", count: 40))!, sha256: String(repeating: "0", count: 64),
             subject: DistinguishedName(subject), issuer: DistinguishedName(subject), serialNumber: "01",
             notBefore: notBefore, notAfter: notAfter, version: 3, subjectAlternativeNames: sans,
             extendedKeyUsages: ekus, keyUsage: nil, keyAlgorithm: "EC", publicKeySize: 256,

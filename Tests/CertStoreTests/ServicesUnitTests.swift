@@ -66,7 +66,7 @@ struct ServicesUnitTests {
     // MARK: service files with a fixed clock
 
     /// A store with `count` self-signed server certificates with their keys, sorted by thumbprint.
-    static func storeWithCertificates(_ count: Int) throws -> (TestStore, [String]) {
+    static func storeWithCertificates(_ count: Int) throws -> (TestStore, [Thumbprint]) {
         let t = try TestStore()
         let dir = try Scratch.makeDirectory("svc-certs")
         for n in 0..<count {
@@ -101,11 +101,11 @@ struct ServicesUnitTests {
         let (t, thumbprints) = try Self.storeWithCertificates(1)
         let thumbprint = thumbprints[0]
         let files = ServiceFiles(store: t.store)
-        let changes = try BindingManager(store: t.store).enable(Thumbprint(parsing: thumbprint), services: [.imap], answer: .keep,
+        let changes = try BindingManager(store: t.store).enable(thumbprint, services: [.imap], answer: .keep,
                                                                 now: Self.fixedNow).serviceChanges
         #expect(changes == [ServiceFiles.Change(service: .imap, oldThumbprint: nil, newThumbprint: thumbprint,
                                                 directory: files.currentLink(.imap).path, reasons: ["new certificate"])])
-        let expected = "v20260102T030405Z-\(thumbprint.prefix(8))"
+        let expected = "v20260102T030405Z-\(thumbprint.shortForm)"
         #expect(try Self.currentTarget(files, .imap) == expected)
         #expect(try Self.versions(files, .imap) == [expected])
         #expect(files.deployedThumbprint(.imap) == thumbprint)
@@ -132,7 +132,7 @@ struct ServicesUnitTests {
         // Deploy in reverse thumbprint order, one minute apart: time order and name order agree (the stamp leads).
         var names: [String] = []
         for (index, thumbprint) in thumbprints.reversed().enumerated() {
-            let changes = try manager.enable(Thumbprint(parsing: thumbprint), services: [.smtp], answer: .overwrite,
+            let changes = try manager.enable(thumbprint, services: [.smtp], answer: .overwrite,
                                              now: Self.fixedNow.addingTimeInterval(Double(index) * 60)).serviceChanges
             #expect(changes.map(\.newThumbprint) == [thumbprint])
             names.append(try Self.currentTarget(files, .smtp))
@@ -149,7 +149,7 @@ struct ServicesUnitTests {
         let (low, mid, high) = (thumbprints[0], thumbprints[1], thumbprints[2])
         var live: [String] = []
         for thumbprint in [high, low, mid] {
-            _ = try manager.enable(Thumbprint(parsing: thumbprint), services: [.smtp], answer: .overwrite, now: Self.fixedNow)
+            _ = try manager.enable(thumbprint, services: [.smtp], answer: .overwrite, now: Self.fixedNow)
             live.append(try Self.currentTarget(files, .smtp))
         }
         #expect(files.deployedThumbprint(.smtp) == mid)
@@ -162,8 +162,8 @@ struct ServicesUnitTests {
         let (t, thumbprints) = try Self.storeWithCertificates(1)
         let files = ServiceFiles(store: t.store)
         let manager = BindingManager(store: t.store)
-        _ = try manager.enable(Thumbprint(parsing: thumbprints[0]), services: [.pop], answer: .keep, now: Self.fixedNow)
-        let changes = try manager.disable(Thumbprint(parsing: thumbprints[0]), services: [.pop], newDefault: nil,
+        _ = try manager.enable(thumbprints[0], services: [.pop], answer: .keep, now: Self.fixedNow)
+        let changes = try manager.disable(thumbprints[0], services: [.pop], newDefault: nil,
                                           now: Self.fixedNow.addingTimeInterval(1)).serviceChanges
         #expect(changes.map(\.service) == [.pop])
         #expect(changes.map(\.oldThumbprint) == [thumbprints[0]])

@@ -33,7 +33,7 @@ public struct ConnectorResolver: Sendable {
 
     /// Reads `My`, `CA` and `Root` of the store's location.
     public init(store: CertificateStore, now: Date = Date()) throws {
-        let path = StorePath(trustedLocation: store.location, name: .my)
+        let path = store.path(of: .my)
         self.init(personal: try store.entries(in: path).entries,
                   roots: try store.entries(in: path.sibling(.root)).entries.compactMap { try? $0.loadCertificate() },
                   intermediates: try store.entries(in: path.sibling(.ca)).entries.compactMap { try? $0.loadCertificate() },
@@ -41,12 +41,12 @@ public struct ConnectorResolver: Sendable {
     }
 
     /// The same resolver as if `thumbprint` were not in `My` (what removal would leave).
-    public func without(_ thumbprint: String) -> ConnectorResolver {
+    public func without(_ thumbprint: Thumbprint) -> ConnectorResolver {
         without([thumbprint])
     }
 
     /// The same resolver as if none of `thumbprints` were in `My`.
-    public func without(_ thumbprints: Set<String>) -> ConnectorResolver {
+    public func without(_ thumbprints: Set<Thumbprint>) -> ConnectorResolver {
         ConnectorResolver(personal: personal.filter { !thumbprints.contains($0.thumbprint) }, validator: validator, now: now,
                           hostName: hostName, chains: chains)
     }
@@ -193,10 +193,10 @@ extension ConnectorResolver {
 
 /// Memoised chain results, shared by a resolver and the copies `without(_:)` makes.
 final class ChainMemo: @unchecked Sendable {
-    private var results: [String: ChainValidator.Result] = [:]
+    private var results: [Thumbprint: ChainValidator.Result] = [:]
     private let lock = NSLock()
 
-    func result(for key: String, _ compute: () -> ChainValidator.Result) -> ChainValidator.Result {
+    func result(for key: Thumbprint, _ compute: () -> ChainValidator.Result) -> ChainValidator.Result {
         lock.lock()
         if let known = results[key] { lock.unlock(); return known }
         lock.unlock()

@@ -13,8 +13,8 @@ public struct ImportResult: Sendable, Codable {
 
     public struct Item: Sendable, Codable, Equatable {
         public let file: String
-        public let thumbprint: String
-        public let store: String
+        public let thumbprint: Thumbprint
+        public let store: StorePath
         public let subject: String
         public let action: Action
         public let hasPrivateKey: Bool

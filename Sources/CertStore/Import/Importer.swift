@@ -254,10 +254,10 @@ public struct Importer: Sendable {
     /// Certificates of this location's stores that may be `certificate`'s issuers or theirs (by subject name).
     private func storeIssuers(of certificate: Certificate) -> [Certificate] {
         let stored = StoreName.allCases.flatMap { name in
-            (try? store.entries(in: StorePath(trustedLocation: store.location, name: name)).entries) ?? []
+            (try? store.entries(in: store.path(of: name)).entries) ?? []
         }
         var names: Set<String> = [certificate.properties().issuerString]
-        var found: [String: Certificate] = [:]
+        var found: [Thumbprint: Certificate] = [:]
         for _ in 0..<8 {
             let more = stored.filter { names.contains($0.properties.subjectString) && found[$0.thumbprint] == nil }
             guard !more.isEmpty else { break }
@@ -291,7 +291,7 @@ public struct Importer: Sendable {
             // The same certificate twice in one call: reported once, written once.
             guard !state.written.contains("\(placement.store)/\(thumbprint)") else { continue }
             let subject = certificate.properties().subjectString
-            let existing = try store.entry(Thumbprint(trusted: thumbprint), in: placement.store)
+            let existing = try store.entry(thumbprint, in: placement.store)
             var action: ImportResult.Action
             var hasKey = existing?.hasPrivateKey ?? false
             if let existing {
@@ -334,7 +334,7 @@ public struct Importer: Sendable {
                     || store.keyStatus(for: certificate, identifier: identifier) == .present
             }
             state.written.insert("\(placement.store)/\(thumbprint)")
-            result.items.append(.init(file: file, thumbprint: thumbprint, store: placement.store.description,
+            result.items.append(.init(file: file, thumbprint: thumbprint, store: placement.store,
                                       subject: subject, action: action, hasPrivateKey: hasKey))
         }
         for (key, owners) in plan.orphanKeys {
@@ -346,7 +346,7 @@ public struct Importer: Sendable {
                     properties.exportable = true
                     try store.writeStoreProperties(properties, thumbprint: owner.thumbprint, in: owner.store, batch: batch)
                 }
-                result.items.append(.init(file: file, thumbprint: owner.thumbprint, store: owner.store.description,
+                result.items.append(.init(file: file, thumbprint: owner.thumbprint, store: owner.store,
                                           subject: owner.properties.subjectString,
                                           action: owner.keyStatus == .present ? .alreadyPresent : .keyAdded, hasPrivateKey: true))
             }

@@ -16,12 +16,12 @@ public enum PropertyValue: Sendable, Equatable {
 public struct PropertyContext: Sendable {
     public let bindings: ServiceBindings
     /// `Services` of every bound certificate, worked out once per listing rather than once per certificate.
-    private let servicesByThumbprint: [String: PropertyValue]
+    private let servicesByThumbprint: [Thumbprint: PropertyValue]
     private static let unbound = PropertyValue.flags(names: [], mask: ExchangeService.mask([]))
 
     public init(bindings: ServiceBindings = ServiceBindings()) {
         self.bindings = bindings
-        var services: [String: PropertyValue] = [:]
+        var services: [Thumbprint: PropertyValue] = [:]
         for thumbprint in bindings.allBoundThumbprints {
             let bound = bindings.services(of: thumbprint)
             services[thumbprint] = .flags(names: bound.sorted().map(\.rawValue), mask: ExchangeService.mask(bound))
@@ -33,7 +33,7 @@ public struct PropertyContext: Sendable {
     static let none = PropertyContext()
 
     /// The `Services` value of the certificate with `thumbprint`.
-    func services(of thumbprint: String) -> PropertyValue { servicesByThumbprint[thumbprint] ?? Self.unbound }
+    func services(of thumbprint: Thumbprint) -> PropertyValue { servicesByThumbprint[thumbprint] ?? Self.unbound }
 
     /// The context of a store location as it is on disk.
     public init(store: CertificateStore) throws {

@@ -20,8 +20,8 @@ public struct ServiceFiles: Sendable {
     /// What changed for one service.
     public struct Change: Sendable, Equatable {
         public let service: ExchangeService
-        public let oldThumbprint: String?
-        public let newThumbprint: String?
+        public let oldThumbprint: Thumbprint?
+        public let newThumbprint: Thumbprint?
         /// The `current` link the daemon reads.
         public let directory: String
         /// What differed: `new certificate`, `chain.pem`, `privkey.pem owner or mode`, `withdrawn`, ...
@@ -48,13 +48,13 @@ public struct ServiceFiles: Sendable {
         /// The certificate the service should present.
         public let chosen: StoreEntry?
         /// The thumbprint the live files hold.
-        public let deployed: String?
+        public let deployed: Thumbprint?
         public let action: Action
     }
 
     /// The bytes and ownership a version is made of.
     struct Contents: Equatable {
-        var thumbprint: String
+        var thumbprint: Thumbprint
         var cert: [UInt8]
         var chain: [UInt8]
         var key: [UInt8]
@@ -97,11 +97,15 @@ public struct ServiceFiles: Sendable {
     }
 
     /// The thumbprint a service's files hold now (nil when it has none).
-    public func deployedThumbprint(_ service: ExchangeService) -> String? {
-        guard let version = liveVersion(service),
-              let bytes = try? FileSystem.read(folder(service).appendingPathComponent(version).appendingPathComponent("thumbprint"), limit: 100)
-        else { return nil }
-        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    public func deployedThumbprint(_ service: ExchangeService) -> Thumbprint? {
+        guard let version = liveVersion(service) else { return nil }
+        return Self.thumbprint(in: folder(service).appendingPathComponent(version))
+    }
+
+    /// What a version's `thumbprint` file says, when it holds one thumbprint as certstore writes it.
+    static func thumbprint(in version: URL) -> Thumbprint? {
+        guard let bytes = try? FileSystem.read(version.appendingPathComponent("thumbprint"), limit: 100) else { return nil }
+        return Thumbprint(canonical: String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// The version `current` points at: a plain name inside the service's folder, never a path elsewhere.
@@ -138,7 +142,7 @@ public struct ServiceFiles: Sendable {
             }
             return Plan(service: service, chosen: nil, deployed: deployed, action: .withdraw)
         }
-        let user = bindings.serviceUsers?[service.rawValue]
+        let user = bindings.serviceUsers[service]
         let desired = try contents(of: chosen, service: service, user: user)
         guard let live else {
             return Plan(service: service, chosen: chosen, deployed: nil, action: .deploy(reasons: ["new certificate"]))
@@ -171,8 +175,7 @@ public struct ServiceFiles: Sendable {
     private func differences(_ desired: Contents, in version: URL) -> [String] {
         func bytes(_ name: String) -> [UInt8]? { try? FileSystem.read(version.appendingPathComponent(name), limit: 1 << 20) }
         var reasons: [String] = []
-        let thumbprint = bytes("thumbprint").map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
-        if thumbprint != desired.thumbprint { return ["new certificate"] }
+        if Self.thumbprint(in: version) != desired.thumbprint { return ["new certificate"] }
         if bytes("cert.pem") != desired.cert { reasons.append("cert.pem") }
         if bytes("chain.pem") != desired.chain { reasons.append("chain.pem") }
         if bytes("fullchain.pem") != desired.fullchain { reasons.append("fullchain.pem") }
@@ -209,7 +212,7 @@ public struct ServiceFiles: Sendable {
                 continue
             case .deploy(let reasons):
                 guard let chosen = plan.chosen else { continue }
-                let user = bindings.serviceUsers?[plan.service.rawValue]
+                let user = bindings.serviceUsers[plan.service]
                 var desired = try contents(of: chosen, service: plan.service, user: user)
                 defer { wipe(&desired.key) }
                 try deploy(desired, for: plan.service, user: user, now: now)
@@ -229,9 +232,9 @@ public struct ServiceFiles: Sendable {
         try FileSystem.ensureDirectory(directory, mode: 0o755)
         try FileSystem.ensureDirectory(folder, mode: 0o755)
         let stamp = now.compactStamp
-        var name = "v\(stamp)Z-\(desired.thumbprint.prefix(8))"
+        var name = "v\(stamp)Z-\(desired.thumbprint.shortForm)"
         var suffix = 1
-        while FileSystem.exists(folder.appendingPathComponent(name)) { suffix += 1; name = "v\(stamp)Z-\(desired.thumbprint.prefix(8))-\(suffix)" }
+        while FileSystem.exists(folder.appendingPathComponent(name)) { suffix += 1; name = "v\(stamp)Z-\(desired.thumbprint.shortForm)-\(suffix)" }
         let version = folder.appendingPathComponent(name, isDirectory: true)
         try FileSystem.ensureDirectory(version, mode: 0o755)
         var switched = false
@@ -240,7 +243,7 @@ public struct ServiceFiles: Sendable {
         try FileSystem.writeAtomically(desired.cert, to: version.appendingPathComponent("cert.pem"), mode: 0o644)
         try FileSystem.writeAtomically(desired.chain, to: version.appendingPathComponent("chain.pem"), mode: 0o644)
         try FileSystem.writeAtomically(desired.fullchain, to: version.appendingPathComponent("fullchain.pem"), mode: 0o644)
-        try FileSystem.writeAtomically(Array((desired.thumbprint + "\n").utf8), to: version.appendingPathComponent("thumbprint"), mode: 0o644)
+        try FileSystem.writeAtomically(Array((desired.thumbprint.value + "\n").utf8), to: version.appendingPathComponent("thumbprint"), mode: 0o644)
         let keyURL = version.appendingPathComponent("privkey.pem")
         if let user, let group = desired.keyGroup {
             let temp = try FileSystem.writeTemporary(desired.key, beside: keyURL, mode: desired.keyMode, sync: true)

@@ -33,7 +33,7 @@ public struct StoreChecker: Sendable {
 
     private func check(repair: Bool) throws -> Report {
         var report = Report()
-        var allThumbprints = Set<String>()
+        var allThumbprints = Set<Thumbprint>()
         var publicKeys = Set<String>()
         // A key is only ever called debris when every certificate was read: one that was not might use it.
         var everyCertificateRead = true
@@ -60,8 +60,9 @@ public struct StoreChecker: Sendable {
         if !trust.store.isEmpty { everyCertificateRead = false }
 
         // Certificates.
-        for name in StoreName.allCases.map(\.rawValue) {
-            let folder = store.directory.appendingPathComponent(name)
+        for storeName in StoreName.allCases {
+            let path = store.path(of: storeName)
+            let folder = store.directory(of: path)
             if isSymlink(folder) {
                 everyCertificateRead = false
                 report.findings.append(Finding(.critical, check: "symlink", object: folder.path, title: "a store directory is a symbolic link",
@@ -87,11 +88,11 @@ public struct StoreChecker: Sendable {
                     do {
                         let der = try FileSystem.read(url, limit: store.limits.maxFileSize)
                         let certificate = try Certificate(der: der)
-                        if certificate.thumbprint != thumbprint {
+                        if certificate.thumbprint.certificateFileName != file {
                             report.findings.append(Finding(.critical, check: "name-mismatch", object: url.path,
                                 title: "a certificate file's name does not match its content",
                                 detail: "\(file) holds the certificate \(certificate.thumbprint)",
-                                fix: ["certstore import \(ShellQuote.quote(url.path)) --store \(store.location)/\(name)   (then remove the misnamed file)"]))
+                                fix: ["certstore import \(ShellQuote.quote(url.path)) --store \(path)   (then remove the misnamed file)"]))
                         }
                         allThumbprints.insert(certificate.thumbprint)
                         publicKeys.insert(certificate.publicKeyIdentifier)
@@ -102,10 +103,10 @@ public struct StoreChecker: Sendable {
                             fix: ["certstore restore \(thumbprint)   (if a good copy is in the trash), or re-import the original"]))
                     }
                 } else if file.hasSuffix(".json") {
-                    let thumbprint = String(file.dropLast(5))
-                    if !names.contains("\(thumbprint).cer") {
+                    let stem = String(file.dropLast(5))
+                    if !names.contains("\(stem).cer") {
                         debris(url, "properties without a certificate", "\(file) belongs to no .cer (an import interrupted before its commit point)")
-                    } else if (try? store.readStoreProperties(thumbprint, in: StorePath(parsing: "\(store.location)/\(name)"))) == nil {
+                    } else if let thumbprint = Thumbprint(canonical: stem), (try? store.readStoreProperties(thumbprint, in: path)) == nil {
                         report.findings.append(Finding(.critical, check: "unreadable-properties", object: url.path,
                             title: "a properties file is not valid JSON", detail: "\(file) cannot be read; certstore will not overwrite it",
                             fix: ["fix or delete \(ShellQuote.quote(url.path)) (it only holds the friendly name and flags)"]))
@@ -201,7 +202,7 @@ public struct StoreChecker: Sendable {
             let bindings = try store.read(ServiceBindings.self)
             for thumbprint in bindings.allBoundThumbprints.union([bindings.defaultSmtpCertificate].compactMap { $0 }).sorted()
             where !allThumbprints.contains(thumbprint) {
-                report.findings.append(Finding(.critical, check: "binding-dangling", object: thumbprint,
+                report.findings.append(Finding(.critical, check: "binding-dangling", object: thumbprint.value,
                     title: "bindings.json names a certificate that is not in the store",
                     detail: "\(thumbprint) is bound to \(bindings.services(of: thumbprint).sorted().map(\.rawValue).joined(separator: ", "))" + (bindings.defaultSmtpCertificate == thumbprint ? " and is the default SMTP certificate" : ""),
                     fix: ["certstore restore \(thumbprint)", "certstore disable \(thumbprint)"]))
@@ -217,7 +218,7 @@ public struct StoreChecker: Sendable {
         if let dependencies = try? store.read(Dependencies.self) {
             for dependency in dependencies.dependencies {
                 if let thumbprint = dependency.thumbprint, !allThumbprints.contains(thumbprint) {
-                    report.findings.append(Finding(.warning, check: "dependency-dangling", object: thumbprint,
+                    report.findings.append(Finding(.warning, check: "dependency-dangling", object: thumbprint.value,
                         title: "a dependency names a certificate that is not in the store", detail: "\"\(dependency.application)\" → \(thumbprint)",
                         fix: ["certstore dependency remove \(ShellQuote.quote(dependency.application)) \(thumbprint)"]))
                 }

@@ -28,7 +28,7 @@ enum ConnectorSupport {
     /// The TLSCertificateName from --tls-certificate-name, or built from --from-certificate.
     static func tlsCertificateName(_ options: ConnectorOptions, store: CertificateStore) throws -> String? {
         if let thumbprint = options.fromCertificate {
-            let entry = try store.requireEntry(try Thumbprint(parsing: thumbprint), in: StorePath(parsing: "\(store.location)/My"))
+            let entry = try store.requireEntry(try Thumbprint(parsing: thumbprint), in: store.path(of: .my))
             return TLSCertificateName(certificate: entry.properties).description
         }
         return options.tlsCertificateName
@@ -44,7 +44,7 @@ enum ConnectorSupport {
                 (name: "TlsCertificateName", jsonKey: "tlsCertificateName", value: connector.tlsCertificateName.map { .string($0) } ?? .null),
                 (name: "ProtocolLoggingLevel", jsonKey: "protocolLoggingLevel", value: .string(connector.protocolLoggingLevel ?? "None")),
                 (name: "Status", jsonKey: "status", value: .string(selection.status.rawValue)),
-                (name: "Certificate", jsonKey: "certificate", value: selection.chosen.map { .string($0.thumbprint) } ?? .null),
+                (name: "Certificate", jsonKey: "certificate", value: selection.chosen.map { .string($0.thumbprint.value) } ?? .null),
                 (name: "HasPrivateKey", jsonKey: "hasPrivateKey", value: .bool(selection.isUsable)),
             ]
         }
