@@ -201,7 +201,19 @@ public struct Importer: Sendable {
                                          takesFriendlyName: takesFriendlyName))
         }
         for (identifier, item) in keysByIdentifier where !usedKeys.contains(identifier) && !batch.certificateKeyIDs.contains(identifier) {
-            let owners = try store.certificates(withPublicKey: identifier).filter { (try? $0.loadCertificate())?.matches(item.value) ?? false }
+            var owners = try store.certificates(withPublicKey: identifier).filter { (try? $0.loadCertificate())?.matches(item.value) ?? false }
+            // A DSA key given alone for certificates that inherit their parameters (RFC 3279 §2.3.2): those are
+            // filed under their parameterless identifier; the key pairs when it also has the parameters of the
+            // issuer that signed them (in this import or in the store), as when both come in one file.
+            for bare in item.value.parameterlessIdentifiers where !batch.certificateKeyIDs.contains(bare) {
+                for owner in try store.certificates(withPublicKey: bare) {
+                    guard let certificate = try? owner.loadCertificate(), certificate.matches(item.value) else { continue }
+                    switch inheritedKeyCheck(certificate, key: item.value, batch: batch, keyAlone: true) {
+                    case .paired: owners.append(owner)
+                    case .failed(let error): throw error
+                    }
+                }
+            }
             guard !owners.isEmpty else {
                 throw CertStoreError(.badData,
                                      file.certificates.isEmpty
@@ -221,17 +233,19 @@ public struct Importer: Sendable {
 
     /// Does `key` (whose public value is `certificate`'s) pair with `certificate`, which inherits its DSA
     /// parameters: does it have the parameters of the issuer that signed the certificate?
-    private func inheritedKeyCheck(_ certificate: Certificate, key: PrivateKey, batch: Batch) -> InheritedKeyCheck {
+    /// `keyAlone`: the key came without the certificate (already in the store), so what is left out is the key.
+    private func inheritedKeyCheck(_ certificate: Certificate, key: PrivateKey, batch: Batch, keyAlone: Bool = false) -> InheritedKeyCheck {
         let properties = certificate.properties()
+        let outcome = keyAlone ? "nothing was imported" : "the certificate is imported without its key"
         let candidates = batch.certificates + storeIssuers(of: certificate)
         guard let completed = completedKey(certificate, candidates: candidates) else {
             return .failed(CertStoreError(.badData,
-                "the private key of \(properties.subjectString) (\(properties.thumbprint)) was not paired: the certificate inherits its DSA parameters (RFC 3279) from its issuer \(properties.issuerString), and no certificate of that name in this import or in the store signed it (through issuers whose parameters are known); the certificate is imported without its key",
+                "the private key of \(properties.subjectString) (\(properties.thumbprint)) was not paired: the certificate inherits its DSA parameters (RFC 3279) from its issuer \(properties.issuerString), and no certificate of that name in this import or in the store signed it (through issuers whose parameters are known); \(outcome)",
                 hint: "import the issuer's certificate chain first, then this file again"))
         }
         guard completed.matches(key) else {
             return .failed(CertStoreError(.badData,
-                "the private key of \(properties.subjectString) (\(properties.thumbprint)) was not paired: it has the certificate's public value but not the DSA parameters the certificate inherits from its issuer \(properties.issuerString); the certificate is imported without its key",
+                "the private key of \(properties.subjectString) (\(properties.thumbprint)) was not paired: it has the certificate's public value but not the DSA parameters the certificate inherits from its issuer \(properties.issuerString); \(outcome)",
                 hint: "check that this is the key the certificate was issued for"))
         }
         return .paired
@@ -338,8 +352,10 @@ public struct Importer: Sendable {
                                       subject: subject, action: action, hasPrivateKey: hasKey))
         }
         for (key, owners) in plan.orphanKeys {
-            let wasPresent = owners.allSatisfy { $0.keyStatus == .present }
-            if !wasPresent { try stageKey(key, batch: batch, state: &state) }
+            // Under each owner's key identifier: the key's own, or a certificate's that inherits DSA parameters.
+            for identifier in Set(owners.filter { $0.keyStatus != .present }.map(\.properties.publicKeyIdentifier)) {
+                try stageKey(key, identifier: identifier, batch: batch, state: &state)
+            }
             for owner in owners {
                 if owner.keyStatus != .present && options.exportable {
                     var properties = owner.storeProperties
