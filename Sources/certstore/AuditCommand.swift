@@ -11,8 +11,9 @@ struct AuditCommand: ParsableCommand {
             CRITICAL: KB 4495258), keyless twins, the default SMTP certificate, every bound certificate (key, \
             expiry, Server Authentication, key size, SHA-1/MD5 signatures, chain), keyless certificates nothing \
             uses, orphan keys, dependencies, leftover temporary files, key file permissions, and the service \
-            files daemons read (stale against the bindings, or a key the service's account cannot read). Each finding \
-            names the fix; a remediation plan closes the report.
+            files daemons read (stale against the bindings, or a key the service's account cannot read). A bound or \
+            connector-resolved certificate the TLS stack refuses to serve at the daemons' security level (the \
+            system's, or --security-level) is CRITICAL. Each finding names the fix; a remediation plan closes the report.
 
             Exit status (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. \
             --format prometheus writes the text exposition format for node_exporter's textfile collector \
@@ -33,6 +34,7 @@ struct AuditCommand: ParsableCommand {
     var output: String?
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var tls: SecurityLevelOption
 
     func validate() throws {
         // A monitoring plugin answers UNKNOWN (3) when it cannot check, including for bad arguments it can see.
@@ -49,6 +51,7 @@ struct AuditCommand: ParsableCommand {
             auditor.thresholds.warningDays = warningDays
             auditor.thresholds.criticalDays = criticalDays
             auditor.commandPrefix = global.commandPrefix
+            auditor.securityLevel = tls.securityLevel
             let report = try auditor.run()
             status = report.status
             let text: String

@@ -17,6 +17,9 @@ public struct Auditor: Sendable {
     /// How fix commands start (`certstore`; the CLI adds `--root DIR` when the root was named), so every
     /// suggested command acts on the store that was audited when pasted.
     public var commandPrefix = "certstore"
+    /// The OpenSSL security level the daemons run at, for judging whether the TLS stack serves a certificate
+    /// (``TLSUsabilityJudge``); nil means the system's.
+    public var securityLevel: Int? = nil
 
     public init(store: CertificateStore) { self.store = store }
 
@@ -55,7 +58,7 @@ public struct Auditor: Sendable {
         readDocument(&dependencies, into: &report)
 
         let context = Context(personal: personal, all: stores.values.flatMap { $0 }, bindings: bindings, resolver: resolver,
-                              thresholds: thresholds, now: now)
+                              thresholds: thresholds, now: now, tls: TLSUsabilityJudge(store: store, securityLevel: securityLevel))
         var checkedExpiry = Set<Thumbprint>()
         checkConnectors(connectors, context: context, checkedExpiry: &checkedExpiry, report: &report)
         checkDefaultSmtp(context: context, connectorsExist: !connectors.sendConnectors.isEmpty, report: &report)
@@ -90,6 +93,10 @@ public struct Auditor: Sendable {
         let resolver: ConnectorResolver
         let thresholds: Thresholds
         let now: Date
+        let tls: TLSUsabilityJudge
+
+        /// Whether the TLS stack serves it (asked last in candidate filters: it costs a handshake).
+        func servesTLS(_ entry: StoreEntry) -> Bool { tls.verdict(for: entry).isUsable }
 
         func entry(_ thumbprint: Thumbprint) -> StoreEntry? { personal.first { $0.thumbprint == thumbprint } }
 
@@ -98,6 +105,7 @@ public struct Auditor: Sendable {
         func smtpCandidate(excluding excluded: Thumbprint? = nil) -> StoreEntry? {
             let usable = personal.filter {
                 $0.thumbprint != excluded && $0.hasPrivateKey && ExchangeCertificateValidity.evaluate($0) == .valid && $0.properties.isTimeValid(at: now)
+                    && servesTLS($0)
             }
             let smtp = Set(bindings.thumbprints(for: .smtp))
             return usable.max { a, b in
@@ -115,6 +123,7 @@ public struct Auditor: Sendable {
                     && ExchangeCertificateValidity.evaluate($0) == .valid
                     && DistinguishedName.normalize($0.properties.subjectString) == subject && DistinguishedName.normalize($0.properties.issuerString) == issuer
                     && ($0.properties.notAfter ?? .distantPast) > (entry.properties.notAfter ?? .distantPast)
+                    && servesTLS($0)
             }.max { ($0.properties.notAfter ?? .distantPast) < ($1.properties.notAfter ?? .distantPast) }
         }
 
@@ -244,7 +253,17 @@ public struct Auditor: Sendable {
                     fix: []))
             }
             checkExpiry(chosen, role: label, context: context, checked: &checkedExpiry, report: &report)
-            if verdict.severity == .ok {
+            let tls = context.tls.verdict(for: chosen)
+            if let problem = tls.problem {
+                let fix = context.renewal(of: chosen).map { renewal in
+                    context.bindings.thumbprints(for: .smtp).contains(renewal.thumbprint) ? [] : [context.enableForSMTP(renewal)]
+                } ?? []
+                report.findings.append(Finding(.critical, check: "connector-tls-unusable", object: object,
+                    title: "\(label): outbound TLS fails — the TLS stack refuses its certificate",
+                    detail: "it resolves to \(context.name(chosen)): \(problem) (OpenSSL security level \(tls.securityLevel)\(tls.detail.map { ": \($0)" } ?? ""))"
+                        + (fix.isEmpty ? "; import a certificate the stack accepts (RSA ≥ 2048 bits or ECDSA, SHA-256) and point the connector at it" : ""),
+                    fix: fix))
+            } else if verdict.severity == .ok {
                 report.findings.append(Finding(.ok, check: "connector-ok", object: object, title: "\(label) presents \(chosen.thumbprint)",
                                                detail: "TlsCertificateMatch; the certificate has a usable private key"))
             }
@@ -299,7 +318,7 @@ public struct Auditor: Sendable {
                     let services = context.bindings.services(of: thumbprint).sorted().map(\.rawValue).joined(separator: ", ")
                     report.findings.append(Finding(.ok, check: "bound-ok", object: thumbprint.value,
                         title: "\(services): \(thumbprint) is usable",
-                        detail: "\(context.name(entry)): usable private key, time-valid until \(entry.properties.notAfter?.formatted(.iso8601) ?? "?"), Server Authentication, chain builds"))
+                        detail: "\(context.name(entry)): usable private key, time-valid until \(entry.properties.notAfter?.formatted(.iso8601) ?? "?"), Server Authentication, chain builds, OpenSSL serves it at security level \(context.tls.effectiveSecurityLevel)"))
                 }
             }
             let services = context.bindings.services(of: thumbprint).sorted().map(\.rawValue).joined(separator: ", ")
@@ -335,12 +354,23 @@ public struct Auditor: Sendable {
                     title: "a certificate \(role) lacks Server Authentication in its Enhanced Key Usage",
                     detail: "\(context.name(entry)): TLS clients that check EKU reject it; bind a certificate issued for Server Authentication instead"))
             }
-            if ["RSA", "RSA-PSS", "DSA"].contains(p.keyAlgorithm.uppercased()) && p.publicKeySize < 2048 {
+            // What the TLS stack itself refuses is CRITICAL; HealthChecker's recommendations stay warnings for what
+            // it still serves.
+            let tls = entry.hasPrivateKey ? context.tls.verdict(for: entry) : nil
+            if let tls, let problem = tls.problem {
+                report.findings.append(Finding(.critical, check: "bound-tls-unusable", object: thumbprint.value,
+                    title: "a certificate \(role) cannot serve TLS: the TLS stack refuses it",
+                    detail: "\(context.name(entry)): \(problem) (OpenSSL security level \(tls.securityLevel)\(tls.detail.map { ": \($0)" } ?? "")); the daemon fails to start TLS with it"
+                        + (context.renewal(of: entry) == nil ? "; import a certificate the stack accepts (RSA ≥ 2048 bits or ECDSA, SHA-256) and bind it" : ""),
+                    fix: context.renewal(of: entry).map { context.takeOver(from: entry, by: $0) } ?? []))
+            }
+            let refusedByStack = tls?.isUsable == false
+            if !refusedByStack, ["RSA", "RSA-PSS", "DSA"].contains(p.keyAlgorithm.uppercased()) && p.publicKeySize < 2048 {
                 report.findings.append(Finding(.warning, check: "bound-small-key", object: thumbprint.value,
                     title: "It's recommended to use a key size of at least 2048 bit",
                     detail: "\(context.name(entry)) is \(role) with a \(p.publicKeySize)-bit \(p.keyAlgorithm) key"))
             }
-            if let hash = p.signatureHash, ["sha1", "md5", "md2", "md4"].contains(hash) {
+            if !refusedByStack, let hash = p.signatureHash, ["sha1", "md5", "md2", "md4"].contains(hash) {
                 report.findings.append(Finding(.warning, check: "bound-weak-signature", object: thumbprint.value,
                     title: "It's recommended to use a hash algorithm from the SHA-2 family",
                     detail: "\(context.name(entry)) is \(role) and signed with \(p.signatureAlgorithm)"))
