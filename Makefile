@@ -3,7 +3,7 @@ PREFIX ?= /usr/local
 SWIFT ?= swift
 DEPS := libssl-dev libjemalloc-dev openssl pkg-config groff-base
 
-.PHONY: deps dist-deps demo test test-dist build release clean install uninstall docs
+.PHONY: deps service-deps dist-deps demo test test-dist build release clean install uninstall docs
 
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
@@ -64,8 +64,17 @@ demo: build
 	@chmod 700 Stores/LocalMachine/Keys && chmod 600 Stores/LocalMachine/Keys/*.key Stores/LocalMachine/Services/*/v*/privkey.pem
 	@$(SWIFT) run -q certstore audit || { status=$$?; [ $$status -eq 2 ] && echo "(exit status 2: CRITICAL, as expected on the demo store)"; }
 
+# The real daemons the end-to-end tests start on loopback (a private instance each, never the system's): Debian's
+# postfix, installed unconfigured ("No configuration") so that the machine's own mail setup is not touched.
+service-deps:
+	@if [ ! -x /usr/sbin/postfix ]; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || { sudo=sudo; echo "installing: postfix, unconfigured (needs root)"; }; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | $$sudo debconf-set-selections; \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix; \
+	fi
+
 # The Swift suites, then the distribution tests (pytest, Tests/dist; see docs/ARCHITECTURE.md). Either failing fails.
-test: deps dist-deps
+test: deps service-deps dist-deps
 	$(SWIFT) test
 	$(MAKE) --no-print-directory test-dist
 

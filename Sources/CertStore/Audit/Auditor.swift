@@ -67,6 +67,7 @@ public struct Auditor: Sendable {
         checkDependencies(dependencies, context: context, report: &report)
         checkFiles(problems: problems, context: context, report: &report)
         checkServiceFiles(context: context, report: &report)
+        checkConnectorFiles(connectors, context: context, report: &report)
 
         for entry in stores.values.flatMap({ $0 }) {
             report.certificates.append(.init(store: entry.store, thumbprint: entry.thumbprint,
@@ -514,6 +515,44 @@ public struct Auditor: Sendable {
                 title: "an old \(copy.service.rawValue) version holds the only copy of a private key",
                 detail: "\(copy.keyFile) holds a key the store no longer has; certstore keeps that version until the key is back in the store",
                 fix: ["certstore import \(copy.keyFile)"]))
+        }
+    }
+
+    /// Each send connector's own files (what its postfix transport reads) against what it resolves to now.
+    private func checkConnectorFiles(_ connectors: SendConnectors, context: Context, report: inout AuditReport) {
+        let files = ServiceFiles(store: store)
+        guard !connectors.sendConnectors.isEmpty || FileSystem.exists(files.connectorsDirectory) else { return }
+        let plans: [ServiceFiles.Plan]
+        do {
+            plans = try files.planConnectors(connectors.sendConnectors, bindings: context.bindings, resolver: context.resolver)
+        } catch let error as CertStoreError {
+            report.findings.append(Finding(.critical, check: "connector-files-unbuildable", object: "Services/Connectors",
+                title: "the send connectors' files cannot be built from the store", detail: error.message, fix: ["certstore deploy"]))
+            return
+        } catch {
+            return
+        }
+        for plan in plans {
+            let name = plan.connector ?? "?"
+            let object = "connector-files:\(name)"
+            let link = files.folder(of: plan).appendingPathComponent("current").path
+            switch plan.action {
+            case .deploy(let reasons):
+                report.findings.append(Finding(.warning, check: "connector-files-stale", object: object,
+                    title: "send connector \"\(name)\"'s files do not hold what it resolves to (\(reasons.joined(separator: ", ")))",
+                    detail: "its postfix transport reads \(link); it should present \(plan.verdict.map { $0.summary } ?? "?"); bring it in line (and run the deploy hooks)",
+                    fix: ["certstore deploy"]))
+            case .withdraw:
+                report.findings.append(Finding(.warning, check: "connector-files-stale", object: object,
+                    title: "send connector \"\(name)\"'s files are still there, but it " + (plan.verdict == nil ? "is gone" : "has nothing to present"),
+                    detail: "\(link); bring it in line (and run the deploy hooks)", fix: ["certstore deploy"]))
+            case .inLine:
+                report.findings.append(Finding(.ok, check: "connector-files-ok", object: object,
+                    title: "send connector \"\(name)\"'s files are in line: it " + (plan.verdict.map { $0.summary } ?? "?"),
+                    detail: "\(link): what its postfix transport presents" + (plan.verdict?.works == false ? " — a version that makes outbound TLS fail and mail defer, as on Exchange" : "")))
+            case .nothing, .keepOnlyKeyCopy:
+                break
+            }
         }
     }
 

@@ -6,6 +6,19 @@ public enum ServiceConfig {
         case postfix, dovecot, nginx
     }
 
+    /// main.cf comments that say how send connectors reach postfix (nothing when there is none).
+    static func connectorLines(_ connectors: [SendConnector]) -> String {
+        guard !connectors.isEmpty else { return "" }
+        return """
+            # Send connectors (\(connectors.count)): each has its own transport reading its own files. Add
+            #   certstore service-config postfix --master-cf   to master.cf, write
+            #   certstore service-config postfix --transport-map > /etc/postfix/certstore_transport
+            # and route the connectors' address spaces through it:
+            # transport_maps = texthash:/etc/postfix/certstore_transport
+
+            """
+    }
+
     /// Lines for `daemon`, reading the files of the service it serves (SMTP, IMAP, IIS).
     public static func lines(for daemon: Daemon, store: CertificateStore) throws -> String {
         let files = ServiceFiles(store: store)
@@ -28,7 +41,7 @@ public enum ServiceConfig {
                 smtp_tls_loglevel = \(verbose ? 2 : 1)
                 smtpd_tls_loglevel = \(verbose ? 2 : 1)
 
-                """
+                """ + connectorLines(connectors)
         case .dovecot:
             return header + """
                 # IMAP and POP (one certificate for both in dovecot): IMAP's files, bound with
