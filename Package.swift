@@ -50,7 +50,9 @@ let package = Package(
         ),
         .testTarget(
             name: "CertStoreTests",
-            dependencies: ["CertStore"]
+            dependencies: ["CertStore"],
+            // Captured daemon logs (scripts/capture-mail-logs.sh), read from the source tree by the tests.
+            exclude: ["Fixtures"]
         ),
         .testTarget(
             name: "EndToEndTests",

@@ -2,7 +2,8 @@
 # libFuzzer + AddressSanitizer over every parser that takes outside bytes (Fuzz/certstore-fuzz/main.swift):
 #   credential   PKCS#12 / PEM / DER / PKCS#7 / key files (CertStore.CredentialFile and what import does next)
 #   tlsname      a send connector's TLSCertificateName (CertStore.TLSCertificateName(parsing:))
-#   protocollog  Exchange SMTP protocol logs (CertStore.ProtocolLogReader + the diagnose pipeline)
+#   protocollog  Exchange SMTP protocol logs (CertStore.ProtocolLogReader + the diagnose pipeline), and the same
+#                bytes as a postfix/dovecot/exim log (MailLogDiagnoser, LogDiagnoser)
 #
 # Usage: scripts/fuzz.sh [--ci] [--time SECONDS] [--release] [--make-corpus] [--no-build] [TARGET...]
 #   (default)        every target for 300 s (--time changes it), then a summary
@@ -152,6 +153,8 @@ PY
     # Protocol-log seeds: the example log, the single-row certificate form, and broken lines.
     p="$out/protocollog"
     cp "$repo/examples/logs/SmtpSend/SEND20261128-1.log" "$p/example-six-rows.log"
+    # The mail daemons' logs captured from postfix, dovecot and exim (the same bytes go through MailLogDiagnoser).
+    for f in "$repo"/Tests/CertStoreTests/Fixtures/MailLogs/*.log; do cp "$f" "$p/mail-$(basename "$f")"; done
     python3 - "$p" <<'PY'
 import os, sys
 out = sys.argv[1]

@@ -9,12 +9,12 @@
 # TLSCertificateName resolves to the keyless mail.contoso.com certificate: postfix defers the mail with a TLS
 # error. Then the audit's remediation plan runs as printed, the connector's files switch to the renewed twin,
 # a hook reloads postfix, and `postqueue -f` delivers — the receiver saw the twin. Prints what it runs and
-# what it sees (the README shows this output). Needs root and Debian's postfix (`make service-deps`).
+# what it sees (the README shows this output). Needs root and Debian's postfix (`make mail-deps`).
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 certstore=${1:-$repo/.build/debug/certstore}
 [ "$(id -u)" = 0 ] || { echo "run as root (postfix instances need it)" >&2; exit 77; }
-[ -x /usr/sbin/postfix ] || { echo "postfix is not installed: make service-deps" >&2; exit 69; }
+[ -x /usr/sbin/postfix ] || { echo "postfix is not installed: make mail-deps" >&2; exit 69; }
 [ -x "$certstore" ] || { echo "no certstore binary at $certstore: make build" >&2; exit 69; }
 
 # Short paths: postfix's UNIX sockets live under each queue directory (108 bytes at most).

@@ -7,7 +7,8 @@
 //                and what a listing reads from each certificate, which must equal the full parse
 //   tlsname      CertStore.TLSCertificateName(parsing:) and DistinguishedName.normalize
 //   protocollog  CertStore.ProtocolLogReader().read(url,row:malformed:) and the whole `diagnose` pipeline
-//                (ProtocolLogDiagnoser) over an empty store
+//                (ProtocolLogDiagnoser) over an empty store; the same bytes as a mail log (MailLogDiagnoser) and
+//                through format detection (LogDiagnoser)
 //
 // The run itself (corpus, time limits, crash directory) is scripts/fuzz.sh.
 #if FUZZING
@@ -175,6 +176,13 @@ enum FuzzTargets {
             }
             for group in result.groups { _ = group.diagnosis.explanation }
         }
+        // The same bytes as a mail daemon's log (syslog, journal, dovecot, exim lines), whatever format detection
+        // says, and the whole of `diagnose --log`: detection, then the reader it picks.
+        if let mail = try? MailLogDiagnoser(store: emptyStore).diagnose([logURL]) {
+            if mail.mailLines > mail.linesRead { fatalError("\(mail.mailLines) mail lines of \(mail.linesRead) read") }
+            for group in mail.groups { _ = group.diagnosis.explanation + group.diagnosis.fix.joined() }
+        }
+        _ = try? LogDiagnoser(store: emptyStore).diagnose([logURL.path])
     }
 }
 #else

@@ -69,6 +69,11 @@ struct TLSUsabilityTests {
         try certstore(expecting: 0, ["connector", "add", "Legacy", "--tls-certificate-name",
                                      "<I>\(TestPKI.caName)<S>CN=legacy.contoso.com, O=Contoso Ltd"] + m.args)
 
+        // The connector's own files: postfix would refuse the key and, at level `may`, send in clear — so they
+        // hold the refusing version (mail defers) rather than the certificate (the system's level: Debian's 2).
+        let status = try String(contentsOf: m.t.root.appendingPathComponent("LocalMachine/Services/Connectors/legacy/current/status"), encoding: .utf8)
+        #expect(status.hasPrefix("TlsUnusable: the TLS stack refuses \(m.small.thumbprint)"), "\(status)")
+
         let (strict, findings) = try m.audit(["--security-level", "2"])
         #expect(strict.status == 2, "\(strict)")
         let bound = findings.first { $0["check"] as? String == "bound-tls-unusable" }

@@ -20,6 +20,11 @@ public struct Auditor: Sendable {
     /// The OpenSSL security level the daemons run at, for judging whether the TLS stack serves a certificate
     /// (``TLSUsabilityJudge``); nil means the system's.
     public var securityLevel: Int? = nil
+    /// Live endpoints to connect to (`audit --probe`): what each presents is compared with what its service is
+    /// bound to. Nil: the wire is not looked at.
+    public var probeTargets: [Prober.Target]? = nil
+    /// The deadline of each probe, in seconds.
+    public var probeTimeout: Double = 10
 
     public init(store: CertificateStore) { self.store = store }
 
@@ -64,10 +69,12 @@ public struct Auditor: Sendable {
         checkDefaultSmtp(context: context, connectorsExist: !connectors.sendConnectors.isEmpty, report: &report)
         checkBound(context: context, checkedExpiry: &checkedExpiry, report: &report)
         checkKeyless(connectors: connectors, dependencies: dependencies, context: context, report: &report)
+        checkUnbound(connectors: connectors, dependencies: dependencies, context: context, report: &report)
         checkDependencies(dependencies, context: context, report: &report)
         checkFiles(problems: problems, context: context, report: &report)
         checkServiceFiles(context: context, report: &report)
         checkConnectorFiles(connectors, context: context, report: &report)
+        if let probeTargets { checkProbes(probeTargets, context: context, report: &report) }
 
         for entry in stores.values.flatMap({ $0 }) {
             report.certificates.append(.init(store: entry.store, thumbprint: entry.thumbprint,
@@ -427,6 +434,90 @@ public struct Auditor: Sendable {
                     title: "a private key belongs to no certificate in the store",
                     detail: "\(path) is a secret no certificate uses (left behind by a removal?); import its certificate if it is coming back, otherwise shred it"))
             }
+        }
+    }
+
+    /// Every other certificate of `My` with a key, by role: nothing binds it, no connector resolves to it, no
+    /// dependency names it — so what is wrong with it is a WARNING (it is not serving yet, but it is what an admin
+    /// would bind next): expired, expiring within the critical window, or refused by the TLS stack.
+    private func checkUnbound(connectors: SendConnectors, dependencies: Dependencies, context: Context, report: inout AuditReport) {
+        let used = context.bindings.allBoundThumbprints.union(dependencies.dependencies.compactMap(\.thumbprint))
+            .union(connectors.sendConnectors.compactMap { context.resolver.resolve($0).chosen?.thumbprint })
+        for entry in context.personal where entry.hasPrivateKey && !used.contains(entry.thumbprint) && !entry.properties.isCertificateAuthority {
+            let p = entry.properties
+            if let notAfter = p.notAfter, notAfter < context.now {
+                report.findings.append(Finding(.warning, check: "unbound-expired", object: entry.thumbprint.value,
+                    title: "an unbound certificate with a key has expired",
+                    detail: "\(context.name(entry)) expired on \(notAfter.formatted(.iso8601)); nothing uses it, but binding it would fail clients",
+                    fix: ["certstore remove \(entry.thumbprint)"]))
+                continue
+            }
+            if let notAfter = p.notAfter {
+                let days = Int((notAfter.timeIntervalSince(context.now) / 86_400).rounded(.down))
+                if days < context.thresholds.criticalDays {
+                    report.findings.append(Finding(.warning, check: "unbound-expiring", object: entry.thumbprint.value,
+                        title: "an unbound certificate with a key expires in \(days) day\(days == 1 ? "" : "s")",
+                        detail: "\(context.name(entry)) expires on \(notAfter.formatted(.iso8601)); nothing uses it yet — renew it before binding it"))
+                }
+            }
+            guard ExchangeCertificateValidity.evaluate(entry) == .valid else { continue }
+            let tls = context.tls.verdict(for: entry)
+            if let problem = tls.problem {
+                report.findings.append(Finding(.warning, check: "unbound-tls-unusable", object: entry.thumbprint.value,
+                    title: "an unbound certificate cannot serve TLS on this machine",
+                    detail: "\(context.name(entry)): \(problem) (OpenSSL security level \(tls.securityLevel)); enable would refuse it"))
+            }
+        }
+    }
+
+    /// Connects to each live endpoint and compares what it presents with what its service is bound to: the
+    /// reload that never happened (certbot users' most common complaint) is CRITICAL, as is a presented
+    /// certificate that expires sooner than the bound one or soon.
+    private func checkProbes(_ targets: [Prober.Target], context: Context, report: inout AuditReport) {
+        var prober = Prober(store: store)
+        prober.timeout = probeTimeout
+        prober.now = now
+        let files = ServiceFiles(store: store)
+        for target in targets {
+            let object = "probe:\(target)"
+            let result: Prober.Result
+            do {
+                result = try prober.probe(target)
+            } catch let error as CertStoreError {
+                report.findings.append(Finding(.critical, check: "probe-failed", object: object,
+                    title: "\(target) could not be probed: the live service did not complete TLS",
+                    detail: "\(error.message); clients cannot use \(target.service.rawValue) there either"))
+                continue
+            } catch {
+                report.findings.append(Finding(.critical, check: "probe-failed", object: object, title: "\(target) could not be probed", detail: "\(error)"))
+                continue
+            }
+            let presented = result.leaf
+            guard let bound = files.deployedThumbprint(target.service) else {
+                report.findings.append(Finding(.warning, check: "probe-unbound", object: object,
+                    title: "\(target) presents \(presented.thumbprint), but certstore deploys nothing for \(target.service.rawValue)",
+                    detail: "bind the certificate the service should present: certstore enable THUMBPRINT --services \(target.service.rawValue)"))
+                continue
+            }
+            let boundEntry = context.entry(bound)
+            if presented.thumbprint != bound {
+                let sooner = (presented.notAfter ?? .distantPast) < (boundEntry?.properties.notAfter ?? .distantPast)
+                report.findings.append(Finding(.critical, check: "probe-stale", object: object,
+                    title: "\(target) presents \(presented.thumbprint), not the bound \(bound): the daemon was not reloaded",
+                    detail: "the live service still serves \(presented.subject.windowsString)" + (presented.notAfter.map { " (expires \($0.formatted(.iso8601)))" } ?? "")
+                        + (sooner ? ", which expires sooner than the bound certificate" : "")
+                        + "; reload the daemon that serves \(target.service.rawValue), and add a reload hook to \(DeployHooks(store: store).directory.path) (examples in dist/hooks/) so the next change takes effect by itself"))
+                continue
+            }
+            if let notAfter = presented.notAfter, notAfter.timeIntervalSince(now) < Double(thresholds.criticalDays) * 86_400 {
+                report.findings.append(Finding(.critical, check: "probe-expiring", object: object,
+                    title: "\(target) presents a certificate that " + (notAfter < now ? "has expired" : "expires on \(notAfter.formatted(.iso8601))"),
+                    detail: "it is the bound \(bound), and it is what clients see now; renew it"))
+                continue
+            }
+            report.findings.append(Finding(.ok, check: "probe-ok", object: object,
+                title: "\(target) presents the bound \(bound)",
+                detail: "read over \(result.handshake.protocolVersion) (\(result.handshake.cipher))"))
         }
     }
 

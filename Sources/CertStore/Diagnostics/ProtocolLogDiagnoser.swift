@@ -34,7 +34,11 @@ public struct ProtocolLogDiagnoser: Sendable {
     public init(store: CertificateStore) { self.store = store }
 
     public func diagnose(_ paths: [String]) throws -> Result {
-        let files = try ProtocolLogReader.files(paths)
+        try diagnose(files: try ProtocolLogReader.files(paths))
+    }
+
+    /// Diagnoses these protocol log files, in order.
+    public func diagnose(files: [URL]) throws -> Result {
         let lookup = try Lookup(store: store)
         var result = Result()
         var sessions: [String: SessionState] = [:]

@@ -71,18 +71,9 @@ public struct ProtocolLogReader: Sendable {
 
     /// Calls `row` for every well-formed data row and `malformed` for every line that is not one.
     public func read(_ url: URL, row: (Row) -> Void, malformed: (Malformed) -> Void) throws {
-        guard let handle = FileHandle(forReadingAtPath: url.path) else {
-            throw CertStoreError(.inputUnreadable, "cannot read \(url.path)")
-        }
-        defer { try? handle.close() }
         let name = url.lastPathComponent
         var fields = Self.standardFields
-        var pending: [UInt8] = []
-        var lineNumber = 0
-        var skippingLongLine = false
-
-        func process(_ bytes: ArraySlice<UInt8>) {
-            lineNumber += 1
+        try LineStream(maxLength: Self.maxLineLength).read(url, line: { lineNumber, bytes in
             var text = String(decoding: bytes, as: UTF8.self)
             if lineNumber == 1, text.hasPrefix("\u{FEFF}") { text.removeFirst() }
             if text.hasSuffix("\r") { text.removeLast() }
@@ -93,7 +84,7 @@ public struct ProtocolLogReader: Sendable {
                 }
                 return
             }
-            guard let reader = try? CSVReader(string: text), let values = reader.next(), reader.error == nil else {
+            guard let values = Self.csvValues(text) else {
                 malformed(Malformed(file: name, line: lineNumber, reason: "not valid CSV (unbalanced quotes?)"))
                 return
             }
@@ -107,40 +98,14 @@ public struct ProtocolLogReader: Sendable {
             row(Row(file: name, line: lineNumber, dateTime: value("date-time"), connector: value("connector-id"),
                     session: value("session-id"), remoteEndpoint: value("remote-endpoint"), event: value("event"),
                     data: value("data"), context: value("context")))
-        }
-
-        while true {
-            let chunk: Data
-            do {
-                guard let read = try handle.read(upToCount: 64 * 1024), !read.isEmpty else { break }
-                chunk = read
-            } catch {
-                throw CertStoreError(.inputUnreadable, "cannot read \(url.path): \(error.localizedDescription)")
-            }
-            var start = chunk.startIndex
-            for index in chunk.indices where chunk[index] == 0x0A {
-                if skippingLongLine {
-                    skippingLongLine = false
-                    lineNumber += 1
-                    malformed(Malformed(file: name, line: lineNumber, reason: "longer than \(Self.maxLineLength) bytes"))
-                } else {
-                    pending += chunk[start..<index]
-                    process(pending[...])
-                }
-                pending.removeAll(keepingCapacity: true)
-                start = index + 1
-            }
-            if !skippingLongLine { pending += chunk[start...] }
-            if pending.count > Self.maxLineLength {
-                skippingLongLine = true
-                pending.removeAll()
-            }
-        }
-        if skippingLongLine {
-            lineNumber += 1
+        }, tooLong: { lineNumber in
             malformed(Malformed(file: name, line: lineNumber, reason: "longer than \(Self.maxLineLength) bytes"))
-        } else if !pending.isEmpty {
-            process(pending[...])
-        }
+        })
+    }
+
+    /// One CSV line's values, nil when it is not valid CSV.
+    static func csvValues(_ text: String) -> [String]? {
+        guard let reader = try? CSVReader(string: text), let values = reader.next(), reader.error == nil else { return nil }
+        return values
     }
 }

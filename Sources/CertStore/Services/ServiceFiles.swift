@@ -248,7 +248,10 @@ public struct ServiceFiles: Sendable {
     func connectorContents(_ connector: SendConnector, selection: CertificateSelection, verdict: ConnectorVerdict) throws -> Contents? {
         let outcome = verdict.outcome
         if outcome == .noCertificate { return nil }
-        if outcome == .works, let chosen = selection.chosen {
+        // A certificate the TLS stack refuses (a key too small for the security level, say) would make postfix
+        // disable TLS and, at level `may`, send in clear: it gets the refusing version too.
+        let refusedByStack = outcome == .works ? selection.chosen.flatMap { TLSUsabilityJudge(store: store).verdict(for: $0).problem } : nil
+        if outcome == .works, refusedByStack == nil, let chosen = selection.chosen {
             var contents = try self.contents(of: chosen, service: .smtp, user: nil)
             contents.extras = [
                 "smtp-client.pem": contents.key + contents.fullchain,
@@ -264,13 +267,14 @@ public struct ServiceFiles: Sendable {
         } ?? []
         let cert = Array((certificate?.pem ?? "").utf8)
         let chainBytes = Array(chain.map(\.pem).joined().utf8)
-        let why = verdict.summary
+        let why = refusedByStack.map { "the TLS stack refuses \(selection.chosen?.thumbprint.value ?? "its certificate"): \($0)" } ?? verdict.summary
+        let label = refusedByStack == nil ? outcome.rawValue : "TlsUnusable"
         return Contents(thumbprint: selection.chosen?.thumbprint, cert: cert, chain: chainBytes, key: [],
                         keyOwner: geteuid(), keyGroup: nil, keyMode: 0o600, hasKey: false, extras: [
                             // No key: postfix's smtp client refuses the file ("key not first") and disables TLS.
                             "smtp-client.pem": cert + chainBytes,
-                            "tls-policy": Array("# \(connector.name): \(outcome.rawValue): \(why)\n# certstore makes postfix require TLS here, so mail defers as on Exchange instead of leaving in clear.\n/^/ encrypt\n".utf8),
-                            "status": Array("\(outcome.rawValue): \(why)\n".utf8),
+                            "tls-policy": Array("# \(connector.name): \(label): \(why)\n# certstore makes postfix require TLS here, so mail defers as on Exchange instead of leaving in clear.\n/^/ encrypt\n".utf8),
+                            "status": Array("\(label): \(why)\n".utf8),
                         ])
     }
 
@@ -358,7 +362,11 @@ public struct ServiceFiles: Sendable {
                     var change = Change(service: .smtp, connector: name, oldThumbprint: plan.deployed,
                                         newThumbprint: desired.hasKey ? desired.thumbprint : nil,
                                         directory: folder.appendingPathComponent("current").path, reasons: reasons)
-                    if !desired.hasKey { change.refusal = plan.verdict?.outcome.rawValue ?? "refused" }
+                    if !desired.hasKey {
+                        // The status file's first word: NoCredentials, UnknownCredentials, ..., TlsUnusable.
+                        let status = String(decoding: desired.extras["status"] ?? [], as: UTF8.self)
+                        change.refusal = status.split(separator: ":").first.map(String.init) ?? "refused"
+                    }
                     changes.append(change)
                 case .withdraw:
                     try withdraw(folder: folder)
