@@ -219,6 +219,13 @@ struct PostfixTests {
         #expect(sender.log().contains("error loading private keys and certificates from: \(connectorFiles.path)/smtp-client.pem"), "\(sender.log())")
         #expect(!receiver.log().contains("fingerprint="), "nothing reached the receiver with a client certificate: \(receiver.log())")
 
+        // diagnose reads that log: the connector, the keyless certificate it resolves to, and the plan.
+        let maillog = sender.directory.appendingPathComponent("maillog").path
+        let explained = try certstore(expecting: 1, ["diagnose", "--log", maillog] + m.args)
+        #expect(explained.stdout.contains("send connector \"\(KBMachine.connector)\"'s transport (postfix/certstore-outbound-to-office-365/smtp)"), "\(explained)")
+        #expect(explained.stdout.contains("resolves to \(m.keyless.thumbprint)") && explained.stdout.contains("NoCredentials (KB 4495258)"), "\(explained)")
+        #expect(explained.stdout.contains("certstore --root \(m.t.rootPath) remove \(m.keyless.thumbprint)"), "\(explained)")
+
         // The KB fix: remove the keyless certificate; the twin takes over, the connector's files switch, the hook reloads.
         let removed = try certstore(expecting: 0, ["remove", m.keyless.thumbprint] + m.args)
         #expect(removed.stderr.contains("send connector \"\(KBMachine.connector)\" now presents \(m.twin.thumbprint)"), "\(removed)")
@@ -229,6 +236,8 @@ struct PostfixTests {
         let sent = sender.waitForLog(["postfix/certstore-outbound-to-office-365/smtp", "status=sent"])
         #expect(sent != nil, "\(sender.log())")
         let seen = receiver.waitForLog(["fingerprint=\(Self.colonFingerprint(m.twin.thumbprint))"])
+        let after = try certstore(expecting: 1, ["diagnose", "--log", maillog] + m.args)
+        #expect(after.stdout.contains("now resolves to \(m.twin.thumbprint)") && after.stdout.contains("the store was fixed after this failure"), "\(after)")
         #expect(seen != nil, "the receiver saw the twin as client certificate:\n\(receiver.log())")
     }
 }
