@@ -3,7 +3,7 @@ PREFIX ?= /usr/local
 SWIFT ?= swift
 DEPS := libssl-dev libjemalloc-dev openssl pkg-config groff-base
 
-.PHONY: deps dist-deps demo test test-dist build release clean install uninstall docs
+.PHONY: deps dist-deps service-deps demo test test-dist build release clean install uninstall docs
 
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
@@ -22,6 +22,40 @@ deps:
 	@# pip where the interpreter allows it; Debian's own python3 refuses pip (PEP 668) and takes the package.
 	@python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check prometheus-client 2>/dev/null \
 	  || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq python3-prometheus-client || sudo apt-get install -y -qq python3-prometheus-client; }
+
+# What the service-config tests (Tests/EndToEndTests/ServiceConfigTests.swift) validate their output with: postconf
+# (postfix, which .ci/run installs unconfigured), doveconf (dovecot-core), apache2 -t, haproxy -c, and exim -bP. exim4
+# would replace postfix as Debian's MTA, so its daemon package is unpacked into .build-deps/exim4, never installed,
+# with the libraries it links and the Debian-exim account its binary looks up (not setuid: the tests run it as root). A policy-rc.d keeps the installed
+# services from starting (the tests only parse configurations), and the ones installed here are disabled again.
+SERVICE_DEPS := dovecot-core apache2 haproxy
+EXIM_LIBS := libgnutls30 libgnutls-dane0 libidn12 libidn2-0 libnsl2 libpcre2-8-0 libdb5.3 libcrypt1
+EXIM := .build-deps/exim4/usr/sbin/exim4
+
+service-deps: $(EXIM)
+	@missing=""; for p in $(SERVICE_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || { sudo=sudo; echo "installing:$$missing (needs root)"; }; \
+	  policy=/usr/sbin/policy-rc.d; added=""; \
+	  if [ ! -e $$policy ]; then printf '#!/bin/sh\nexit 101\n' | $$sudo tee $$policy >/dev/null && $$sudo chmod 755 $$policy && added=1; fi; \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; status=$$?; \
+	  if [ -n "$$added" ]; then $$sudo rm -f $$policy; fi; \
+	  [ $$status -eq 0 ] || exit $$status; \
+	  for unit in dovecot apache2 haproxy; do case " $$missing " in *" $$unit"*) \
+	    $$sudo systemctl disable --now $$unit >/dev/null 2>&1 || true;; esac; done; \
+	fi
+
+$(EXIM):
+	@sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	missing=""; for p in $(EXIM_LIBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing || exit 1; fi; \
+	getent passwd Debian-exim >/dev/null || $$sudo useradd --system --user-group --no-create-home --home-dir /nonexistent \
+	  --shell /usr/sbin/nologin Debian-exim || exit 1; \
+	rm -rf .build-deps/exim4 .build-deps/exim4-deb && mkdir -p .build-deps/exim4-deb && \
+	(cd .build-deps/exim4-deb && apt-get download exim4-daemon-light 2>/dev/null || { $$sudo apt-get update -qq && apt-get download exim4-daemon-light; }) && \
+	dpkg -x .build-deps/exim4-deb/exim4-daemon-light_*.deb .build-deps/exim4 && rm -rf .build-deps/exim4-deb && \
+	chmod u-s $(EXIM) && \
+	$(EXIM) -C /dev/null -bV >/dev/null 2>&1 || { echo "$(EXIM) does not run"; $(EXIM) -C /dev/null -bV; exit 1; }
 
 # What the distribution tests (Tests/dist: the Ansible collection, the Prometheus rules, a real node_exporter and
 # Prometheus on loopback) need: Debian's prometheus (with promtool) and prometheus-node-exporter, and a virtualenv
@@ -65,7 +99,7 @@ demo: build
 	@$(SWIFT) run -q certstore audit || { status=$$?; [ $$status -eq 2 ] && echo "(exit status 2: CRITICAL, as expected on the demo store)"; }
 
 # The Swift suites, then the distribution tests (pytest, Tests/dist; see docs/ARCHITECTURE.md). Either failing fails.
-test: deps dist-deps
+test: deps dist-deps service-deps
 	$(SWIFT) test
 	$(MAKE) --no-print-directory test-dist
 

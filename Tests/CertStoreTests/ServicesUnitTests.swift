@@ -258,7 +258,7 @@ struct ServicesUnitTests {
         #expect(haproxy.settingLines == ["bind :443 ssl crt /etc/haproxy/certstore-IIS.pem"])
         #expect(haproxy.text.contains("#   ln -sfn \(iis)/privkey.pem /etc/haproxy/certstore-IIS.pem.key\n"), "\(haproxy.text)")
         let exim = try ServiceConfig.plan(.exim4, store: t.store, live: unavailable)
-        #expect(exim.settingLines.contains("MAIN_TLS_CERTIFICATE = \(smtp)/fullchain.pem") || exim.settingLines.contains("tls_certificate = \(smtp)/fullchain.pem"))
+        #expect(exim.settingLines.contains("MAIN_TLS_CERTIFICATE = \(smtp)/fullchain.pem") || exim.settingLines.contains("tls_certificate = \(smtp)/fullchain.pem"), "\(exim.text)")
         for plan in [postfix, dovecot, nginx, apache, haproxy, exim] {
             #expect(plan.text.contains(DeployHooks(store: t.store).directory.path))
             #expect(!plan.text.contains("/v20"), "never a version directory")
@@ -344,18 +344,21 @@ struct ServicesUnitTests {
         #expect(byDefault.settingLines.isEmpty && byDefault.text.contains("ssl = yes (dovecot's default)"), "\(byDefault.text)")
     }
 
-    @Test("exim4: Debian macros (== for one already defined, MAIN_TLS_ENABLE only when undefined) or main options; a set tls_advertise_hosts is kept")
+    @Test("exim4: Debian macros guarded by .ifdef (== where one is already defined, = where not) or main options; a set tls_advertise_hosts is kept")
     func eximLines() throws {
         let t = try TestStore()
         let smtp = ServiceFiles(store: t.store).currentLink(.smtp).path
         let debian = try ServiceConfig.plan(.exim4, store: t.store, live: Self.live(.exim4,
             "tls_certificate = /etc/exim4/exim.crt\ntls_privatekey = /etc/exim4/exim.key\ntls_advertise_hosts = 10.0.0.0/8\n",
             macros: ["CONFDIR": "/etc/exim4", "MAIN_TLS_ENABLE": "yes", "MAIN_TLS_CERTIFICATE": "/etc/exim4/exim.crt"]))
-        #expect(debian.settingLines == ["MAIN_TLS_CERTIFICATE == \(smtp)/fullchain.pem", "MAIN_TLS_PRIVATEKEY = \(smtp)/privkey.pem"], "\(debian.text)")
+        // Whether a macro is defined where the lines are read is exim's to say (-bP macros lists the template's later defaults too).
+        let enable = [".ifndef MAIN_TLS_ENABLE", "MAIN_TLS_ENABLE = yes", ".endif"]
+        func define(_ macro: String, _ value: String) -> [String] { [".ifdef \(macro)", "\(macro) == \(value)", ".else", "\(macro) = \(value)", ".endif"] }
+        #expect(debian.settingLines == enable + define("MAIN_TLS_CERTIFICATE", "\(smtp)/fullchain.pem") + define("MAIN_TLS_PRIVATEKEY", "\(smtp)/privkey.pem"), "\(debian.text)")
         #expect(debian.text.contains("# Kept: tls_advertise_hosts = 10.0.0.0/8"))
         let off = try ServiceConfig.plan(.exim4, store: t.store, live: Self.live(.exim4, "tls_certificate = \ntls_privatekey = \ntls_advertise_hosts = \n",
                                                                                   macros: ["CONFDIR": "/etc/exim4"]))
-        #expect(off.settingLines == ["MAIN_TLS_ENABLE = yes", "MAIN_TLS_CERTIFICATE = \(smtp)/fullchain.pem", "MAIN_TLS_PRIVATEKEY = \(smtp)/privkey.pem"])
+        #expect(off.settingLines == enable + define("MAIN_TLS_CERTIFICATE", "\(smtp)/fullchain.pem") + define("MAIN_TLS_PRIVATEKEY", "\(smtp)/privkey.pem"))
         #expect(off.drifts.map(\.setting).prefix(3) == ["tls_certificate", "tls_privatekey", "tls_advertise_hosts"])
         let plain = try ServiceConfig.plan(.exim4, store: t.store, live: Self.live(.exim4, "tls_certificate = /x.pem\ntls_privatekey = \ntls_advertise_hosts = \n", macros: [:]))
         #expect(plain.settingLines == ["tls_certificate = \(smtp)/fullchain.pem", "tls_privatekey = \(smtp)/privkey.pem", "tls_advertise_hosts = *"])

@@ -96,9 +96,18 @@ struct PostfixTests {
         try certstore(expecting: 0, ["enable", a.thumbprint, "--services", "SMTP", "--root", root])
         #expect(FileManager.default.fileExists(atPath: "\(root)/LocalMachine/Services/SMTP/current/privkey.pem"))
 
-        let config = try certstore(expecting: 0, ["service-config", "postfix", "--root", root]).stdout
+        // The instance's own main.cf is the live configuration: service-config reads it, its lines go in through
+        // `postconf -e` (as the manual says), and --check then finds it in line.
+        let instance = try Instance(in: t.path("postfix"), serviceConfig: "")
+        let config = try certstore(expecting: 0, ["service-config", "postfix", "--config", instance.config.path, "--root", root]).stdout
         #expect(config.contains("smtpd_tls_chain_files = \(root)/LocalMachine/Services/SMTP/current/privkey.pem"))
-        let instance = try Instance(in: t.path("postfix"), serviceConfig: config)
+        #expect(config.contains("\nsmtpd_tls_security_level = may\n"), "raised from none (not set): \(config)")
+        try certstore(expecting: 1, ["service-config", "postfix", "--check", "--config", instance.config.path, "--root", root])
+        for line in config.split(separator: "\n") where !line.hasPrefix("#") {
+            let applied = try runProgram(URL(fileURLWithPath: "/usr/sbin/postconf"), ["-c", instance.config.path, "-e", String(line)])
+            #expect(applied.status == 0, "\(applied)")
+        }
+        try certstore(expecting: 0, ["service-config", "postfix", "--check", "--config", instance.config.path, "--root", root])
         try instance.start()
 
         let first = try Self.waitUntilServed(a.thumbprint, port: instance.port, root: root)

@@ -285,20 +285,16 @@ struct ServiceConfigPlanner {
         guard enable else { return [item] }
         item.comments.insert("# SMTP: the certificate bound with `certstore enable THUMBPRINT --services SMTP` (exim reads the chain from tls_certificate).", at: 0)
         if debian {
-            // A macro defined twice is a configuration error; `==` redefines one that is already defined (and is
-            // an error for one that is not), so the operator follows what exim says is defined.
-            func define(_ macro: String, _ value: String) -> String {
-                "\(macro) \(macros?[macro] != nil ? "==" : "=") \(value)"
+            // A macro defined twice is a configuration error, and `==` (redefine) is one for a macro not yet defined.
+            // `exim -bP macros` cannot tell which: it lists the template's own defaults too, defined after these
+            // lines. exim's .ifdef can, where the lines are read.
+            func define(_ macro: String, _ value: String) -> [String] {
+                [".ifdef \(macro)", "\(macro) == \(value)", ".else", "\(macro) = \(value)", ".endif"]
             }
             item.comments.append("# Debian: add to /etc/exim4/exim4.conf.localmacros (non-split configuration) or /etc/exim4/conf.d/main/000_localmacros (split),")
             item.comments.append("# after any definition of the same macros, then run update-exim4.conf and restart exim4.")
-            if macros == nil {
-                item.comments.append("# exim's macros could not be read (`exim -bP macros` needs root): a macro already defined must be written `NAME == value`.")
-            }
-            if macros?["MAIN_TLS_ENABLE"] == nil {
-                item.lines.append(define("MAIN_TLS_ENABLE", "yes"))
-            }
-            item.lines += changes.map { define($0.macro, $0.value) }
+            item.lines += [".ifndef MAIN_TLS_ENABLE", "MAIN_TLS_ENABLE = yes", ".endif"]
+            item.lines += changes.flatMap { define($0.macro, $0.value) }
             if config == nil {
                 item.comments.append("# (Another exim: main options `tls_certificate = \(fullchain)`, `tls_privatekey = \(privkey)`, `tls_advertise_hosts = *`.)")
             }
