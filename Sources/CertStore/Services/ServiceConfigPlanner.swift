@@ -253,7 +253,7 @@ struct ServiceConfigPlanner {
         let advertised = config?.value("tls_advertise_hosts") ?? ""
         var item = Item()
         var changes: [(option: String, macro: String, value: String)] = []
-        if let config {
+        if config != nil {
             if certificate != fullchain {
                 changes.append(("tls_certificate", "MAIN_TLS_CERTIFICATE", fullchain))
                 item.drifts.append(Drift(setting: "tls_certificate", live: certificate.isEmpty ? nil : certificate, required: fullchain,
@@ -277,7 +277,6 @@ struct ServiceConfigPlanner {
             if macros?["MAIN_TLS_CERTKEY"] != nil {
                 item.comments.append("# MAIN_TLS_CERTKEY is set and takes precedence over MAIN_TLS_CERTIFICATE/MAIN_TLS_PRIVATEKEY: remove it.")
             }
-            _ = config
         } else {
             changes = [("tls_certificate", "MAIN_TLS_CERTIFICATE", fullchain), ("tls_privatekey", "MAIN_TLS_PRIVATEKEY", privkey)]
         }
