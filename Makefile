@@ -3,7 +3,7 @@ PREFIX ?= /usr/local
 SWIFT ?= swift
 DEPS := libssl-dev libjemalloc-dev openssl pkg-config groff-base
 
-.PHONY: deps dist-deps service-deps demo test test-dist build release clean install uninstall docs
+.PHONY: deps service-deps dist-deps demo test test-dist build release clean install uninstall docs
 
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
@@ -23,16 +23,23 @@ deps:
 	@python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check prometheus-client 2>/dev/null \
 	  || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq python3-prometheus-client || sudo apt-get install -y -qq python3-prometheus-client; }
 
-# What the service-config tests (Tests/EndToEndTests/ServiceConfigTests.swift) validate their output with: postconf
-# (postfix, which .ci/run installs unconfigured), doveconf (dovecot-core), apache2 -t, haproxy -c, and exim -bP. exim4
-# would replace postfix as Debian's MTA, so its daemon package is unpacked into .build-deps/exim4, never installed,
-# with the libraries it links and the Debian-exim account its binary looks up (not setuid: the tests run it as root). A policy-rc.d keeps the installed
-# services from starting (the tests only parse configurations), and the ones installed here are disabled again.
+# The real daemons the end-to-end tests start on loopback (a private instance each, never the system's): Debian's
+# postfix, installed unconfigured ("No configuration") so that the machine's own mail setup is not touched. And what
+# the service-config tests (Tests/EndToEndTests/ServiceConfigTests.swift) validate their output with: postconf,
+# doveconf (dovecot-core), apache2 -t, haproxy -c, and exim -bP. exim4 would replace postfix as Debian's MTA, so its
+# daemon package is unpacked into .build-deps/exim4, never installed, with the libraries it links and the Debian-exim
+# account its binary looks up (not setuid: the tests run it as root). A policy-rc.d keeps the installed services from
+# starting (the tests only parse configurations), and the ones installed here are disabled again.
 SERVICE_DEPS := dovecot-core apache2 haproxy
 EXIM_LIBS := libgnutls30 libgnutls-dane0 libidn12 libidn2-0 libnsl2 libpcre2-8-0 libdb5.3 libcrypt1
 EXIM := .build-deps/exim4/usr/sbin/exim4
 
 service-deps: $(EXIM)
+	@if [ ! -x /usr/sbin/postfix ]; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || { sudo=sudo; echo "installing: postfix, unconfigured (needs root)"; }; \
+	  echo "postfix postfix/main_mailer_type select No configuration" | $$sudo debconf-set-selections; \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix; \
+	fi
 	@missing=""; for p in $(SERVICE_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  sudo=""; [ "$$(id -u)" = 0 ] || { sudo=sudo; echo "installing:$$missing (needs root)"; }; \
@@ -99,7 +106,7 @@ demo: build
 	@$(SWIFT) run -q certstore audit || { status=$$?; [ $$status -eq 2 ] && echo "(exit status 2: CRITICAL, as expected on the demo store)"; }
 
 # The Swift suites, then the distribution tests (pytest, Tests/dist; see docs/ARCHITECTURE.md). Either failing fails.
-test: deps dist-deps service-deps
+test: deps service-deps dist-deps
 	$(SWIFT) test
 	$(MAKE) --no-print-directory test-dist
 

@@ -193,4 +193,8 @@ static inline long shim_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
     return SSL_set_tlsext_host_name(ssl, name);
 }
 
+/* ---- TLS server check (usability) ---- */
+/* SSL_CTX_add1_chain_cert is a macro over SSL_CTX_ctrl; it runs the same security checks a daemon's chain file gets. */
+static inline long shim_SSL_CTX_add1_chain_cert(SSL_CTX *ctx, X509 *x) { return SSL_CTX_add1_chain_cert(ctx, x); }
+
 #endif /* COPENSSL_SHIM_H */

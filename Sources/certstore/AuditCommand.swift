@@ -11,8 +11,13 @@ struct AuditCommand: ParsableCommand {
             CRITICAL: KB 4495258), keyless twins, the default SMTP certificate, every bound certificate (key, \
             expiry, Server Authentication, key size, SHA-1/MD5 signatures, chain), keyless certificates nothing \
             uses, orphan keys, dependencies, leftover temporary files, key file permissions, and the service \
-            files daemons read (stale against the bindings, or a key the service's account cannot read). Each finding \
-            names the fix; a remediation plan closes the report.
+            files daemons read (stale against the bindings, or a key the service's account cannot read). A bound or \
+            connector-resolved certificate the TLS stack refuses to serve at the daemons' security level (the \
+            system's, or --security-level) is CRITICAL. Every other certificate with a key is judged too (expired, \
+            expiring, refused by the TLS stack: WARNING). With --probe (the endpoints saved by `probe ADDRESS \
+            --save`) or --probe-url, the live services are read over the wire: a service that presents another \
+            certificate than its binding (the reload never happened), one that fails TLS, or one whose certificate \
+            expires within the critical window is CRITICAL. Each finding names the fix; a remediation plan closes the report.
 
             Exit status (monitoring-plugin convention): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN. \
             --format prometheus writes the text exposition format for node_exporter's textfile collector \
@@ -32,7 +37,17 @@ struct AuditCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write the report to this file (atomically) instead of standard output.", valueName: "file"))
     var output: String?
 
+    @Flag(help: "Also connect to the live services saved with `certstore probe ADDRESS --save` (probes.json) and compare what each presents with its binding.")
+    var probe = false
+
+    @Option(help: ArgumentHelp("Also probe this live service (smtp://HOST[:PORT], imaps://…, https://…); repeatable.", valueName: "address"))
+    var probeUrl: [String] = []
+
+    @Option(help: ArgumentHelp("Seconds each probe may take.", valueName: "seconds"))
+    var probeTimeout: Double = 10
+
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var tls: SecurityLevelOption
 
     func validate() throws {
         // A monitoring plugin answers UNKNOWN (3) when it cannot check, including for bad arguments it can see.
@@ -49,6 +64,13 @@ struct AuditCommand: ParsableCommand {
             auditor.thresholds.warningDays = warningDays
             auditor.thresholds.criticalDays = criticalDays
             auditor.commandPrefix = global.commandPrefix
+            auditor.securityLevel = tls.securityLevel
+            if probe || !probeUrl.isEmpty {
+                let saved = probe ? try auditor.store.probeEndpoints().targets() : []
+                let extra = try probeUrl.map(Prober.Target.init(parsing:))
+                auditor.probeTargets = saved + extra.filter { target in !saved.contains(target) }
+                auditor.probeTimeout = probeTimeout
+            }
             let report = try auditor.run()
             status = report.status
             let text: String

@@ -22,9 +22,14 @@ enum Consequences {
             Terminal.err("hint: " + (error.hint ?? "fix the cause, then run `certstore deploy`"))
         }
         for change in outcome.serviceChanges {
-            let now = change.newThumbprint ?? "nothing (no bound certificate with a usable key)"
+            if let refusal = change.refusal {
+                Terminal.warn("\(Terminal.sanitize(change.label))'s files now make outbound TLS fail, so mail defers as on Exchange (\(refusal))"
+                              + (change.oldThumbprint.map { "; they held \($0)" } ?? "") + ": \(Terminal.sanitize(change.directory))")
+                continue
+            }
+            let now = change.newThumbprint ?? (change.connector == nil ? "nothing (no bound certificate with a usable key)" : "no certificate")
             let why = change.reasons.isEmpty || change.reasons == ["new certificate"] ? "" : " [\(change.reasons.joined(separator: ", "))]"
-            Terminal.err("\(change.service.rawValue) now presents \(now)" + (change.oldThumbprint.map { " (was \($0))" } ?? "") + "\(why): \(change.directory)")
+            Terminal.err("\(Terminal.sanitize(change.label)) now presents \(now)" + (change.oldThumbprint.map { " (was \($0))" } ?? "") + "\(why): \(Terminal.sanitize(change.directory))")
         }
         var hooks = DeployHooks(store: store)
         hooks.timeout = hookTimeout

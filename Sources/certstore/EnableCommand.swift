@@ -11,7 +11,11 @@ struct EnableCommand: ParsableCommand {
             unusable one (PrivateKeyNotAccessible), an unsupported key (KeyAlgorithmUnsupported), a key usage \
             without signing (SigningNotSupported), an EKU without Server Authentication \
             (PkixKpServerAuthNotFoundInEnhancedKeyUsage) or a key under 1024 bits (PublicKeyUnsupportedSize). \
-            Expiry and self-signed certificates only warn. Services add to those already bound.
+            Then the TLS stack decides: OpenSSL loads the certificate, its key and its chain at the \
+            security level the daemons run at (the system's, or --security-level) and completes a handshake; \
+            a certificate it refuses (a key too small for the level, a SHA-1 signature, a key usage that rules \
+            out a TLS server) is refused with the reason and the level. Expiry and self-signed certificates \
+            only warn. Services add to those already bound.
 
             The first SMTP certificate becomes the default SMTP certificate. When another one is the default, \
             Exchange's question "Overwrite the existing default SMTP certificate?" is asked on the terminal, or \
@@ -36,6 +40,7 @@ struct EnableCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The account the daemon runs as (postfix, dovecot, www-data): it alone may read the service's key file (\"\" clears it).", valueName: "user"))
     var serviceUser: String?
 
+    @OptionGroup var tls: SecurityLevelOption
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -49,7 +54,7 @@ struct EnableCommand: ParsableCommand {
             let list = try ExchangeService.parseList(services)
             let answer: BindingManager.OverwriteAnswer = overwriteDefault ? .overwrite : keepDefault ? .keep : .ask(Confirmation.overwriteDefault)
             let outcome = try BindingManager(store: store).enable(try Thumbprint(parsing: thumbprint), services: list, answer: answer,
-                                                                  serviceUser: serviceUser)
+                                                                  serviceUser: serviceUser, securityLevel: tls.securityLevel)
             let result = outcome.value
             defer { Consequences.report(outcome, store: store) }
             for warning in result.warnings { Terminal.warn(warning) }

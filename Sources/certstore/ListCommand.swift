@@ -13,6 +13,7 @@ struct ListCommand: ParsableCommand {
             """)
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var tls: SecurityLevelOption
 
     @Option(help: ArgumentHelp("Only thumbprints matching this pattern.", valueName: "pattern"))
     var thumbprint: String?
@@ -75,7 +76,7 @@ struct ListCommand: ParsableCommand {
     func run() throws {
         try Failure.run(global) {
             let store = try global.openStore()
-            let context = try PropertyContext(store: store)
+            let context = try PropertyContext(store: store, securityLevel: tls.securityLevel)
             let path = try global.storePath()
             var filter = CertificateFilter()
             filter.thumbprint = try thumbprint.map(WildcardPattern.init)

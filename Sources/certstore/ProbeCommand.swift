@@ -26,6 +26,9 @@ struct ProbeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Seconds the whole probe may take (connection, greeting, STARTTLS, handshake).", valueName: "seconds"))
     var timeout: Double = 10
 
+    @Flag(help: "Remember the address in probes.json, so that `certstore audit --probe` checks it.")
+    var save = false
+
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -35,6 +38,10 @@ struct ProbeCommand: ParsableCommand {
                 throw CertStoreError(.usage, "--format prometheus is only for `certstore audit`", hint: "use table or json")
             }
             let target = try Prober.Target(parsing: address)
+            if save {
+                let outcome = try global.openStore(.creating).saveProbeEndpoint(target)
+                Terminal.err(outcome.value ? "saved \(target) for `certstore audit --probe`" : "\(target) is saved already")
+            }
             var prober = Prober(store: try global.openStore())
             prober.timeout = timeout
             let result: Prober.Result

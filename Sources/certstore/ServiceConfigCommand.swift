@@ -22,8 +22,14 @@ struct ServiceConfigCommand: ParsableCommand {
 
             --check compares instead: exit 0 when the live configuration reads the bound service's files at \
             certstore's levels, 1 with one `drift:` line per difference; a configuration that cannot be read is \
-            an error (66). After a change, executables in <location>/Hooks/ run (dist/hooks/ has examples: reload \
-            the daemon, flush postfix's queue).
+            an error (66).
+
+            After a change, executables in <location>/Hooks/ run with CERTSTORE_SERVICE, CERTSTORE_OLD_THUMBPRINT, \
+            CERTSTORE_NEW_THUMBPRINT, CERTSTORE_SERVICE_DIR, CERTSTORE_ROOT and CERTSTORE_LOCATION set — the place \
+            for `postfix reload` (and `postqueue -f`, the KB's Retry-Queue); dist/hooks/ has examples. Each send \
+            connector has its own files under Services/Connectors/<slug>/ and, on postfix, its own smtp transport \
+            (--master-cf) that its address spaces are routed to (--transport-map): outbound TLS presents exactly \
+            what `connector resolve` says, and fails (mail defers) when that is a certificate without a key.
             """)
 
     @Argument(help: ArgumentHelp("postfix, dovecot, exim4, nginx, apache2 or haproxy.", valueName: "daemon"))
@@ -37,7 +43,18 @@ struct ServiceConfigCommand: ParsableCommand {
     @Flag(help: "Compare the live configuration with what the bindings require: exit 0 in line, 1 on drift.")
     var check = false
 
+    @Flag(help: "postfix: print the master.cf transport of each send connector instead (its files, its TLS policy).")
+    var masterCf = false
+
+    @Flag(help: "postfix: print the transport map routing each send connector's address spaces to its transport instead.")
+    var transportMap = false
+
     @OptionGroup var global: GlobalOptions
+
+    func validate() throws {
+        if masterCf && transportMap { throw ValidationError("--master-cf and --transport-map exclude each other") }
+        if check && (masterCf || transportMap) { throw ValidationError("--check compares main.cf; --master-cf and --transport-map print") }
+    }
 
     func run() throws {
         try Failure.run(global) {
@@ -48,6 +65,13 @@ struct ServiceConfigCommand: ParsableCommand {
                 throw CertStoreError(.usage, "--check prints text or json", hint: "drop --format, or use --format json")
             }
             let store = try global.openStore()
+            if masterCf || transportMap {
+                guard which == .postfix else { throw CertStoreError(.usage, "--master-cf and --transport-map are for postfix") }
+                let connectors = try ConnectorManager(store: store).connectors()
+                Terminal.out(masterCf ? PostfixTransports.masterEntries(connectors, files: ServiceFiles(store: store))
+                                      : PostfixTransports.transportMap(connectors), terminator: "")
+                return
+            }
             let live = try ServiceConfig.readLive(which, config: config)
             let plan = try ServiceConfig.plan(which, store: store, live: live)
             guard check else {

@@ -12,6 +12,7 @@ struct ShowCommand: ParsableCommand {
     var thumbprint: String
 
     @OptionGroup var global: GlobalOptions
+    @OptionGroup var tls: SecurityLevelOption
 
     @Option(help: ArgumentHelp("Properties to show (comma-separated; default all).", valueName: "names"))
     var property: [String] = []
@@ -19,7 +20,7 @@ struct ShowCommand: ParsableCommand {
     func run() throws {
         try Failure.run(global) {
             let store = try global.openStore()
-            let context = try PropertyContext(store: store)
+            let context = try PropertyContext(store: store, securityLevel: tls.securityLevel)
             let entry = try store.requireEntry(try Thumbprint(parsing: thumbprint), in: try global.storePath())
             let columns = property.isEmpty ? CertificateProperty.all : try CertificateProperty.select(property)
             let row = columns.map { (name: $0.name, jsonKey: $0.jsonKey, value: $0.value(of: entry, context: context)) }

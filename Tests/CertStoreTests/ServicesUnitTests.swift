@@ -268,7 +268,8 @@ struct ServicesUnitTests {
         _ = try ConnectorManager(store: t.store).add(SendConnector(name: "Outbound", protocolLoggingLevel: "Verbose"))
         let verbose = try ServiceConfig.plan(.postfix, store: t.store, live: unavailable)
         #expect(verbose.settingLines.contains("smtp_tls_loglevel = 2") && verbose.settingLines.contains("smtpd_tls_loglevel = 2"))
-        #expect(try ServiceConfig.postfixMasterEntries(store: t.store).isEmpty, "connector transports are not built yet")
+        #expect(verbose.text.contains("#   certstore service-config postfix --master-cf   to master.cf"), "connectors are routed through their own transports")
+        #expect(!postfix.text.contains("--master-cf"), "nothing about connectors while there is none")
     }
 
     @Test("postfix: a stricter level is kept (dane, encrypt, verify, legacy enforce), none and absence are raised to may, chain files only when they differ")

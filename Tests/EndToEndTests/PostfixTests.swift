@@ -10,13 +10,14 @@ struct PostfixTests {
     static var available: Bool { getuid() == 0 && FileManager.default.isExecutableFile(atPath: postfix.path) }
 
     /// A private postfix instance: its own config, queue and data directories, smtpd on 127.0.0.1:PORT only.
+    /// Its directory's path must stay short: postfix's UNIX sockets live under the queue directory (108 bytes).
     final class Instance {
         let directory: URL
         let port: UInt16
         var config: URL { directory.appendingPathComponent("conf") }
         private var started = false
 
-        init(in directory: URL, serviceConfig: String) throws {
+        init(in directory: URL, serviceConfig: String, master extra: String = "", hostName: String = "mail.contoso.com") throws {
             self.directory = directory
             port = try Loopback.freePort()
             let fm = FileManager.default
@@ -33,17 +34,18 @@ struct PostfixTests {
                 setgid_group = postdrop
                 inet_interfaces = 127.0.0.1
                 inet_protocols = ipv4
-                myhostname = mail.contoso.com
+                myhostname = \(hostName)
                 mydestination =
                 maillog_file_prefixes = \(directory.path)
                 maillog_file = \(directory.path)/maillog
                 \(serviceConfig)
+
                 """
             try Data(main.utf8).write(to: config.appendingPathComponent("main.cf"))
             let master = try String(contentsOfFile: "/etc/postfix/master.cf", encoding: .utf8)
                 .split(separator: "\n", omittingEmptySubsequences: false)
                 .map { $0.hasPrefix("smtp      inet") ? "127.0.0.1:\(port) inet n - n - - smtpd" : String($0) }
-                .joined(separator: "\n")
+                .joined(separator: "\n") + "\n" + extra
             try Data(master.utf8).write(to: config.appendingPathComponent("master.cf"))
         }
 
@@ -53,11 +55,32 @@ struct PostfixTests {
 
         func start() throws {
             let result = try command("start")
-            guard result.status == 0 else { throw RunnerError("postfix start failed:\n\(result)\n\(log())") }
+            guard result.status == 0 else {
+                let check = try? command("check")
+                throw RunnerError("postfix start failed:\n\(result)\n\(log())\n\(check.map { "\($0)" } ?? "")")
+            }
             started = true
         }
 
         func log() -> String { (try? String(contentsOfFile: directory.path + "/maillog", encoding: .utf8)) ?? "" }
+
+        /// Waits (bounded) until the log has a line containing every one of `parts`; returns that line.
+        func waitForLog(_ parts: [String], timeout: Double = 30) -> String? {
+            let deadline = Date().addingTimeInterval(timeout)
+            repeat {
+                if let line = log().split(separator: "\n").last(where: { line in parts.allSatisfy(line.contains) }) { return String(line) }
+                usleep(200_000)
+            } while Date() < deadline
+            return nil
+        }
+
+        /// Submits one message through this instance's sendmail.
+        func send(to recipient: String, subject: String) throws {
+            let message = "From: admin@contoso.com\nTo: \(recipient)\nSubject: \(subject)\n\ncertstore test\n"
+            let result = try runProgram(URL(fileURLWithPath: "/usr/sbin/sendmail"), ["-C", config.path, "-f", "admin@contoso.com", recipient],
+                                        stdin: .text(message), timeout: 30)
+            guard result.status == 0 else { throw RunnerError("sendmail failed:\n\(result)") }
+        }
 
         deinit { if started { _ = try? command("stop") } }
     }
@@ -136,5 +159,91 @@ struct PostfixTests {
         #expect(try Self.servedByOpenSSL(port: instance.port) == b.thumbprint)
         let deployed = try String(contentsOfFile: "\(root)/LocalMachine/Services/SMTP/current/thumbprint", encoding: .utf8)
         #expect(deployed.trimmingCharacters(in: .whitespacesAndNewlines) == b.thumbprint)
+    }
+
+    /// A receiving postfix that asks every client for a certificate and logs its SHA-1 fingerprint (loglevel 2).
+    static func receiver(in directory: URL, pki: TestPKI) throws -> Instance {
+        let cert = try pki.issue("mx-fabrikam", subject: "/O=Fabrikam/CN=mx.fabrikam.com", dnsNames: ["mx.fabrikam.com"])
+        let key = try #require(cert.key)
+        return try Instance(in: directory, serviceConfig: """
+            mydestination = fabrikam.com
+            local_recipient_maps =
+            local_transport = discard:
+            smtpd_tls_chain_files = \(key.path), \(cert.pem.path)
+            smtpd_tls_security_level = may
+            smtpd_tls_ask_ccert = yes
+            smtpd_tls_loglevel = 2
+            smtpd_tls_fingerprint_digest = sha1
+            """, hostName: "mx.fabrikam.com")
+    }
+
+    static func colonFingerprint(_ thumbprint: String) -> String {
+        stride(from: 0, to: thumbprint.count, by: 2).map { offset -> String in
+            let start = thumbprint.index(thumbprint.startIndex, offsetBy: offset)
+            return String(thumbprint[start..<thumbprint.index(start, offsetBy: 2)])
+        }.joined(separator: ":")
+    }
+
+    @Test("a send connector drives postfix's outbound TLS: keyless → mail defers with a TLS error (NoCredentials); remove the keyless twin → the queue delivers, presenting the twin",
+          .enabled(if: PostfixTests.available, "needs root and /usr/sbin/postfix (apt-get install postfix)"))
+    func sendConnectorDrivesOutboundTLS() throws {
+        // The KB machine: EXCH01 default SMTP; mail.contoso.com keyless in My; its renewed twin (with key, enabled
+        // for SMTP) imported after it, so the connector's TLSCertificateName resolves to the keyless one.
+        let m = try KBMachine.build("pfc")
+        try m.importTwin()
+        try certstore(expecting: 0, ["enable", m.twin.thumbprint, "--services", "SMTP", "--keep-default"] + m.args)
+        let receiver = try Self.receiver(in: m.t.path("rx"), pki: m.pki)
+        try receiver.start()
+        try certstore(expecting: 0, ["connector", "set", KBMachine.connector, "--address-space", "fabrikam.com",
+                                     "--smart-host", "[127.0.0.1]:\(receiver.port)"] + m.args)
+
+        let connectorFiles = m.location.appendingPathComponent("Services/Connectors/outbound-to-office-365/current")
+        let status = try String(contentsOf: connectorFiles.appendingPathComponent("status"), encoding: .utf8)
+        #expect(status.hasPrefix("NoCredentials"), "\(status)")
+        #expect(!FileManager.default.fileExists(atPath: connectorFiles.appendingPathComponent("privkey.pem").path))
+
+        // The sender: certstore's main.cf lines, its master.cf transport, its transport map.
+        let master = try certstore(expecting: 0, ["service-config", "postfix", "--master-cf"] + m.args).stdout
+        #expect(master.contains("certstore-outbound-to-office-365 unix - - n - - smtp"), "\(master)")
+        #expect(master.contains("smtp_tls_chain_files=\(connectorFiles.path)/smtp-client.pem"), "\(master)")
+        let map = try certstore(expecting: 0, ["service-config", "postfix", "--transport-map"] + m.args).stdout
+        #expect(map == "fabrikam.com certstore-outbound-to-office-365:[127.0.0.1]:\(receiver.port)\n", "\(map)")
+        let transport = m.t.path("transport")
+        try Data(map.utf8).write(to: transport)
+        let sender = try Instance(in: m.t.path("tx"), serviceConfig: "transport_maps = texthash:\(transport.path)\n", master: master)
+        // certstore's main.cf lines, planned against the sender's own main.cf and applied with postconf -e.
+        let main = try certstore(expecting: 0, ["service-config", "postfix", "--config", sender.config.path] + m.args).stdout
+        #expect(main.contains("#   certstore service-config postfix --master-cf   to master.cf"), "\(main)")
+        for line in main.split(separator: "\n") where !line.hasPrefix("#") {
+            let applied = try runProgram(URL(fileURLWithPath: "/usr/sbin/postconf"), ["-c", sender.config.path, "-e", String(line)])
+            #expect(applied.status == 0, "\(applied)")
+        }
+        try sender.start()
+
+        // A deploy hook reloads the sender when the connector's files switch (CERTSTORE_CONNECTOR names it).
+        let hooks = m.location.appendingPathComponent("Hooks")
+        try FileManager.default.createDirectory(at: hooks, withIntermediateDirectories: true)
+        let hook = hooks.appendingPathComponent("10-reload-postfix")
+        try Data("#!/bin/sh\n[ -n \"$CERTSTORE_CONNECTOR\" ] || exit 0\n\(Self.postfix.path) -c \(sender.config.path) reload\n".utf8).write(to: hook)
+        chmod(hook.path, 0o755)
+
+        // Keyless: the connector's transport cannot load a key, TLS is required there, the mail defers.
+        try sender.send(to: "user@fabrikam.com", subject: "while keyless")
+        let deferred = sender.waitForLog(["postfix/certstore-outbound-to-office-365/smtp", "status=deferred"])
+        #expect(deferred?.contains("TLS is required, but our TLS engine is unavailable") == true, "\(sender.log())")
+        #expect(sender.log().contains("error loading private keys and certificates from: \(connectorFiles.path)/smtp-client.pem"), "\(sender.log())")
+        #expect(!receiver.log().contains("fingerprint="), "nothing reached the receiver with a client certificate: \(receiver.log())")
+
+        // The KB fix: remove the keyless certificate; the twin takes over, the connector's files switch, the hook reloads.
+        let removed = try certstore(expecting: 0, ["remove", m.keyless.thumbprint] + m.args)
+        #expect(removed.stderr.contains("send connector \"\(KBMachine.connector)\" now presents \(m.twin.thumbprint)"), "\(removed)")
+        #expect(removed.stderr.contains("hook 10-reload-postfix (SMTP): ok"), "\(removed)")
+        #expect(try String(contentsOf: connectorFiles.appendingPathComponent("status"), encoding: .utf8) == "Works\n")
+
+        _ = try runProgram(URL(fileURLWithPath: "/usr/sbin/postqueue"), ["-c", sender.config.path, "-f"], timeout: 30)
+        let sent = sender.waitForLog(["postfix/certstore-outbound-to-office-365/smtp", "status=sent"])
+        #expect(sent != nil, "\(sender.log())")
+        let seen = receiver.waitForLog(["fingerprint=\(Self.colonFingerprint(m.twin.thumbprint))"])
+        #expect(seen != nil, "the receiver saw the twin as client certificate:\n\(receiver.log())")
     }
 }

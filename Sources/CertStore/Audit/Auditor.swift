@@ -17,6 +17,14 @@ public struct Auditor: Sendable {
     /// How fix commands start (`certstore`; the CLI adds `--root DIR` when the root was named), so every
     /// suggested command acts on the store that was audited when pasted.
     public var commandPrefix = "certstore"
+    /// The OpenSSL security level the daemons run at, for judging whether the TLS stack serves a certificate
+    /// (``TLSUsabilityJudge``); nil means the system's.
+    public var securityLevel: Int? = nil
+    /// Live endpoints to connect to (`audit --probe`): what each presents is compared with what its service is
+    /// bound to. Nil: the wire is not looked at.
+    public var probeTargets: [Prober.Target]? = nil
+    /// The deadline of each probe, in seconds.
+    public var probeTimeout: Double = 10
 
     public init(store: CertificateStore) { self.store = store }
 
@@ -55,15 +63,18 @@ public struct Auditor: Sendable {
         readDocument(&dependencies, into: &report)
 
         let context = Context(personal: personal, all: stores.values.flatMap { $0 }, bindings: bindings, resolver: resolver,
-                              thresholds: thresholds, now: now)
+                              thresholds: thresholds, now: now, tls: TLSUsabilityJudge(store: store, securityLevel: securityLevel))
         var checkedExpiry = Set<String>()
         checkConnectors(connectors, context: context, checkedExpiry: &checkedExpiry, report: &report)
         checkDefaultSmtp(context: context, connectorsExist: !connectors.sendConnectors.isEmpty, report: &report)
         checkBound(context: context, checkedExpiry: &checkedExpiry, report: &report)
         checkKeyless(connectors: connectors, dependencies: dependencies, context: context, report: &report)
+        checkUnbound(connectors: connectors, dependencies: dependencies, context: context, report: &report)
         checkDependencies(dependencies, context: context, report: &report)
         checkFiles(problems: problems, context: context, report: &report)
         checkServiceFiles(context: context, report: &report)
+        checkConnectorFiles(connectors, context: context, report: &report)
+        if let probeTargets { checkProbes(probeTargets, context: context, report: &report) }
 
         for entry in stores.values.flatMap({ $0 }) {
             report.certificates.append(.init(store: entry.store.description, thumbprint: entry.thumbprint,
@@ -90,6 +101,10 @@ public struct Auditor: Sendable {
         let resolver: ConnectorResolver
         let thresholds: Thresholds
         let now: Date
+        let tls: TLSUsabilityJudge
+
+        /// Whether the TLS stack serves it (asked last in candidate filters: it costs a handshake).
+        func servesTLS(_ entry: StoreEntry) -> Bool { tls.verdict(for: entry).isUsable }
 
         func entry(_ thumbprint: String) -> StoreEntry? { personal.first { $0.thumbprint == thumbprint } }
 
@@ -98,6 +113,7 @@ public struct Auditor: Sendable {
         func smtpCandidate(excluding excluded: String? = nil) -> StoreEntry? {
             let usable = personal.filter {
                 $0.thumbprint != excluded && $0.hasPrivateKey && ExchangeCertificateValidity.evaluate($0) == .valid && $0.properties.isTimeValid(at: now)
+                    && servesTLS($0)
             }
             let smtp = Set(bindings.thumbprints(for: .smtp))
             return usable.max { a, b in
@@ -115,6 +131,7 @@ public struct Auditor: Sendable {
                     && ExchangeCertificateValidity.evaluate($0) == .valid
                     && DistinguishedName.normalize($0.properties.subjectString) == subject && DistinguishedName.normalize($0.properties.issuerString) == issuer
                     && ($0.properties.notAfter ?? .distantPast) > (entry.properties.notAfter ?? .distantPast)
+                    && servesTLS($0)
             }.max { ($0.properties.notAfter ?? .distantPast) < ($1.properties.notAfter ?? .distantPast) }
         }
 
@@ -244,7 +261,17 @@ public struct Auditor: Sendable {
                     fix: []))
             }
             checkExpiry(chosen, role: label, context: context, checked: &checkedExpiry, report: &report)
-            if verdict.severity == .ok {
+            let tls = context.tls.verdict(for: chosen)
+            if let problem = tls.problem {
+                let fix = context.renewal(of: chosen).map { renewal in
+                    context.bindings.thumbprints(for: .smtp).contains(renewal.thumbprint) ? [] : [context.enableForSMTP(renewal)]
+                } ?? []
+                report.findings.append(Finding(.critical, check: "connector-tls-unusable", object: object,
+                    title: "\(label): outbound TLS fails — the TLS stack refuses its certificate",
+                    detail: "it resolves to \(context.name(chosen)): \(problem) (OpenSSL security level \(tls.securityLevel)\(tls.detail.map { ": \($0)" } ?? ""))"
+                        + (fix.isEmpty ? "; import a certificate the stack accepts (RSA ≥ 2048 bits or ECDSA, SHA-256) and point the connector at it" : ""),
+                    fix: fix))
+            } else if verdict.severity == .ok {
                 report.findings.append(Finding(.ok, check: "connector-ok", object: object, title: "\(label) presents \(chosen.thumbprint)",
                                                detail: "TlsCertificateMatch; the certificate has a usable private key"))
             }
@@ -299,7 +326,7 @@ public struct Auditor: Sendable {
                     let services = context.bindings.services(of: thumbprint).sorted().map(\.rawValue).joined(separator: ", ")
                     report.findings.append(Finding(.ok, check: "bound-ok", object: thumbprint,
                         title: "\(services): \(thumbprint) is usable",
-                        detail: "\(context.name(entry)): usable private key, time-valid until \(entry.properties.notAfter?.formatted(.iso8601) ?? "?"), Server Authentication, chain builds"))
+                        detail: "\(context.name(entry)): usable private key, time-valid until \(entry.properties.notAfter?.formatted(.iso8601) ?? "?"), Server Authentication, chain builds, OpenSSL serves it at security level \(context.tls.effectiveSecurityLevel)"))
                 }
             }
             let services = context.bindings.services(of: thumbprint).sorted().map(\.rawValue).joined(separator: ", ")
@@ -335,12 +362,23 @@ public struct Auditor: Sendable {
                     title: "a certificate \(role) lacks Server Authentication in its Enhanced Key Usage",
                     detail: "\(context.name(entry)): TLS clients that check EKU reject it; bind a certificate issued for Server Authentication instead"))
             }
-            if ["RSA", "RSA-PSS", "DSA"].contains(p.keyAlgorithm.uppercased()) && p.publicKeySize < 2048 {
+            // What the TLS stack itself refuses is CRITICAL; HealthChecker's recommendations stay warnings for what
+            // it still serves.
+            let tls = entry.hasPrivateKey ? context.tls.verdict(for: entry) : nil
+            if let tls, let problem = tls.problem {
+                report.findings.append(Finding(.critical, check: "bound-tls-unusable", object: thumbprint,
+                    title: "a certificate \(role) cannot serve TLS: the TLS stack refuses it",
+                    detail: "\(context.name(entry)): \(problem) (OpenSSL security level \(tls.securityLevel)\(tls.detail.map { ": \($0)" } ?? "")); the daemon fails to start TLS with it"
+                        + (context.renewal(of: entry) == nil ? "; import a certificate the stack accepts (RSA ≥ 2048 bits or ECDSA, SHA-256) and bind it" : ""),
+                    fix: context.renewal(of: entry).map { context.takeOver(from: entry, by: $0) } ?? []))
+            }
+            let refusedByStack = tls?.isUsable == false
+            if !refusedByStack, ["RSA", "RSA-PSS", "DSA"].contains(p.keyAlgorithm.uppercased()) && p.publicKeySize < 2048 {
                 report.findings.append(Finding(.warning, check: "bound-small-key", object: thumbprint,
                     title: "It's recommended to use a key size of at least 2048 bit",
                     detail: "\(context.name(entry)) is \(role) with a \(p.publicKeySize)-bit \(p.keyAlgorithm) key"))
             }
-            if let hash = p.signatureHash, ["sha1", "md5", "md2", "md4"].contains(hash) {
+            if !refusedByStack, let hash = p.signatureHash, ["sha1", "md5", "md2", "md4"].contains(hash) {
                 report.findings.append(Finding(.warning, check: "bound-weak-signature", object: thumbprint,
                     title: "It's recommended to use a hash algorithm from the SHA-2 family",
                     detail: "\(context.name(entry)) is \(role) and signed with \(p.signatureAlgorithm)"))
@@ -396,6 +434,90 @@ public struct Auditor: Sendable {
                     title: "a private key belongs to no certificate in the store",
                     detail: "\(path) is a secret no certificate uses (left behind by a removal?); import its certificate if it is coming back, otherwise shred it"))
             }
+        }
+    }
+
+    /// Every other certificate of `My` with a key, by role: nothing binds it, no connector resolves to it, no
+    /// dependency names it — so what is wrong with it is a WARNING (it is not serving yet, but it is what an admin
+    /// would bind next): expired, expiring within the critical window, or refused by the TLS stack.
+    private func checkUnbound(connectors: SendConnectors, dependencies: Dependencies, context: Context, report: inout AuditReport) {
+        let used = context.bindings.allBoundThumbprints.union(dependencies.dependencies.compactMap(\.thumbprint))
+            .union(connectors.sendConnectors.compactMap { context.resolver.resolve($0).chosen?.thumbprint })
+        for entry in context.personal where entry.hasPrivateKey && !used.contains(entry.thumbprint) && !entry.properties.isCertificateAuthority {
+            let p = entry.properties
+            if let notAfter = p.notAfter, notAfter < context.now {
+                report.findings.append(Finding(.warning, check: "unbound-expired", object: entry.thumbprint,
+                    title: "an unbound certificate with a key has expired",
+                    detail: "\(context.name(entry)) expired on \(notAfter.formatted(.iso8601)); nothing uses it, but binding it would fail clients",
+                    fix: ["certstore remove \(entry.thumbprint)"]))
+                continue
+            }
+            if let notAfter = p.notAfter {
+                let days = Int((notAfter.timeIntervalSince(context.now) / 86_400).rounded(.down))
+                if days < context.thresholds.criticalDays {
+                    report.findings.append(Finding(.warning, check: "unbound-expiring", object: entry.thumbprint,
+                        title: "an unbound certificate with a key expires in \(days) day\(days == 1 ? "" : "s")",
+                        detail: "\(context.name(entry)) expires on \(notAfter.formatted(.iso8601)); nothing uses it yet — renew it before binding it"))
+                }
+            }
+            guard ExchangeCertificateValidity.evaluate(entry) == .valid else { continue }
+            let tls = context.tls.verdict(for: entry)
+            if let problem = tls.problem {
+                report.findings.append(Finding(.warning, check: "unbound-tls-unusable", object: entry.thumbprint,
+                    title: "an unbound certificate cannot serve TLS on this machine",
+                    detail: "\(context.name(entry)): \(problem) (OpenSSL security level \(tls.securityLevel)); enable would refuse it"))
+            }
+        }
+    }
+
+    /// Connects to each live endpoint and compares what it presents with what its service is bound to: the
+    /// reload that never happened (certbot users' most common complaint) is CRITICAL, as is a presented
+    /// certificate that expires sooner than the bound one or soon.
+    private func checkProbes(_ targets: [Prober.Target], context: Context, report: inout AuditReport) {
+        var prober = Prober(store: store)
+        prober.timeout = probeTimeout
+        prober.now = now
+        let files = ServiceFiles(store: store)
+        for target in targets {
+            let object = "probe:\(target)"
+            let result: Prober.Result
+            do {
+                result = try prober.probe(target)
+            } catch let error as CertStoreError {
+                report.findings.append(Finding(.critical, check: "probe-failed", object: object,
+                    title: "\(target) could not be probed: the live service did not complete TLS",
+                    detail: "\(error.message); clients cannot use \(target.service.rawValue) there either"))
+                continue
+            } catch {
+                report.findings.append(Finding(.critical, check: "probe-failed", object: object, title: "\(target) could not be probed", detail: "\(error)"))
+                continue
+            }
+            let presented = result.leaf
+            guard let bound = files.deployedThumbprint(target.service) else {
+                report.findings.append(Finding(.warning, check: "probe-unbound", object: object,
+                    title: "\(target) presents \(presented.thumbprint), but certstore deploys nothing for \(target.service.rawValue)",
+                    detail: "bind the certificate the service should present: certstore enable THUMBPRINT --services \(target.service.rawValue)"))
+                continue
+            }
+            let boundEntry = context.entry(bound)
+            if presented.thumbprint != bound {
+                let sooner = (presented.notAfter ?? .distantPast) < (boundEntry?.properties.notAfter ?? .distantPast)
+                report.findings.append(Finding(.critical, check: "probe-stale", object: object,
+                    title: "\(target) presents \(presented.thumbprint), not the bound \(bound): the daemon was not reloaded",
+                    detail: "the live service still serves \(presented.subject.windowsString)" + (presented.notAfter.map { " (expires \($0.formatted(.iso8601)))" } ?? "")
+                        + (sooner ? ", which expires sooner than the bound certificate" : "")
+                        + "; reload the daemon that serves \(target.service.rawValue), and add a reload hook to \(DeployHooks(store: store).directory.path) (examples in dist/hooks/) so the next change takes effect by itself"))
+                continue
+            }
+            if let notAfter = presented.notAfter, notAfter.timeIntervalSince(now) < Double(thresholds.criticalDays) * 86_400 {
+                report.findings.append(Finding(.critical, check: "probe-expiring", object: object,
+                    title: "\(target) presents a certificate that " + (notAfter < now ? "has expired" : "expires on \(notAfter.formatted(.iso8601))"),
+                    detail: "it is the bound \(bound), and it is what clients see now; renew it"))
+                continue
+            }
+            report.findings.append(Finding(.ok, check: "probe-ok", object: object,
+                title: "\(target) presents the bound \(bound)",
+                detail: "read over \(result.handshake.protocolVersion) (\(result.handshake.cipher))"))
         }
     }
 
@@ -484,6 +606,44 @@ public struct Auditor: Sendable {
                 title: "an old \(copy.service.rawValue) version holds the only copy of a private key",
                 detail: "\(copy.keyFile) holds a key the store no longer has; certstore keeps that version until the key is back in the store",
                 fix: ["certstore import \(copy.keyFile)"]))
+        }
+    }
+
+    /// Each send connector's own files (what its postfix transport reads) against what it resolves to now.
+    private func checkConnectorFiles(_ connectors: SendConnectors, context: Context, report: inout AuditReport) {
+        let files = ServiceFiles(store: store)
+        guard !connectors.sendConnectors.isEmpty || FileSystem.exists(files.connectorsDirectory) else { return }
+        let plans: [ServiceFiles.Plan]
+        do {
+            plans = try files.planConnectors(connectors.sendConnectors, bindings: context.bindings, resolver: context.resolver)
+        } catch let error as CertStoreError {
+            report.findings.append(Finding(.critical, check: "connector-files-unbuildable", object: "Services/Connectors",
+                title: "the send connectors' files cannot be built from the store", detail: error.message, fix: ["certstore deploy"]))
+            return
+        } catch {
+            return
+        }
+        for plan in plans {
+            let name = plan.connector ?? "?"
+            let object = "connector-files:\(name)"
+            let link = files.folder(of: plan).appendingPathComponent("current").path
+            switch plan.action {
+            case .deploy(let reasons):
+                report.findings.append(Finding(.warning, check: "connector-files-stale", object: object,
+                    title: "send connector \"\(name)\"'s files do not hold what it resolves to (\(reasons.joined(separator: ", ")))",
+                    detail: "its postfix transport reads \(link); it should present \(plan.verdict.map { $0.summary } ?? "?"); bring it in line (and run the deploy hooks)",
+                    fix: ["certstore deploy"]))
+            case .withdraw:
+                report.findings.append(Finding(.warning, check: "connector-files-stale", object: object,
+                    title: "send connector \"\(name)\"'s files are still there, but it " + (plan.verdict == nil ? "is gone" : "has nothing to present"),
+                    detail: "\(link); bring it in line (and run the deploy hooks)", fix: ["certstore deploy"]))
+            case .inLine:
+                report.findings.append(Finding(.ok, check: "connector-files-ok", object: object,
+                    title: "send connector \"\(name)\"'s files are in line: it " + (plan.verdict.map { $0.summary } ?? "?"),
+                    detail: "\(link): what its postfix transport presents" + (plan.verdict?.works == false ? " — a version that makes outbound TLS fail and mail defer, as on Exchange" : "")))
+            case .nothing, .keepOnlyKeyCopy:
+                break
+            }
         }
     }
 

@@ -59,8 +59,12 @@ public struct BindingManager: Sendable {
     /// Binds `services` to a certificate of `My`: one operation (see `OperationOutcome`). The default-SMTP
     /// question is asked before the lock is taken (an open prompt must not block other writers), and the
     /// answer is re-checked under it.
+    ///
+    /// After Exchange's checks, the TLS stack decides (``TLSUsabilityJudge``): a certificate OpenSSL refuses to
+    /// serve at `securityLevel` (the system's when nil) — a key too small, a SHA-1 signature, a key usage that
+    /// rules out a TLS server — is refused, with the reason and the level.
     public func enable(_ thumbprint: Thumbprint, services: [ExchangeService], answer: OverwriteAnswer,
-                       serviceUser: String? = nil, now: Date = Date()) throws -> OperationOutcome<EnableResult> {
+                       serviceUser: String? = nil, securityLevel: Int? = nil, now: Date = Date()) throws -> OperationOutcome<EnableResult> {
         if let serviceUser, !serviceUser.isEmpty, ServiceFiles.account(serviceUser) == nil {
             throw CertStoreError(.usage, "there is no account \"\(serviceUser)\" on this machine",
                                  hint: "name the account the daemon runs as (postfix, dovecot, www-data)")
@@ -68,6 +72,12 @@ public struct BindingManager: Sendable {
         let entry = try store.requireEntry(thumbprint, in: personal)
         let validity = ExchangeCertificateValidity.evaluate(entry)
         guard validity == .valid else { throw validity.error(thumbprint: entry.thumbprint) }
+        let tls = TLSUsabilityJudge(store: store, securityLevel: securityLevel).verdict(for: entry)
+        if let problem = tls.problem {
+            throw CertStoreError(.refused,
+                "The certificate with thumbprint \(entry.thumbprint) cannot serve TLS on this machine: \(problem) (OpenSSL security level \(tls.securityLevel)\(tls.detail.map { ": \($0)" } ?? ""))",
+                hint: "a daemon using this certificate would fail to start TLS; bind a certificate the TLS stack accepts (`certstore list --property Thumbprint,Subject,TlsUsable,TlsProblem`), or pass --security-level N if the daemons are configured to run at a lower level")
+        }
         let warnings = Self.warnings(for: entry, services: services, now: now)
 
         // Ask before taking the lock (an open prompt must not block other writers), then re-check under it.

@@ -23,6 +23,10 @@ public struct ConnectorManager: Sendable {
                 throw CertStoreError(.refused, "a send connector named \"\(checked.name)\" exists already",
                                      hint: "change it with `certstore connector set \(ShellQuote.quote(checked.name)) …`")
             }
+            if let other = document.sendConnectors.first(where: { $0.slug == checked.slug }) {
+                throw CertStoreError(.refused, "the send connector \"\(other.name)\" has the same postfix name (\(checked.slug)) as \"\(checked.name)\"",
+                                     hint: "name it so that its letters and digits differ from \"\(other.name)\"'s")
+            }
             document.sendConnectors.append(checked)
             try store.write(document)
             return checked
@@ -78,6 +82,22 @@ public struct ConnectorManager: Sendable {
         } else {
             result.tlsCertificateName = nil
         }
+        if let spaces = connector.addressSpaces {
+            let cleaned = spaces.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+            for space in cleaned where !Self.isAddressSpace(space) {
+                throw CertStoreError.usage("\"\(space)\" is not an address space", hint: "a domain (contoso.com), a domain with its subdomains (*.contoso.com), or * for all mail")
+            }
+            var seen = Set<String>()
+            let unique = cleaned.filter { seen.insert($0).inserted }
+            result.addressSpaces = unique.isEmpty ? nil : unique
+        }
+        if let hosts = connector.smartHosts {
+            let cleaned = hosts.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            for host in cleaned where !Self.isSmartHost(host) {
+                throw CertStoreError.usage("\"\(host)\" is not a smart host", hint: "a host name or [IP address], optionally with :port, e.g. smtp.office365.com:587 or [192.0.2.25]:25")
+            }
+            result.smartHosts = cleaned.isEmpty ? nil : cleaned
+        }
         if let level = connector.protocolLoggingLevel {
             guard let canonical = ["None", "Verbose"].first(where: { $0.caseInsensitiveCompare(level) == .orderedSame }) else {
                 throw CertStoreError.usage("protocol logging level must be None or Verbose")
@@ -85,5 +105,34 @@ public struct ConnectorManager: Sendable {
             result.protocolLoggingLevel = canonical
         }
         return result
+    }
+
+    static func isAddressSpace(_ text: String) -> Bool {
+        if text == "*" { return true }
+        let domain = text.hasPrefix("*.") ? String(text.dropFirst(2)) : text
+        return isHostName(domain)
+    }
+
+    static func isHostName(_ text: String) -> Bool {
+        let allowed = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
+        return !text.isEmpty && text.count <= 253 && text.unicodeScalars.allSatisfy(allowed.contains)
+            && !text.hasPrefix(".") && !text.hasPrefix("-") && !text.contains("..")
+    }
+
+    /// `host`, `host:port`, `[address]`, `[address]:port`.
+    static func isSmartHost(_ text: String) -> Bool {
+        var host = Substring(text)
+        if let colon = text.lastIndex(of: ":"), !text.hasSuffix("]"), text.hasPrefix("[") || !text[..<colon].contains(":") {
+            let port = text[text.index(after: colon)...]
+            guard let number = Int(port), (1...65535).contains(number) else { return false }
+            host = text[..<colon]
+        }
+        if host.hasPrefix("[") {
+            guard host.hasSuffix("]") else { return false }
+            let address = String(host.dropFirst().dropLast())
+            var v4 = in_addr(), v6 = in6_addr()
+            return inet_pton(AF_INET, address, &v4) == 1 || inet_pton(AF_INET6, address.hasPrefix("ipv6:") ? String(address.dropFirst(5)) : address, &v6) == 1
+        }
+        return isHostName(String(host))
     }
 }

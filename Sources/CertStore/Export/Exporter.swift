@@ -21,16 +21,21 @@ public struct Exporter: Sendable {
     /// Issuers of `entry` found in the location's `CA` and `Root` stores, nearest first, up to a self-signed root.
     public func chain(for entry: StoreEntry) throws -> [StoreEntry] {
         let authorities = try [StoreName.ca, .root].flatMap { try store.entries(in: entry.store.sibling($0)).entries }
+        return Self.chain(for: entry, among: authorities.compactMap { candidate in (try? candidate.loadCertificate()).map { (candidate, $0) } })
+    }
+
+    /// Issuers of `entry` among `authorities` (loaded once by a caller that builds many chains), nearest first,
+    /// up to a self-signed root.
+    static func chain(for entry: StoreEntry, among authorities: [(entry: StoreEntry, certificate: Certificate)]) -> [StoreEntry] {
         var chain: [StoreEntry] = []
         var current = entry
-        while !current.properties.isSelfSigned, chain.count < 10,
+        while !current.properties.isSelfSigned, chain.count < 10, let subject = try? current.loadCertificate(),
               let issuer = authorities.first(where: { candidate in
-                  guard candidate.thumbprint != current.thumbprint, !chain.contains(where: { $0.thumbprint == candidate.thumbprint }),
-                        let subject = try? current.loadCertificate(), let issuer = try? candidate.loadCertificate() else { return false }
-                  return subject.isIssued(by: issuer)
+                  candidate.entry.thumbprint != current.thumbprint && !chain.contains(where: { $0.thumbprint == candidate.entry.thumbprint })
+                      && subject.isIssued(by: candidate.certificate)
               }) {
-            chain.append(issuer)
-            current = issuer
+            chain.append(issuer.entry)
+            current = issuer.entry
         }
         return chain
     }

@@ -66,11 +66,23 @@ public struct CertificateProperty: Sendable, Equatable {
         .init("PublicKeySha256", "SHA-256 of the public key: the key file's name in Keys/") { .string($0.properties.publicKeyIdentifier) },
     ]
 
+    /// Properties computed only when named (`--property TlsUsable,TlsProblem`; not in `*` or `show`'s default):
+    /// each asks the TLS stack (``TLSUsabilityJudge``), which costs a handshake in memory per certificate.
+    public static let onDemand: [CertificateProperty] = [
+        .init("TlsUsable", "OpenSSL serves it at the daemons' security level (key, chain, handshake); on demand") { entry, context in
+            context.tls.map { .bool($0.verdict(for: entry).isUsable) } ?? .null
+        },
+        .init("TlsProblem", "why OpenSSL refuses to serve it, with the security level; empty when it serves it; on demand") { entry, context in
+            guard let verdict = context.tls?.verdict(for: entry), let problem = verdict.problem else { return .null }
+            return .string("\(problem) (security level \(verdict.securityLevel))")
+        },
+    ]
+
     /// `Get-ChildItem Cert:\LocalMachine\My`'s table columns.
     public static let defaultTable = ["Thumbprint", "Subject"].map { named($0)! }
 
     public static func named(_ name: String) -> CertificateProperty? {
-        all.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }
+        (all + onDemand).first { $0.name.caseInsensitiveCompare(name) == .orderedSame }
     }
 
     /// `--property a,b`: case-insensitive names; `*` means all. Unknown names are an error listing the known ones.
@@ -82,7 +94,7 @@ public struct CertificateProperty: Sendable, Equatable {
             if name == "*" { return all }
             guard let property = named(name) else {
                 throw CertStoreError.usage("unknown property \"\(name)\"",
-                                           hint: "properties are: " + all.map(\.name).joined(separator: ", "))
+                                           hint: "properties are: " + (all + onDemand).map(\.name).joined(separator: ", "))
             }
             if !selected.contains(property) { selected.append(property) }
         }

@@ -15,12 +15,15 @@ public enum PropertyValue: Sendable, Equatable {
 /// What property values need beyond the certificate itself.
 public struct PropertyContext: Sendable {
     public let bindings: ServiceBindings
+    /// Judges `TlsUsable`/`TlsProblem` (nil: those properties are null).
+    public let tls: TLSUsabilityJudge?
     /// `Services` of every bound certificate, worked out once per listing rather than once per certificate.
     private let servicesByThumbprint: [String: PropertyValue]
     private static let unbound = PropertyValue.flags(names: [], mask: ExchangeService.mask([]))
 
-    public init(bindings: ServiceBindings = ServiceBindings()) {
+    public init(bindings: ServiceBindings = ServiceBindings(), tls: TLSUsabilityJudge? = nil) {
         self.bindings = bindings
+        self.tls = tls
         var services: [String: PropertyValue] = [:]
         for thumbprint in bindings.allBoundThumbprints {
             let bound = bindings.services(of: thumbprint)
@@ -35,8 +38,9 @@ public struct PropertyContext: Sendable {
     /// The `Services` value of the certificate with `thumbprint`.
     func services(of thumbprint: String) -> PropertyValue { servicesByThumbprint[thumbprint] ?? Self.unbound }
 
-    /// The context of a store location as it is on disk.
-    public init(store: CertificateStore) throws {
-        self.init(bindings: try store.read(ServiceBindings.self))
+    /// The context of a store location as it is on disk; TLS usability judged at `securityLevel` (the system's
+    /// when nil).
+    public init(store: CertificateStore, securityLevel: Int? = nil) throws {
+        self.init(bindings: try store.read(ServiceBindings.self), tls: TLSUsabilityJudge(store: store, securityLevel: securityLevel))
     }
 }

@@ -28,6 +28,7 @@ extension CertificateStore {
         let connectors = try read(SendConnectors.self)
         let files = ServiceFiles(store: self)
         let hasServiceFiles = ExchangeService.bindable.contains { FileSystem.exists(files.folder($0)) }
+            || FileSystem.exists(files.connectorsDirectory)
         let needsAllOfMy = !connectors.sendConnectors.isEmpty || connectorsBefore?.isEmpty == false
         guard needsAllOfMy || !bindings.allBoundThumbprints.isEmpty || hasServiceFiles else { return .unchanged(value) }
 
@@ -47,7 +48,12 @@ extension CertificateStore {
         var serviceChanges: [ServiceFiles.Change] = []
         var serviceFailure: CertStoreError? = nil
         do {
-            serviceChanges = try files.apply(try files.plan(bindings: bindings, resolver: resolver, now: now), bindings: bindings, now: now)
+            // Bindable services first, then each send connector's own files (its postfix transport reads them).
+            var plans = try files.plan(bindings: bindings, resolver: resolver, now: now)
+            if needsAllOfMy || FileSystem.exists(files.connectorsDirectory) {
+                plans += try files.planConnectors(connectors.sendConnectors, bindings: bindings, resolver: resolver)
+            }
+            serviceChanges = try files.apply(plans, bindings: bindings, connectors: connectors.sendConnectors, resolver: resolver, now: now)
         } catch let error as CertStoreError {
             serviceFailure = error
         }

@@ -6,6 +6,8 @@ public struct DeployHooks: Sendable {
     public struct Outcome: Sendable {
         public let hook: String
         public let service: ExchangeService
+        /// The send connector whose files changed, when it was a connector's.
+        public var connector: String? = nil
         public let exitStatus: Int32?
         public let timedOut: Bool
         public let output: String
@@ -71,6 +73,7 @@ public struct DeployHooks: Sendable {
     /// The whole environment of a hook, and nothing from certstore's own (which may hold a PKCS#12 password
     /// named by `--password-env`, proxy credentials, or anything else its caller had): `PATH` (the system
     /// directories), `HOME` (certstore's account's), `LANG=C.UTF-8`, `CERTSTORE_SERVICE`,
+    /// `CERTSTORE_CONNECTOR` (the send connector whose files changed; empty for a service's),
     /// `CERTSTORE_OLD_THUMBPRINT` and `CERTSTORE_NEW_THUMBPRINT` (empty when none), `CERTSTORE_SERVICE_DIR`,
     /// `CERTSTORE_ROOT` and `CERTSTORE_LOCATION`.
     public func environment(for change: ServiceFiles.Change) -> [String: String] {
@@ -80,6 +83,7 @@ public struct DeployHooks: Sendable {
             "HOME": home.isEmpty ? "/" : home,
             "LANG": "C.UTF-8",
             "CERTSTORE_SERVICE": change.service.rawValue,
+            "CERTSTORE_CONNECTOR": change.connector ?? "",
             "CERTSTORE_OLD_THUMBPRINT": change.oldThumbprint ?? "",
             "CERTSTORE_NEW_THUMBPRINT": change.newThumbprint ?? "",
             "CERTSTORE_SERVICE_DIR": change.directory,

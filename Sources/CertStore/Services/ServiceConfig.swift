@@ -126,18 +126,8 @@ public enum ServiceConfig {
         public let lines: [String]
         /// Empty when the live configuration is in line (always empty when it could not be read).
         public let drifts: [Drift]
-        /// postfix: master.cf entries (``ServiceConfig/postfixMasterEntries(store:)``), printed in ``text`` as
-        /// comments after the main.cf lines so that the setting lines stay what `postconf -e` takes.
-        public let masterEntries: [String]
 
-        public var text: String {
-            var all = lines
-            if !masterEntries.isEmpty {
-                all += ["# master.cf: one transport per send connector (add with `postconf -M -e` or by hand, then `postfix reload`):"]
-                all += masterEntries.map { "#   " + $0 }
-            }
-            return all.map { $0 + "\n" }.joined()
-        }
+        public var text: String { lines.map { $0 + "\n" }.joined() }
         /// The configuration lines alone (no comments, no blank lines): what `postconf -e` takes.
         public var settingLines: [String] { lines.filter { !$0.isEmpty && !$0.hasPrefix("#") } }
     }
@@ -157,14 +147,16 @@ public enum ServiceConfig {
         try ServiceConfigPlanner(daemon: daemon, store: store, live: live).plan()
     }
 
-    /// The master.cf entries for postfix beyond main.cf: one transport per send connector, so that what a
-    /// connector resolves to is what postfix's SMTP client presents.
-    ///
-    /// CONNECTOR TRANSPORTS (issue 14 part 1) go here: each entry is one master.cf service line with its `-o`
-    /// overrides (`<name> unix - - n - - smtp -o smtp_tls_chain_files=…`), built from the connector's own service
-    /// files. ``plan(_:store:live:)`` prints them under a `# master.cf` heading after the main.cf lines; nothing
-    /// is printed while this is empty.
-    public static func postfixMasterEntries(store: CertificateStore) throws -> [String] {
-        []
+    /// main.cf comments that say how send connectors reach postfix (nothing when there is none): each connector
+    /// has its own transport (`--master-cf`, ``PostfixTransports``) that its address spaces are routed to.
+    static func connectorLines(_ connectors: [SendConnector]) -> [String] {
+        guard !connectors.isEmpty else { return [] }
+        return [
+            "# Send connectors (\(connectors.count)): each has its own transport reading its own files. Add",
+            "#   certstore service-config postfix --master-cf   to master.cf, write",
+            "#   certstore service-config postfix --transport-map > /etc/postfix/certstore_transport",
+            "# and route the connectors' address spaces through it:",
+            "# transport_maps = texthash:/etc/postfix/certstore_transport",
+        ]
     }
 }

@@ -62,9 +62,11 @@ struct ServiceConfigPlanner {
         if config != nil, items.allSatisfy({ $0.lines.isEmpty }) {
             lines.append("# Nothing to change: \(daemon.rawValue) reads \(service.rawValue)'s files at the levels certstore requires.")
         }
-        let masterEntries = daemon == .postfix ? try ServiceConfig.postfixMasterEntries(store: store) : []
+        if daemon == .postfix {
+            lines += ServiceConfig.connectorLines(try store.read(SendConnectors.self).sendConnectors)
+        }
         return ServiceConfig.Plan(daemon: daemon, service: service, live: live, lines: lines,
-                                  drifts: config == nil ? [] : items.flatMap(\.drifts), masterEntries: masterEntries)
+                                  drifts: config == nil ? [] : items.flatMap(\.drifts))
     }
 
     /// The files exist once a certificate is bound; before that the daemon finds nothing to read.

@@ -13,19 +13,38 @@ import Foundation
 /// written and flushed, then one `rename` of a symbolic link switches the service over, so a daemon
 /// reloading at any moment reads a complete, matching certificate and key.
 ///
+/// Each send connector has files of its own too (`Services/Connectors/<slug>/`, same versions and switch), holding
+/// the certificate its TLSCertificateName resolves to, for postfix's per-connector transport: `smtp-client.pem`
+/// (key first, then the chain: `smtp_tls_chain_files`) and `tls-policy` (a regexp table for
+/// `smtp_tls_policy_maps`). When the connector would fail on Exchange (NoCredentials, UnknownCredentials,
+/// TlsCertificateNotFound, an invalid name), its version says so in a way postfix fails on the same way:
+/// `smtp-client.pem` holds the certificate without a key (postfix: "key not first … disabling TLS support")
+/// and `tls-policy` requires TLS, so mail defers ("TLS is required, but our TLS engine is unavailable") —
+/// never another certificate silently, never mail in clear.
+///
 /// **No version holding the only copy of a private key is ever deleted**: when the store's key file is
 /// gone, the live version stays as it is (the daemon keeps working, `audit` names the file and the command
 /// that re-imports it), and pruning keeps such versions.
 public struct ServiceFiles: Sendable {
     /// What changed for one service.
     public struct Change: Sendable, Equatable {
+        /// The service (`SMTP` for a send connector's files).
         public let service: ExchangeService
+        /// The send connector whose files these are (nil for a bindable service's).
+        public var connector: String? = nil
         public let oldThumbprint: String?
         public let newThumbprint: String?
         /// The `current` link the daemon reads.
         public let directory: String
         /// What differed: `new certificate`, `chain.pem`, `privkey.pem owner or mode`, `withdrawn`, ...
         public let reasons: [String]
+
+        /// For a send connector's files that now make outbound TLS fail as Exchange would: the verdict
+        /// (`NoCredentials`, `UnknownCredentials`, ...). Nil otherwise.
+        public var refusal: String? = nil
+
+        /// `SMTP`, or `send connector "NAME"`.
+        public var label: String { connector.map { "send connector \"\($0)\"" } ?? service.rawValue }
     }
 
     /// What a service's files should be, against what they are.
@@ -50,6 +69,11 @@ public struct ServiceFiles: Sendable {
         /// The thumbprint the live files hold.
         public let deployed: String?
         public let action: Action
+        /// The send connector these files are for (nil: a bindable service), and its verdict.
+        public var connector: String? = nil
+        public var verdict: ConnectorVerdict? = nil
+        /// The connector's folder name (its slug) when the connector itself is gone.
+        var folderName: String? = nil
     }
 
     /// The bytes and ownership a version is made of.
@@ -62,6 +86,10 @@ public struct ServiceFiles: Sendable {
         var keyGroup: gid_t?
         var keyMode: mode_t
         var fullchain: [UInt8] { cert + chain }
+        /// False for a connector's refusing version: no `privkey.pem`.
+        var hasKey = true
+        /// A connector's other files: `smtp-client.pem` (holds the key when there is one), `tls-policy`, `status`.
+        var extras: [String: [UInt8]] = [:]
     }
 
     public let store: CertificateStore
@@ -75,6 +103,23 @@ public struct ServiceFiles: Sendable {
 
     func folder(_ service: ExchangeService) -> URL {
         directory.appendingPathComponent(service.rawValue, isDirectory: true)
+    }
+
+    /// `Services/Connectors`: one folder per send connector, named by its slug.
+    public var connectorsDirectory: URL { directory.appendingPathComponent("Connectors", isDirectory: true) }
+
+    /// The `current` link of a send connector's files (what its postfix transport reads).
+    public func currentLink(connector: SendConnector) -> URL {
+        connectorFolder(connector.slug).appendingPathComponent("current")
+    }
+
+    func connectorFolder(_ slug: String) -> URL { connectorsDirectory.appendingPathComponent(slug, isDirectory: true) }
+
+    /// Where a plan's files live.
+    func folder(of plan: Plan) -> URL {
+        if let name = plan.folderName { return connectorFolder(name) }
+        if let connector = plan.connector { return connectorFolder(SendConnector(name: connector).slug) }
+        return folder(plan.service)
     }
 
     /// The certificate each bindable service presents now, among those bound to it with a usable key, ranked
@@ -97,16 +142,21 @@ public struct ServiceFiles: Sendable {
     }
 
     /// The thumbprint a service's files hold now (nil when it has none).
-    public func deployedThumbprint(_ service: ExchangeService) -> String? {
-        guard let version = liveVersion(service),
-              let bytes = try? FileSystem.read(folder(service).appendingPathComponent(version).appendingPathComponent("thumbprint"), limit: 100)
+    public func deployedThumbprint(_ service: ExchangeService) -> String? { deployedThumbprint(in: folder(service)) }
+
+    func deployedThumbprint(in folder: URL) -> String? {
+        guard let version = liveVersion(in: folder),
+              let bytes = try? FileSystem.read(folder.appendingPathComponent(version).appendingPathComponent("thumbprint"), limit: 100)
         else { return nil }
-        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text == "none" ? nil : text
     }
 
     /// The version `current` points at: a plain name inside the service's folder, never a path elsewhere.
-    func liveVersion(_ service: ExchangeService) -> String? {
-        guard let target = Self.linkTarget(currentLink(service)), Self.isVersionName(target) else { return nil }
+    func liveVersion(_ service: ExchangeService) -> String? { liveVersion(in: folder(service)) }
+
+    func liveVersion(in folder: URL) -> String? {
+        guard let target = Self.linkTarget(folder.appendingPathComponent("current")), Self.isVersionName(target) else { return nil }
         return target
     }
 
@@ -147,6 +197,73 @@ public struct ServiceFiles: Sendable {
         return Plan(service: service, chosen: chosen, deployed: deployed, action: reasons.isEmpty ? .inLine : .deploy(reasons: reasons))
     }
 
+    /// What each send connector's files should become: the certificate its TLSCertificateName (or FQDN) resolves
+    /// to — resolved as everywhere else, keyless twin trap included — or a version that makes postfix fail as
+    /// Exchange does; and the files of connectors that are gone withdrawn.
+    public func planConnectors(_ connectors: [SendConnector], bindings: ServiceBindings, resolver: ConnectorResolver) throws -> [Plan] {
+        var plans: [Plan] = []
+        for connector in connectors {
+            let folder = connectorFolder(connector.slug)
+            let selection = resolver.resolve(connector)
+            let verdict = ConnectorVerdict(connector: connector, selection: selection, bindings: bindings)
+            let live = liveVersion(in: folder)
+            let deployed = deployedThumbprint(in: folder)
+            func plan(_ action: Plan.Action) -> Plan {
+                Plan(service: .smtp, chosen: selection.chosen, deployed: deployed, action: action, connector: connector.name, verdict: verdict)
+            }
+            guard let desired = try connectorContents(connector, selection: selection, verdict: verdict) else {
+                plans.append(plan(live != nil || FileSystem.exists(folder.appendingPathComponent("current")) ? .withdraw : .nothing))
+                continue
+            }
+            guard let live else {
+                plans.append(plan(.deploy(reasons: [verdict.outcome == .works ? "new certificate" : verdict.outcome.rawValue])))
+                continue
+            }
+            let reasons = differences(desired, in: folder.appendingPathComponent(live))
+            plans.append(plan(reasons.isEmpty ? .inLine : .deploy(reasons: reasons)))
+        }
+        let slugs = Set(connectors.map(\.slug))
+        for name in ((try? FileSystem.list(connectorsDirectory)) ?? []).sorted() where !slugs.contains(name) && !name.hasPrefix(".") {
+            let folder = connectorFolder(name)
+            var info = stat()
+            guard lstat(folder.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR,
+                  liveVersion(in: folder) != nil || FileSystem.exists(folder.appendingPathComponent("current")) else { continue }
+            plans.append(Plan(service: .smtp, chosen: nil, deployed: deployedThumbprint(in: folder), action: .withdraw,
+                              connector: name, verdict: nil, folderName: name))
+        }
+        return plans
+    }
+
+    /// What a connector's version must hold (nil: nothing to present, as Exchange presents nothing).
+    func connectorContents(_ connector: SendConnector, selection: CertificateSelection, verdict: ConnectorVerdict) throws -> Contents? {
+        let outcome = verdict.outcome
+        if outcome == .noCertificate { return nil }
+        if outcome == .works, let chosen = selection.chosen {
+            var contents = try self.contents(of: chosen, service: .smtp, user: nil)
+            contents.extras = [
+                "smtp-client.pem": contents.key + contents.fullchain,
+                "tls-policy": Array("# \(connector.name): \(outcome.rawValue) (\(chosen.thumbprint)); no override, the transport's own level applies\n".utf8),
+                "status": Array("\(outcome.rawValue)\n".utf8),
+            ]
+            return contents
+        }
+        // Exchange fails this connector's outbound TLS: postfix must fail too, and defer rather than send in clear.
+        let certificate = try selection.chosen.map { try $0.loadCertificate() }
+        let chain = try selection.chosen.map { entry in
+            try Exporter(store: store).chain(for: entry).filter { !$0.properties.isSelfSigned }.map { try $0.loadCertificate() }
+        } ?? []
+        let cert = Array((certificate?.pem ?? "").utf8)
+        let chainBytes = Array(chain.map(\.pem).joined().utf8)
+        let why = verdict.summary
+        return Contents(thumbprint: selection.chosen?.thumbprint ?? "none", cert: cert, chain: chainBytes, key: [],
+                        keyOwner: geteuid(), keyGroup: nil, keyMode: 0o600, hasKey: false, extras: [
+                            // No key: postfix's smtp client refuses the file ("key not first") and disables TLS.
+                            "smtp-client.pem": cert + chainBytes,
+                            "tls-policy": Array("# \(connector.name): \(outcome.rawValue): \(why)\n# certstore makes postfix require TLS here, so mail defers as on Exchange instead of leaving in clear.\n/^/ encrypt\n".utf8),
+                            "status": Array("\(outcome.rawValue): \(why)\n".utf8),
+                        ])
+    }
+
     /// What a version for `entry` must hold.
     func contents(of entry: StoreEntry, service: ExchangeService, user: String?) throws -> Contents {
         guard let key = try store.privateKey(for: entry) else {
@@ -176,6 +293,18 @@ public struct ServiceFiles: Sendable {
         if bytes("cert.pem") != desired.cert { reasons.append("cert.pem") }
         if bytes("chain.pem") != desired.chain { reasons.append("chain.pem") }
         if bytes("fullchain.pem") != desired.fullchain { reasons.append("fullchain.pem") }
+        for (name, content) in desired.extras.sorted(by: { $0.key < $1.key }) {
+            if var present = bytes(name) {
+                if present != content { reasons.append(name) }
+                wipe(&present)
+            } else {
+                reasons.append(name)
+            }
+        }
+        guard desired.hasKey else {
+            if FileSystem.exists(version.appendingPathComponent("privkey.pem")) { reasons.append("privkey.pem") }
+            return reasons
+        }
         if var key = bytes("privkey.pem") {
             if key != desired.key { reasons.append("privkey.pem") }
             wipe(&key)
@@ -201,9 +330,35 @@ public struct ServiceFiles: Sendable {
 
     /// Carries out `plans`. The caller holds the writer lock (see `CertificateStore.perform`). A failure
     /// leaves the live files as they were and no half-written version behind.
-    func apply(_ plans: [Plan], bindings: ServiceBindings, now: Date) throws -> [Change] {
+    func apply(_ plans: [Plan], bindings: ServiceBindings, connectors: [SendConnector] = [], resolver: ConnectorResolver? = nil,
+               now: Date) throws -> [Change] {
         var changes: [Change] = []
         for plan in plans {
+            if let name = plan.connector {
+                let folder = self.folder(of: plan)
+                switch plan.action {
+                case .inLine, .nothing, .keepOnlyKeyCopy:
+                    continue
+                case .deploy(let reasons):
+                    guard let connector = connectors.first(where: { $0.name == name }), let resolver else { continue }
+                    let selection = resolver.resolve(connector)
+                    guard var desired = try connectorContents(connector, selection: selection,
+                                                              verdict: ConnectorVerdict(connector: connector, selection: selection, bindings: bindings)) else { continue }
+                    defer { wipe(&desired.key); if desired.hasKey { desired.extras["smtp-client.pem"] = nil } }
+                    try deploy(desired, folder: folder, user: nil, now: now)
+                    var change = Change(service: .smtp, connector: name, oldThumbprint: plan.deployed,
+                                        newThumbprint: desired.hasKey ? desired.thumbprint : nil,
+                                        directory: folder.appendingPathComponent("current").path, reasons: reasons)
+                    if !desired.hasKey { change.refusal = plan.verdict?.outcome.rawValue ?? "refused" }
+                    changes.append(change)
+                case .withdraw:
+                    try withdraw(folder: folder)
+                    changes.append(Change(service: .smtp, connector: name, oldThumbprint: plan.deployed, newThumbprint: nil,
+                                          directory: folder.appendingPathComponent("current").path,
+                                          reasons: [plan.folderName != nil ? "withdrawn: the connector is gone" : "withdrawn: nothing to present"]))
+                }
+                continue
+            }
             switch plan.action {
             case .inLine, .nothing, .keepOnlyKeyCopy:
                 continue
@@ -212,11 +367,11 @@ public struct ServiceFiles: Sendable {
                 let user = bindings.serviceUsers?[plan.service.rawValue]
                 var desired = try contents(of: chosen, service: plan.service, user: user)
                 defer { wipe(&desired.key) }
-                try deploy(desired, for: plan.service, user: user, now: now)
+                try deploy(desired, folder: folder(plan.service), user: user, now: now)
                 changes.append(Change(service: plan.service, oldThumbprint: plan.deployed, newThumbprint: chosen.thumbprint,
                                       directory: currentLink(plan.service).path, reasons: reasons))
             case .withdraw:
-                try withdraw(plan.service)
+                try withdraw(folder: folder(plan.service))
                 changes.append(Change(service: plan.service, oldThumbprint: plan.deployed, newThumbprint: nil,
                                       directory: currentLink(plan.service).path, reasons: ["withdrawn: no bound certificate with a usable key"]))
             }
@@ -224,9 +379,11 @@ public struct ServiceFiles: Sendable {
         return changes
     }
 
-    private func deploy(_ desired: Contents, for service: ExchangeService, user: String?, now: Date) throws {
-        let folder = self.folder(service)
+    private func deploy(_ desired: Contents, folder: URL, user: String?, now: Date) throws {
         try FileSystem.ensureDirectory(directory, mode: 0o755)
+        if folder.deletingLastPathComponent().standardizedFileURL == connectorsDirectory.standardizedFileURL {
+            try FileSystem.ensureDirectory(connectorsDirectory, mode: 0o755)
+        }
         try FileSystem.ensureDirectory(folder, mode: 0o755)
         let stamp = now.compactStamp
         var name = "v\(stamp)Z-\(desired.thumbprint.prefix(8))"
@@ -241,8 +398,14 @@ public struct ServiceFiles: Sendable {
         try FileSystem.writeAtomically(desired.chain, to: version.appendingPathComponent("chain.pem"), mode: 0o644)
         try FileSystem.writeAtomically(desired.fullchain, to: version.appendingPathComponent("fullchain.pem"), mode: 0o644)
         try FileSystem.writeAtomically(Array((desired.thumbprint + "\n").utf8), to: version.appendingPathComponent("thumbprint"), mode: 0o644)
+        for (name, content) in desired.extras.sorted(by: { $0.key < $1.key }) {
+            // smtp-client.pem holds the key when there is one: as private as privkey.pem.
+            try FileSystem.writeAtomically(content, to: version.appendingPathComponent(name), mode: name == "smtp-client.pem" && desired.hasKey ? 0o600 : 0o644)
+        }
         let keyURL = version.appendingPathComponent("privkey.pem")
-        if let user, let group = desired.keyGroup {
+        if !desired.hasKey {
+            // A connector's refusing version: no key file at all.
+        } else if let user, let group = desired.keyGroup {
             let temp = try FileSystem.writeTemporary(desired.key, beside: keyURL, mode: desired.keyMode, sync: true)
             guard chown(temp.path, desired.keyOwner, group) == 0, chmod(temp.path, desired.keyMode) == 0 else {
                 let code = errno
@@ -254,11 +417,11 @@ public struct ServiceFiles: Sendable {
         } else {
             try FileSystem.writeAtomically(desired.key, to: keyURL, mode: 0o600)
         }
-        let previous = liveVersion(service)
+        let previous = liveVersion(in: folder)
         try switchLink(folder: folder, to: name)
         switched = true
         try prune(folder: folder, keep: [name, previous].compactMap { $0 })
-        if let previous, previous != name { try tightenKey(folder: folder, version: previous, desired: desired) }
+        if let previous, previous != name, desired.hasKey { try tightenKey(folder: folder, version: previous, desired: desired) }
     }
 
     /// Gives the kept previous version's key the owner and mode a new one gets (it may have been deployed
@@ -281,9 +444,9 @@ public struct ServiceFiles: Sendable {
         }
     }
 
-    private func withdraw(_ service: ExchangeService) throws {
-        let folder = self.folder(service)
-        if FileSystem.exists(currentLink(service)) { try FileSystem.remove(currentLink(service)) }
+    private func withdraw(folder: URL) throws {
+        let current = folder.appendingPathComponent("current")
+        if FileSystem.exists(current) { try FileSystem.remove(current) }
         try prune(folder: folder, keep: [])
     }
 
@@ -317,6 +480,9 @@ public struct ServiceFiles: Sendable {
     /// points at; a `Services` tree someone else can write is refused.
     private func prune(folder: URL, keep: [String]) throws {
         try DirectoryTrust.require(directory)
+        if folder.deletingLastPathComponent().standardizedFileURL == connectorsDirectory.standardizedFileURL {
+            try DirectoryTrust.require(connectorsDirectory)
+        }
         try DirectoryTrust.require(folder)
         let keepSet = Set(keep)
         for version in try FileSystem.list(folder).sorted() where Self.isVersionName(version) && !keepSet.contains(version) {

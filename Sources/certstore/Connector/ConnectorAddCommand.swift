@@ -17,7 +17,9 @@ struct ConnectorAddCommand: ParsableCommand {
             let store = try global.openStore(.creating)
             let tlsName = try ConnectorSupport.tlsCertificateName(options, store: store)
             let outcome = try ConnectorManager(store: store).add(
-                SendConnector(name: name, fqdn: options.fqdn, tlsCertificateName: tlsName, protocolLoggingLevel: options.protocolLogging))
+                SendConnector(name: name, fqdn: options.fqdn, tlsCertificateName: tlsName, protocolLoggingLevel: options.protocolLogging,
+                              addressSpaces: options.addressSpace.isEmpty ? nil : options.addressSpace,
+                              smartHosts: options.smartHost.isEmpty ? nil : options.smartHost, requireTLS: options.requireTls))
             ConnectorSupport.print(outcome.value, store: store, format: global.format)
             Consequences.report(outcome, store: store)
         }
@@ -43,6 +45,9 @@ enum ConnectorSupport {
                 (name: "Fqdn", jsonKey: "fqdn", value: connector.fqdn.map { .string($0) } ?? .null),
                 (name: "TlsCertificateName", jsonKey: "tlsCertificateName", value: connector.tlsCertificateName.map { .string($0) } ?? .null),
                 (name: "ProtocolLoggingLevel", jsonKey: "protocolLoggingLevel", value: .string(connector.protocolLoggingLevel ?? "None")),
+                (name: "AddressSpaces", jsonKey: "addressSpaces", value: .list(connector.addressSpaces ?? [])),
+                (name: "SmartHosts", jsonKey: "smartHosts", value: .list(connector.smartHosts ?? [])),
+                (name: "RequireTLS", jsonKey: "requireTLS", value: .bool(connector.requireTLS ?? false)),
                 (name: "Status", jsonKey: "status", value: .string(selection.status.rawValue)),
                 (name: "Certificate", jsonKey: "certificate", value: selection.chosen.map { .string($0.thumbprint) } ?? .null),
                 (name: "HasPrivateKey", jsonKey: "hasPrivateKey", value: .bool(selection.isUsable)),

@@ -23,6 +23,15 @@ struct ConnectorOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Protocol logging: None or Verbose (Set-SendConnector -ProtocolLoggingLevel).", valueName: "level"))
     var protocolLogging: String?
 
+    @Option(help: ArgumentHelp("A recipient domain the connector carries mail for (-AddressSpaces): contoso.com, *.contoso.com or *; repeatable, or comma-separated. Replaces the list.", valueName: "domain"))
+    var addressSpace: [String] = []
+
+    @Option(help: ArgumentHelp("Where the connector delivers (-SmartHosts): host, host:port or [address]:port; repeatable. Replaces the list; none means by MX.", valueName: "host"))
+    var smartHost: [String] = []
+
+    @Flag(inversion: .prefixedNo, help: "Outbound TLS is mandatory on this connector (-RequireTLS): postfix defers rather than send in clear.")
+    var requireTls: Bool? = nil
+
     func validate() throws {
         if tlsCertificateName != nil && fromCertificate != nil {
             throw ValidationError("--tls-certificate-name and --from-certificate exclude each other")

@@ -13,7 +13,8 @@ struct ConnectorListCommand: ParsableCommand {
             let store = try global.openStore()
             let connectors = try ConnectorManager(store: store).connectors()
             let rows = try ConnectorSupport.rows(connectors, store: store)
-            let columns = ["Name", "Fqdn", "TlsCertificateName", "ProtocolLoggingLevel", "Status", "Certificate", "HasPrivateKey"]
+            let columns = ["Name", "Fqdn", "TlsCertificateName", "ProtocolLoggingLevel", "AddressSpaces", "SmartHosts", "RequireTLS",
+                           "Status", "Certificate", "HasPrivateKey"]
             if global.format == .table {
                 let narrow = rows.map { row in row.filter { ["Name", "Status", "Certificate", "HasPrivateKey", "TlsCertificateName"].contains($0.name) } }
                 RecordWriter(format: .table).write(narrow, columns: ["Name", "TlsCertificateName", "Status", "Certificate", "HasPrivateKey"])

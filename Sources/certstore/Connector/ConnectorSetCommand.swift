@@ -36,6 +36,9 @@ struct ConnectorSetCommand: ParsableCommand {
                 if let tlsName { connector.tlsCertificateName = tlsName }
                 if clearTlsCertificateName { connector.tlsCertificateName = nil }
                 if let level = options.protocolLogging { connector.protocolLoggingLevel = level }
+                if !options.addressSpace.isEmpty { connector.addressSpaces = options.addressSpace }
+                if !options.smartHost.isEmpty { connector.smartHosts = options.smartHost }
+                if let require = options.requireTls { connector.requireTLS = require }
             }
             ConnectorSupport.print(outcome.value, store: store, format: global.format)
             Consequences.report(outcome, store: store)
