@@ -53,7 +53,7 @@ $4
 EOF
   sed "s/^smtp      inet.*/127.0.0.1:$3 inet n - n - - smtpd/" /etc/postfix/master.cf > "$dir/conf/master.cf"
   printf '%s' "$5" >> "$dir/conf/master.cf"
-  /usr/sbin/postfix -c "$dir/conf" start >/dev/null 2>&1
+  [ -n "${6:-}" ] || /usr/sbin/postfix -c "$dir/conf" start >/dev/null 2>&1
 }
 
 wait_for() { # file pattern
@@ -81,11 +81,14 @@ echo "# postfix: certstore's main.cf lines, the connector's master.cf transport 
 cs service-config postfix --master-cf
 "$certstore" service-config postfix --transport-map --root "$root" > "$work/transport"
 echo "\$ certstore service-config postfix --transport-map --root /tmp/csdemo/root"; cat "$work/transport"
-main=$("$certstore" service-config postfix --root "$root")
 instance tx mail.contoso.com "$(port)" "mydestination =
-$main
 transport_maps = texthash:$work/transport" "$("$certstore" service-config postfix --master-cf --root "$root")
-"
+" configure-only
+# service-config reads the sender's own main.cf and prints only what it lacks; postconf -e applies it.
+"$certstore" service-config postfix --config "$work/tx/conf" --root "$root" | grep -v '^#' | grep . | while IFS= read -r line; do
+  /usr/sbin/postconf -c "$work/tx/conf" -e "$line"
+done
+/usr/sbin/postfix -c "$work/tx/conf" start >/dev/null 2>&1
 mkdir -p "$root/LocalMachine/Hooks"
 printf '#!/bin/sh\n[ -n "$CERTSTORE_CONNECTOR" ] || exit 0\nexec /usr/sbin/postfix -c %s reload\n' "$work/tx/conf" > "$root/LocalMachine/Hooks/10-reload-postfix"
 chmod 755 "$root/LocalMachine/Hooks/10-reload-postfix"
