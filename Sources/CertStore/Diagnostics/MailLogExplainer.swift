@@ -70,12 +70,18 @@ final class MailLogExplainer {
         let standardized = URL(fileURLWithPath: path).standardizedFileURL.path
         var folder: String?, version: String?, thumbprint: Thumbprint?
         for prefix in servicesPrefixes where standardized.hasPrefix(prefix + "/") {
-            let parts = standardized.dropFirst(prefix.count + 1).split(separator: "/").map(String.init)
+            var parts = standardized.dropFirst(prefix.count + 1).split(separator: "/").map(String.init)
+            // A send connector's files: Services/Connectors/<slug>/<version>/…
+            if parts.first == "Connectors", parts.count >= 3 {
+                parts = ["Connectors/\(parts[1])"] + parts.dropFirst(2)
+            }
             guard parts.count >= 2 else { continue }
             folder = parts[0]
             version = parts[1]
             if let service = ExchangeService(rawValue: parts[0]), parts[1] == "current" {
                 thumbprint = serviceFiles.deployedThumbprint(service)
+            } else if parts[0].hasPrefix("Connectors/"), parts[1] == "current" {
+                thumbprint = serviceFiles.deployedThumbprint(in: serviceFiles.directory.appendingPathComponent(parts[0]))
             } else if ServiceFiles.isVersionName(parts[1]) {
                 thumbprint = ServiceFiles.thumbprint(in: serviceFiles.directory.appendingPathComponent(parts[0]).appendingPathComponent(parts[1]))
             }
@@ -168,6 +174,9 @@ final class MailLogExplainer {
                 }
             }
             fix.append(reload)
+        }
+        if failure.direction == .outbound, let connector = namedConnector(files: files, program: failure.program), let resolver {
+            return explainConnector(connector, failure: failure, files: files, resolver: resolver, describe: describe)
         }
         let outside = files.filter { !$0.inStore }
         let inside = files.filter(\.inStore)
@@ -272,6 +281,54 @@ final class MailLogExplainer {
         for command in fix where !unique.contains(command) { unique.append(command) }
         return MailLogDiagnosis(services: services, entry: entry, connectors: connectorList, files: files,
                                 explanation: why.joined(separator: "; "), fix: unique)
+    }
+
+    /// The send connector a failure names: by its files (`Services/Connectors/<slug>/`) or by its postfix
+    /// transport's `syslog_name` (`postfix/certstore-<slug>/smtp`).
+    func namedConnector(files: [MailLogDiagnosis.File], program: String) -> SendConnector? {
+        let slugs = files.compactMap { $0.serviceFolder }.filter { $0.hasPrefix("Connectors/") }.map { String($0.dropFirst("Connectors/".count)) }
+        if let slug = slugs.first, let connector = connectors.first(where: { $0.slug == slug }) { return connector }
+        return connectors.first { program.hasPrefix(PostfixTransports.syslogName($0) + "/") }
+    }
+
+    /// An outbound failure on a send connector's own transport: what the connector resolves to (the one verdict
+    /// `connector resolve` and `audit` give), whether that has changed since, and the plan that fixes it.
+    private func explainConnector(_ connector: SendConnector, failure: MailLogDiagnoser.Failure, files: [MailLogDiagnosis.File],
+                                  resolver: ConnectorResolver, describe: (StoreEntry) -> String) -> MailLogDiagnosis {
+        let selection = resolver.resolve(connector)
+        let verdict = ConnectorVerdict(connector: connector, selection: selection, bindings: bindings)
+        let label = "send connector \"\(connector.name)\""
+        var why = ["\(label)'s transport (\(failure.program)) could not present a certificate: \(failure.kind.summary) (\(failure.detail))"]
+        var fix: [String] = []
+        let folder = serviceFiles.connectorsDirectory.appendingPathComponent(connector.slug)
+        let status = (try? FileSystem.read(folder.appendingPathComponent("current").appendingPathComponent("status"), limit: 4096))
+            .map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+        if verdict.works {
+            why.append("it now resolves to \(selection.chosen.map(describe) ?? "?"), and its files hold it" + (status.map { " (\($0))" } ?? "")
+                       + ": the store was fixed after this failure; retry the deferred mail")
+            fix.append(failure.daemon == .postfix ? "postqueue -f" : Self.reload(failure.daemon))
+        } else {
+            why.append("its TLSCertificateName resolves to " + (selection.chosen.map(describe) ?? "no certificate") + ": \(verdict.summary)")
+            why.append("certstore keeps its files in a state postfix refuses, so the mail defers rather than leave in clear or with another certificate")
+            let keyed = selection.twins.filter(\.hasPrivateKey)
+            if verdict.outcome == .noCredentials, let chosen = selection.chosen, let twin = keyed.first {
+                why.append("its renewed twin \(twin.thumbprint) has a key and takes over once \(chosen.thumbprint) is removed")
+                if !bindings.thumbprints(for: .smtp).contains(twin.thumbprint) {
+                    fix.append(ShellQuote.command(["certstore", "enable", twin.thumbprint.value, "--services", "SMTP", "--keep-default"]))
+                }
+                fix.append(ShellQuote.command(["certstore", "remove", chosen.thumbprint.value]))
+                fix.append("postqueue -f")
+            } else if verdict.outcome == .unknownCredentials, let chosen = selection.chosen {
+                fix.append(ShellQuote.command(["certstore", "enable", chosen.thumbprint.value, "--services", "SMTP", "--keep-default"]))
+                fix.append("postqueue -f")
+            } else {
+                why.append("no certificate with a key matches it: import the renewed certificate with its key (a PKCS#12)")
+                fix.append(ShellQuote.command(["certstore", "connector", "resolve", connector.name]))
+            }
+        }
+        return MailLogDiagnosis(services: [.smtp], entry: selection.chosen,
+                                connectors: [.init(name: connector.name, thumbprint: selection.chosen?.thumbprint, hasPrivateKey: selection.chosen?.hasPrivateKey)],
+                                files: files, explanation: why.joined(separator: "; "), fix: fix)
     }
 
     static func reload(_ daemon: MailDaemon) -> String {
