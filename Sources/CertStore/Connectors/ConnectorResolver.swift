@@ -52,13 +52,19 @@ public struct ConnectorResolver: Sendable {
     }
 
     /// Chain verification of one certificate, computed once per resolver (only for the certificates asked about).
+    /// The parsed certificate is not kept in the entry: a view verifies the chains of every certificate with a key.
     public func chainResult(for entry: StoreEntry) -> ChainValidator.Result {
         chains.result(for: entry.thumbprint) {
-            guard let certificate = try? entry.loadCertificate() else {
+            guard let certificate = try? entry.certificateForOneUse() else {
                 return ChainValidator.Result(outcome: .invalid, errorCode: -1, errorText: "the certificate file cannot be read", chain: [])
             }
             return validator.validate(certificate, at: now)
         }
+    }
+
+    /// Hands `chainResult(for:)` a verdict known to be what OpenSSL would answer (`verifyChains(of:store:)`).
+    func seedChainResult(_ result: ChainValidator.Result, for thumbprint: Thumbprint) {
+        chains.seed(thumbprint, result)
     }
 
     public func resolve(_ connector: SendConnector) -> CertificateSelection {
@@ -205,5 +211,11 @@ final class ChainMemo: @unchecked Sendable {
         results[key] = value
         lock.unlock()
         return value
+    }
+
+    func seed(_ key: Thumbprint, _ value: ChainValidator.Result) {
+        lock.lock()
+        results[key] = value
+        lock.unlock()
     }
 }

@@ -31,6 +31,9 @@ public struct ExchangeCertificateView: Sendable {
         var candidates = resolver.personal
             .filter { ExchangeCertificateValidity.evaluate($0) == .valid }
             .sorted { ($0.properties.notBefore ?? .distantPast) > ($1.properties.notBefore ?? .distantPast) }
+        // Status and RootCAType need every candidate's chain: kept verdicts where the chain cache vouches for
+        // them, the others verified on all cores (`ChainCache`).
+        resolver.verifyChains(of: candidates, store: store)
         if let domain = filter.domain {
             let matching = candidates.filter {
                 ConnectorResolver.matches(domain, names: domains(of: $0), wildcard: false)

@@ -304,12 +304,18 @@ public final class CertificateStore: Sendable {
     /// Saves the index only if no writer holds the lock right now; a reader never waits, and never fails
     /// because the index could not be written (a read-only store just stays unindexed).
     private func saveIndex(_ index: StoreIndex.Builder, to url: URL) {
+        saveCache(to: url) { write in try index.write(write) }
+    }
+
+    /// Writes a file of `.cache` (the index, the chain verdicts) the way readers may: only if no writer holds the
+    /// lock right now, never into a `.cache` that is a link or that someone else could write, never over a
+    /// foreign file; failing silently (derived data: the next reader tries again).
+    func saveCache(to url: URL, _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) {
         guard FileSystem.exists(directory), let lock = try? StoreLock(directory: directory, timeout: 0) else { return }
         withExtendedLifetime(lock) {
-            // Never into a .cache that is a link or that someone else could write, never over a foreign index.
             guard (try? FileSystem.ensureDirectory(url.deletingLastPathComponent(), mode: 0o755)) != nil,
                   indexProblem(url) == nil else { return }
-            try? FileSystem.writeAtomically(to: url, mode: 0o644) { write in try index.write(write) }
+            try? FileSystem.writeAtomically(to: url, mode: 0o644, produce)
         }
     }
 

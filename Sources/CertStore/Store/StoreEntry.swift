@@ -46,6 +46,9 @@ public struct StoreEntry: Sendable {
 
     /// The parsed certificate (parsed now if this entry came from the index).
     public func loadCertificate() throws -> Certificate { try source.load() }
+
+    /// The parsed certificate, without keeping it in the entry when it had to be parsed now.
+    func certificateForOneUse() throws -> Certificate { try source.read() }
 }
 
 /// What a store entry shows: its certificate's properties, its store properties and key check, and (from a
@@ -106,14 +109,25 @@ final class CertificateSource: Sendable {
     func load() throws -> Certificate {
         try certificate.withLock { cached in
             if let cached { return cached }
-            let path = "\(folder)/\(thumbprint.certificateFileName)"
-            let parsed = try Certificate(der: try FileSystem.read(path: path, limit: limit))
-            guard parsed.thumbprint == thumbprint else {
-                throw CertStoreError.badData("\(path) changed while it was being read", hint: "run the command again")
-            }
+            let parsed = try parse()
             cached = parsed
             return parsed
         }
+    }
+
+    /// The kept certificate, or one parsed now and not kept.
+    func read() throws -> Certificate {
+        if let kept = certificate.withLock({ $0 }) { return kept }
+        return try parse()
+    }
+
+    private func parse() throws -> Certificate {
+        let path = "\(folder)/\(thumbprint.certificateFileName)"
+        let parsed = try Certificate(der: try FileSystem.read(path: path, limit: limit))
+        guard parsed.thumbprint == thumbprint else {
+            throw CertStoreError.badData("\(path) changed while it was being read", hint: "run the command again")
+        }
+        return parsed
     }
 }
 

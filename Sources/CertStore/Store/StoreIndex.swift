@@ -72,6 +72,15 @@ struct StoreIndex {
             return try? reader.recordHeader().header
         }
 
+        /// The header of the record at `range` and the key status it recorded, without decoding the rest: what
+        /// `check` needs to know whether the index vouches for a certificate, its properties file and its key.
+        func headerAndKeyStatus(at range: Range<Int>) -> (header: Header, keyStatus: PrivateKeyStatus)? {
+            var reader = ByteReader(bytes, range: range)
+            guard let header = try? reader.recordHeader().header, let text = try? reader.string(),
+                  let status = PrivateKeyStatus(rawValue: text) else { return nil }
+            return (header, status)
+        }
+
         /// The record at `range` (from `range(_:)`); nil when it does not decode. With `reparse`, its certificate
         /// properties are decoded only when first asked for (`LazyProperties`), and `reparse` reads them from
         /// the certificate should they not decode then.
