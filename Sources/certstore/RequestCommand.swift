@@ -89,6 +89,7 @@ struct RequestCommand: ParsableCommand {
             subject.friendlyName = friendlyName
             subject.exportable = exportable
             let list = try services.map(ExchangeService.parseList) ?? []
+            try subject.check()   // bad input is refused before a store is opened (or created)
             let store = try global.openStore(.creating)
             if selfSigned {
                 let answer: BindingManager.OverwriteAnswer = overwriteDefault ? .overwrite : keepDefault ? .keep : .ask(Confirmation.overwriteDefault)

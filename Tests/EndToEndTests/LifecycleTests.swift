@@ -271,6 +271,7 @@ struct LifecycleTests {
         let result = try certstore(expecting: 64, ["request", "--root", dir.rootPath, "--subject", "CN=mail.contoso.com"] + arguments,
                                    currentDirectory: dir.url)
         #expect(result.stderr.contains(message), "\(result)")
+        #expect(!result.stderr.contains("creating a new store"), "\(result)")
         #expect(!FileManager.default.fileExists(atPath: dir.root.appendingPathComponent("LocalMachine/Keys").path))
         #expect(!FileManager.default.fileExists(atPath: dir.root.appendingPathComponent("LocalMachine/REQUEST").path))
     }

@@ -68,6 +68,10 @@ public struct Enrollment: Sendable {
             self.dnsNames = dnsNames
         }
 
+        /// Checks the subject, the DNS names and the friendly name (usage errors), without touching a store: a
+        /// command line can refuse bad input before it opens or creates one.
+        public func check() throws { _ = try resolved() }
+
         /// The subject as it will be encoded and the checked, de-duplicated DNS names.
         func resolved() throws -> (subject: DistinguishedName, dnsNames: [String]) {
             if let friendlyName { _ = try StoreProperties.validateFriendlyName(friendlyName) }
