@@ -96,7 +96,7 @@ def test_kb_alert_fires_through_node_exporter_and_prometheus_then_resolves(tmp_p
         # The rules are loaded, and the KB alert fires with the labels and the exact fix audit prints.
         rules = wait_for("Prometheus to load the rules", lambda: prom.poll() is None and json.loads(get(f"{api}/api/v1/rules")), logs)
         loaded = {r["name"] for g in rules["data"]["groups"] for r in g["rules"]}
-        assert "CertstoreConnectorNoCredentials" in loaded and len(loaded) == 9, loaded
+        assert "CertstoreConnectorNoCredentials" in loaded and len(loaded) == 10, loaded
 
         def kb_firing():
             return [a for a in certstore_alerts(api)
