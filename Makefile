@@ -3,7 +3,7 @@ PREFIX ?= /usr/local
 SWIFT ?= swift
 DEPS := libssl-dev libjemalloc-dev openssl pkg-config groff-base
 
-.PHONY: deps dist-deps mail-deps demo test test-dist build release clean install uninstall docs
+.PHONY: deps dist-deps mail-deps service-deps demo test test-dist build release clean install uninstall docs
 
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
@@ -23,16 +23,21 @@ deps:
 	@python3 -c 'import prometheus_client' 2>/dev/null || python3 -m pip install -q --disable-pip-version-check prometheus-client 2>/dev/null \
 	  || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq python3-prometheus-client || sudo apt-get install -y -qq python3-prometheus-client; }
 
-# The mail daemons the end-to-end tests run on loopback (private instances; the system's own never start):
-# postfix (PostfixTests, the diagnose tests), dovecot (IMAP/POP3), and exim4. exim4 conflicts with postfix as
-# Debian's MTA, so its daemon package is unpacked into .build-deps/exim4 (never installed: postfix stays) with the
-# libraries it links installed from Debian and the Debian-exim account its binary looks up at start.
-MAIL_DEPS := postfix dovecot-imapd dovecot-pop3d
+# The real daemons the end-to-end tests run on loopback (a private instance each; the system's own never start):
+# postfix (PostfixTests, the diagnose tests), dovecot (IMAP/POP3, doveconf), and what the service-config tests
+# validate their output with: postconf, doveconf, apache2 -t, haproxy -c and exim -bP. Debian's postfix is installed
+# unconfigured ("No configuration") so the machine's own mail setup is not touched. exim4 would replace postfix as
+# Debian's MTA, so its daemon package is unpacked into .build-deps/exim4, never installed, with the libraries it links
+# and the Debian-exim account its binary looks up (not setuid: the tests run it as root). A policy-rc.d keeps the
+# installed services from starting, and the ones installed here are disabled again.
+SERVICE_DEPS := postfix dovecot-core dovecot-imapd dovecot-pop3d apache2 haproxy
 EXIM_LIBS := libgnutls30 libgnutls-dane0 libidn12 libidn2-0 libnsl2 libpcre2-8-0 libdb5.3 libcrypt1
 EXIM := .build-deps/exim4/usr/sbin/exim4
 
-mail-deps: $(EXIM)
-	@missing=""; for p in $(MAIL_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+# mail-deps is the older name of the same target.
+mail-deps: service-deps
+service-deps: $(EXIM)
+	@missing=""; for p in $(SERVICE_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  sudo=""; [ "$$(id -u)" = 0 ] || { sudo=sudo; echo "installing:$$missing (needs root)"; }; \
 	  echo "postfix postfix/main_mailer_type select No configuration" | $$sudo debconf-set-selections; \
@@ -41,7 +46,8 @@ mail-deps: $(EXIM)
 	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; status=$$?; \
 	  if [ -n "$$added" ]; then $$sudo rm -f $$policy; fi; \
 	  [ $$status -eq 0 ] || exit $$status; \
-	  for unit in postfix dovecot; do $$sudo systemctl disable --now $$unit >/dev/null 2>&1 || true; done; \
+	  for unit in postfix dovecot apache2 haproxy; do case " $$missing " in *" $$unit"*) \
+	    $$sudo systemctl disable --now $$unit >/dev/null 2>&1 || true;; esac; done; \
 	fi
 
 $(EXIM):
@@ -53,6 +59,7 @@ $(EXIM):
 	rm -rf .build-deps/exim4 .build-deps/exim4-deb && mkdir -p .build-deps/exim4-deb && \
 	(cd .build-deps/exim4-deb && apt-get download exim4-daemon-light 2>/dev/null || { $$sudo apt-get update -qq && apt-get download exim4-daemon-light; }) && \
 	dpkg -x .build-deps/exim4-deb/exim4-daemon-light_*.deb .build-deps/exim4 && rm -rf .build-deps/exim4-deb && \
+	chmod u-s $(EXIM) && \
 	$(EXIM) -C /dev/null -bV >/dev/null 2>&1 || { echo "$(EXIM) does not run"; $(EXIM) -C /dev/null -bV; exit 1; }
 
 # What the distribution tests (Tests/dist: the Ansible collection, the Prometheus rules, a real node_exporter and
@@ -97,7 +104,7 @@ demo: build
 	@$(SWIFT) run -q certstore audit || { status=$$?; [ $$status -eq 2 ] && echo "(exit status 2: CRITICAL, as expected on the demo store)"; }
 
 # The Swift suites, then the distribution tests (pytest, Tests/dist; see docs/ARCHITECTURE.md). Either failing fails.
-test: deps dist-deps mail-deps
+test: deps dist-deps service-deps
 	$(SWIFT) test
 	$(MAKE) --no-print-directory test-dist
 

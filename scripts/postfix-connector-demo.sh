@@ -21,6 +21,7 @@ certstore=${1:-$repo/.build/debug/certstore}
 work=$(mktemp -d /tmp/csdemo.XXXX)
 chmod 755 "$work"
 cleanup() {
+  [ -n "${KEEP:-}" ] && { echo "kept $work"; return; }
   for i in tx rx; do [ -d "$work/$i/conf" ] && /usr/sbin/postfix -c "$work/$i/conf" stop >/dev/null 2>&1 || true; done
   rm -rf "$work"
 }
@@ -30,7 +31,7 @@ cp -a "$repo/Stores" "$work/root"
 # git keeps no file modes: give the demo keys the modes certstore writes (as `make demo` does).
 chmod 700 "$work/root/LocalMachine/Keys"; chmod 600 "$work/root/LocalMachine/Keys/"*.key "$work/root/LocalMachine/Services/"*/v*/privkey.pem
 root=$work/root
-cs() { echo "\$ certstore $(printf '%q ' "$@")--root /tmp/csdemo/root"; "$certstore" "$@" --root "$root" 2>&1 | sed "s#$work#/tmp/csdemo#g"; }
+cs() { echo "\$ certstore $(printf '%q ' "$@")--root /tmp/csdemo/root" | sed "s#$work#/tmp/csdemo#g"; "$certstore" "$@" --root "$root" 2>&1 | sed "s#$work#/tmp/csdemo#g"; }
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 instance() { # name host port extra-main extra-master
@@ -52,7 +53,7 @@ $4
 EOF
   sed "s/^smtp      inet.*/127.0.0.1:$3 inet n - n - - smtpd/" /etc/postfix/master.cf > "$dir/conf/master.cf"
   printf '%s' "$5" >> "$dir/conf/master.cf"
-  /usr/sbin/postfix -c "$dir/conf" start >/dev/null 2>&1
+  [ -n "${6:-}" ] || /usr/sbin/postfix -c "$dir/conf" start >/dev/null 2>&1
 }
 
 wait_for() { # file pattern
@@ -80,11 +81,14 @@ echo "# postfix: certstore's main.cf lines, the connector's master.cf transport 
 cs service-config postfix --master-cf
 "$certstore" service-config postfix --transport-map --root "$root" > "$work/transport"
 echo "\$ certstore service-config postfix --transport-map --root /tmp/csdemo/root"; cat "$work/transport"
-main=$("$certstore" service-config postfix --root "$root")
 instance tx mail.contoso.com "$(port)" "mydestination =
-$main
 transport_maps = texthash:$work/transport" "$("$certstore" service-config postfix --master-cf --root "$root")
-"
+" configure-only
+# service-config reads the sender's own main.cf and prints only what it lacks; postconf -e applies it.
+"$certstore" service-config postfix --config "$work/tx/conf" --root "$root" | grep -v '^#' | grep . | while IFS= read -r line; do
+  /usr/sbin/postconf -c "$work/tx/conf" -e "$line"
+done
+/usr/sbin/postfix -c "$work/tx/conf" start >/dev/null 2>&1
 mkdir -p "$root/LocalMachine/Hooks"
 printf '#!/bin/sh\n[ -n "$CERTSTORE_CONNECTOR" ] || exit 0\nexec /usr/sbin/postfix -c %s reload\n' "$work/tx/conf" > "$root/LocalMachine/Hooks/10-reload-postfix"
 chmod 755 "$root/LocalMachine/Hooks/10-reload-postfix"
@@ -94,6 +98,9 @@ echo "# A message to user@fabrikam.com leaves through the connector's transport,
 printf 'Subject: quarterly report\n\nhello\n' | /usr/sbin/sendmail -C "$work/tx/conf" -f admin@contoso.com user@fabrikam.com
 wait_for "$work/tx/maillog" "status=deferred"
 grep "certstore-outbound-to-office-365" "$work/tx/maillog" | sed -E 's/^[A-Z][a-z]{2} [ 0-9]{2} [0-9:]{8} //; s#'"$work"'#/tmp/csdemo#g'
+echo
+echo "# certstore explains it from postfix's log:"
+cs diagnose --log "$work/tx/maillog" || true
 echo
 echo "# The audit's remediation plan, run as printed:"
 plan=$("$certstore" audit --format json --root "$root" | python3 -c 'import json,sys; print("\n".join(json.load(sys.stdin)["remediationPlan"]))' || true)

@@ -113,7 +113,7 @@ struct AuditCommand: ParsableCommand {
             },
             "remediationPlan": report.remediationPlan,
             "connectors": report.connectors.map { c -> [String: Any] in
-                ["name": c.name, "status": c.status.rawValue, "thumbprint": c.thumbprint ?? NSNull(), "usable": c.usable, "keylessTwin": c.keylessTwin]
+                ["name": c.name, "status": c.status.rawValue, "thumbprint": c.thumbprint?.value ?? NSNull(), "usable": c.usable, "keylessTwin": c.keylessTwin]
             },
         ]
     }

@@ -14,19 +14,19 @@ struct BindingsCommand: ParsableCommand {
             let store = try global.openStore()
             let bindings = try BindingManager(store: store).bindings()
             let personal = BindingManager(store: store).personal
-            func entry(_ thumbprint: String) -> StoreEntry? { (try? Thumbprint(parsing: thumbprint)).flatMap { try? store.entry($0, in: personal) } }
+            func entry(_ thumbprint: Thumbprint) -> StoreEntry? { try? store.entry(thumbprint, in: personal) }
             if global.format == .json {
                 var services: [String: Any] = [:]
                 for service in ExchangeService.bindable {
                     services[service.rawValue] = bindings.thumbprints(for: service).map { thumbprint -> [String: Any] in
                         let e = entry(thumbprint)
-                        return ["thumbprint": thumbprint, "subject": e?.properties.subjectString ?? NSNull(),
+                        return ["thumbprint": thumbprint.value, "subject": e?.properties.subjectString ?? NSNull(),
                                 "notAfter": e?.properties.notAfter.map { RecordWriter.dateText($0) } ?? NSNull(),
                                 "hasPrivateKey": e?.hasPrivateKey ?? false, "inStore": e != nil,
                                 "isDefaultSmtpCertificate": service == .smtp && bindings.defaultSmtpCertificate == thumbprint]
                     }
                 }
-                Terminal.outRaw(JSONText.render(["defaultSmtpCertificate": bindings.defaultSmtpCertificate ?? NSNull(), "services": services] as [String: Any]))
+                Terminal.outRaw(JSONText.render(["defaultSmtpCertificate": bindings.defaultSmtpCertificate?.value ?? NSNull(), "services": services] as [String: Any]))
                 return
             }
             var rows: [RecordWriter.Row] = []
@@ -35,7 +35,7 @@ struct BindingsCommand: ParsableCommand {
                     let e = entry(thumbprint)
                     rows.append([
                         (name: "Service", jsonKey: "service", value: .string(service.rawValue)),
-                        (name: "Thumbprint", jsonKey: "thumbprint", value: .string(thumbprint)),
+                        (name: "Thumbprint", jsonKey: "thumbprint", value: .string(thumbprint.value)),
                         (name: "Default", jsonKey: "isDefault", value: .bool(service == .smtp && bindings.defaultSmtpCertificate == thumbprint)),
                         (name: "HasPrivateKey", jsonKey: "hasPrivateKey", value: .bool(e?.hasPrivateKey ?? false)),
                         (name: "NotAfter", jsonKey: "notAfter", value: .date(e?.properties.notAfter)),
@@ -46,7 +46,7 @@ struct BindingsCommand: ParsableCommand {
             RecordWriter(format: global.format).write(rows, columns: ["Service", "Thumbprint", "Default", "HasPrivateKey", "NotAfter", "Subject"])
             if global.format == .table {
                 if rows.isEmpty { Terminal.out("No service is bound. Bind one with: certstore enable THUMBPRINT --services SMTP") }
-                Terminal.out("Default SMTP certificate: \(bindings.defaultSmtpCertificate ?? "none")")
+                Terminal.out("Default SMTP certificate: \(bindings.defaultSmtpCertificate?.value ?? "none")")
             }
         }
     }

@@ -27,7 +27,7 @@ enum Consequences {
                               + (change.oldThumbprint.map { "; they held \($0)" } ?? "") + ": \(Terminal.sanitize(change.directory))")
                 continue
             }
-            let now = change.newThumbprint ?? (change.connector == nil ? "nothing (no bound certificate with a usable key)" : "no certificate")
+            let now = change.newThumbprint?.value ?? (change.connector == nil ? "nothing (no bound certificate with a usable key)" : "no certificate")
             let why = change.reasons.isEmpty || change.reasons == ["new certificate"] ? "" : " [\(change.reasons.joined(separator: ", "))]"
             Terminal.err("\(Terminal.sanitize(change.label)) now presents \(now)" + (change.oldThumbprint.map { " (was \($0))" } ?? "") + "\(why): \(Terminal.sanitize(change.directory))")
         }

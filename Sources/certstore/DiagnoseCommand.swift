@@ -36,6 +36,11 @@ struct DiagnoseCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
+    /// A suggested certstore command acts on the store that was looked at (`--root` when it was named).
+    func prefixed(_ command: String) -> String {
+        command.hasPrefix("certstore ") ? global.commandPrefix + command.dropFirst("certstore".count) : command
+    }
+
     func validate() throws {
         guard !logs.isEmpty else { throw ValidationError("name at least one log with --log (or --protocol-log)") }
     }
@@ -79,10 +84,10 @@ struct DiagnoseCommand: ParsableCommand {
                     "certificate": certificate(g.first.certificate),
                     "diagnosis": [
                         "cause": g.diagnosis.cause.rawValue, "matchedBy": g.diagnosis.matchedBy.rawValue,
-                        "thumbprint": g.diagnosis.entry?.thumbprint ?? NSNull(), "store": g.diagnosis.entry?.store.description ?? NSNull(),
+                        "thumbprint": g.diagnosis.entry?.thumbprint.value ?? NSNull(), "store": g.diagnosis.entry?.store.description ?? NSNull(),
                         "hasPrivateKey": g.diagnosis.entry?.hasPrivateKey ?? NSNull(),
-                        "twins": g.diagnosis.candidates.map(\.thumbprint), "trashId": g.diagnosis.trashed?.id ?? NSNull(),
-                        "explanation": g.diagnosis.explanation, "fix": g.diagnosis.fix,
+                        "twins": g.diagnosis.candidates.map(\.thumbprint.value), "trashId": g.diagnosis.trashed?.id ?? NSNull(),
+                        "explanation": g.diagnosis.explanation, "fix": g.diagnosis.fix.map(prefixed),
                     ] as [String: Any],
                 ]
             } + all.mail.groups.map(mailJSON),
@@ -103,12 +108,12 @@ struct DiagnoseCommand: ParsableCommand {
             "first": occurrence(g.first), "last": occurrence(g.last),
             "diagnosis": [
                 "cause": g.kind.rawValue, "services": d.services.map(\.rawValue),
-                "thumbprint": d.entry?.thumbprint ?? NSNull(), "store": d.entry?.store.description ?? NSNull(),
+                "thumbprint": d.entry?.thumbprint.value ?? NSNull(), "store": d.entry?.store.description ?? NSNull(),
                 "hasPrivateKey": d.entry?.hasPrivateKey ?? NSNull(),
-                "connectors": d.connectors.map { ["name": $0.name, "thumbprint": $0.thumbprint ?? NSNull(), "hasPrivateKey": $0.hasPrivateKey ?? NSNull()] as [String: Any] },
+                "connectors": d.connectors.map { ["name": $0.name, "thumbprint": $0.thumbprint?.value ?? NSNull(), "hasPrivateKey": $0.hasPrivateKey ?? NSNull()] as [String: Any] },
                 "files": d.files.map { ["path": $0.path, "serviceFolder": $0.serviceFolder ?? NSNull(), "version": $0.version ?? NSNull(),
-                                        "thumbprint": $0.thumbprint ?? NSNull(), "state": $0.state] as [String: Any] },
-                "explanation": d.explanation, "fix": d.fix,
+                                        "thumbprint": $0.thumbprint?.value ?? NSNull(), "state": $0.state] as [String: Any] },
+                "explanation": d.explanation, "fix": d.fix.map(prefixed),
             ] as [String: Any],
         ]
     }
@@ -146,7 +151,7 @@ struct DiagnoseCommand: ParsableCommand {
                 Terminal.out("  In the store: \(entry.store) \(entry.thumbprint)  HasPrivateKey \(entry.hasPrivateKey ? "True" : "False")  (matched by \(d.matchedBy.rawValue))")
             }
             Terminal.out("  " + Terminal.paint("Why:", .yellow) + " " + Terminal.sanitize(d.explanation))
-            for (index, command) in d.fix.enumerated() { Terminal.out("  \(index == 0 ? "fix:" : "    ") \(command)") }
+            for (index, command) in d.fix.map(prefixed).enumerated() { Terminal.out("  \(index == 0 ? "fix:" : "    ") \(command)") }
         }
         if result.groups.count > 1 {
             Terminal.out("")
@@ -188,7 +193,7 @@ struct DiagnoseCommand: ParsableCommand {
                 Terminal.out("  Send connector \(Terminal.sanitize(c.name)): " + (c.thumbprint.map { "\($0)  HasPrivateKey \(c.hasPrivateKey == true ? "True" : "False")" } ?? "resolves to no certificate"))
             }
             Terminal.out("  " + Terminal.paint("Why:", .yellow) + " " + Terminal.sanitize(d.explanation))
-            for (index, command) in d.fix.enumerated() { Terminal.out("  \(index == 0 ? "fix:" : "    ") \(Terminal.sanitize(command))") }
+            for (index, command) in d.fix.map(prefixed).enumerated() { Terminal.out("  \(index == 0 ? "fix:" : "    ") \(Terminal.sanitize(command))") }
         }
     }
 }

@@ -34,15 +34,15 @@ struct DisableCommand: ParsableCommand {
             for warning in result.warnings { Terminal.warn(warning) }
             if global.format == .json {
                 Terminal.outRaw(JSONText.render([
-                    "thumbprint": result.thumbprint, "servicesRemoved": result.unbound.map(\.rawValue),
-                    "previousDefaultSmtpCertificate": result.previousDefault ?? NSNull(),
-                    "defaultSmtpCertificate": result.newDefault ?? NSNull(), "warnings": result.warnings,
+                    "thumbprint": result.thumbprint.value, "servicesRemoved": result.unbound.map(\.rawValue),
+                    "previousDefaultSmtpCertificate": result.previousDefault?.value ?? NSNull(),
+                    "defaultSmtpCertificate": result.newDefault?.value ?? NSNull(), "warnings": result.warnings,
                 ] as [String: Any]))
                 return
             }
             Terminal.out("Disabled \(result.unbound.map(\.rawValue).joined(separator: ", ")) on \(result.thumbprint).")
             if result.previousDefault != result.newDefault {
-                Terminal.out("Default SMTP certificate: \(result.newDefault ?? "none") (was \(result.previousDefault ?? "none"))")
+                Terminal.out("Default SMTP certificate: \(result.newDefault?.value ?? "none") (was \(result.previousDefault?.value ?? "none"))")
             }
         }
     }

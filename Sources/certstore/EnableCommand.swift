@@ -72,7 +72,7 @@ struct EnableCommand: ParsableCommand {
                                                : "Enabled \(added) on \(result.thumbprint).")
         if list.contains(.smtp) {
             if result.defaultChanged {
-                Terminal.out("Default SMTP certificate: \(result.newDefault ?? "none")" + (result.previousDefault.map { " (was \($0))" } ?? " (first SMTP certificate)"))
+                Terminal.out("Default SMTP certificate: \(result.newDefault?.value ?? "none")" + (result.previousDefault.map { " (was \($0))" } ?? " (first SMTP certificate)"))
             } else if let current = result.newDefault {
                 Terminal.out("Default SMTP certificate: \(current) (unchanged)")
             }
@@ -82,11 +82,11 @@ struct EnableCommand: ParsableCommand {
     /// `enable --format json`'s object.
     static func json(_ result: BindingManager.EnableResult) -> [String: Any] {
         [
-            "thumbprint": result.thumbprint,
+            "thumbprint": result.thumbprint.value,
             "servicesAdded": result.newlyBound.map(\.rawValue),
             "servicesAlreadyBound": result.alreadyBound.map(\.rawValue),
-            "previousDefaultSmtpCertificate": result.previousDefault ?? NSNull(),
-            "defaultSmtpCertificate": result.newDefault ?? NSNull(),
+            "previousDefaultSmtpCertificate": result.previousDefault?.value ?? NSNull(),
+            "defaultSmtpCertificate": result.newDefault?.value ?? NSNull(),
             "warnings": result.warnings,
         ]
     }
@@ -123,6 +123,8 @@ enum Confirmation {
 /// JSON text of a dictionary: sorted keys, pretty, slashes unescaped.
 enum JSONText {
     static func render(_ object: Any) -> String {
+        // Only JSON types: a Thumbprint or StorePath must go in as its text (`.value`, `.description`).
+        assert(JSONSerialization.isValidJSONObject(object), "not a JSON object: \(object)")
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }

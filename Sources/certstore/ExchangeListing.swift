@@ -14,7 +14,7 @@ struct ExchangeListing {
 
     /// Format-List order of Get-ExchangeCertificate's documented properties.
     static let columns: [(name: String, value: @Sendable (ExchangeCertificate) -> PropertyValue)] = [
-        ("Thumbprint", { .string($0.thumbprint) }),
+        ("Thumbprint", { .string($0.thumbprint.value) }),
         ("Services", { .flags(names: $0.services.sorted().map(\.rawValue), mask: $0.servicesMask) }),
         ("Subject", { .string($0.entry.properties.subjectString) }),
         ("Status", { .string($0.status.rawValue) }),

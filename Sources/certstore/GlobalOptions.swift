@@ -42,8 +42,8 @@ struct GlobalOptions: ParsableArguments {
     func requirePersonalStore(_ command: String) throws {
         let path = try storePath()
         guard path.name == .my else {
-            throw CertStoreError(.usage, "`certstore \(command)` works on \(path.location)/My, not \(path)",
-                                 hint: "services bind certificates of the personal store; drop --store or use --store \(path.location)/My")
+            throw CertStoreError(.usage, "`certstore \(command)` works on \(path.sibling(.my)), not \(path)",
+                                 hint: "services bind certificates of the personal store; drop --store or use --store \(path.sibling(.my))")
         }
     }
 

@@ -97,13 +97,13 @@ struct ImportCommand: ParsableCommand {
         switch format {
         case .json:
             let items = result.items.map { item -> [String: Any] in
-                ["file": item.file, "thumbprint": item.thumbprint, "store": item.store, "subject": item.subject,
+                ["file": item.file, "thumbprint": item.thumbprint.value, "store": item.store.description, "subject": item.subject,
                  "action": item.action.rawValue, "hasPrivateKey": item.hasPrivateKey]
             }
             let failures = result.failures.map { ["file": $0.file, "kind": $0.kind.rawValue, "message": $0.message, "hint": $0.hint ?? NSNull()] as [String: Any] }
             let warnings = result.warnings.map { ["file": $0.file, "message": $0.message, "hint": $0.hint ?? NSNull()] as [String: Any] }
             let completed = result.completedRequests.map {
-                ["request": $0.request, "certificate": $0.certificate, "trashId": $0.trashID] as [String: Any]
+                ["request": $0.request.value, "certificate": $0.certificate.value, "trashId": $0.trashID] as [String: Any]
             }
             let object: [String: Any] = [
                 "committed": result.committed, "items": items, "failures": failures, "warnings": warnings,
@@ -112,14 +112,15 @@ struct ImportCommand: ParsableCommand {
                             "alreadyPresent": result.alreadyPresentCount, "updated": result.updatedCount,
                             "completed": result.completedCount, "failed": result.failures.count],
             ]
+            assert(JSONSerialization.isValidJSONObject(object), "not a JSON object: \(object)")
             if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
                 Terminal.outRaw(String(decoding: data, as: UTF8.self))
             }
         default:
             let rows = result.items.map { item -> RecordWriter.Row in
                 [(name: "Action", jsonKey: "action", value: .string(item.action.rawValue)),
-                 (name: "Store", jsonKey: "store", value: .string(item.store)),
-                 (name: "Thumbprint", jsonKey: "thumbprint", value: .string(item.thumbprint)),
+                 (name: "Store", jsonKey: "store", value: .string(item.store.description)),
+                 (name: "Thumbprint", jsonKey: "thumbprint", value: .string(item.thumbprint.value)),
                  (name: "HasPrivateKey", jsonKey: "hasPrivateKey", value: .bool(item.hasPrivateKey)),
                  (name: "Subject", jsonKey: "subject", value: .string(item.subject))]
             }

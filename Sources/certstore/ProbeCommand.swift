@@ -59,12 +59,12 @@ struct ProbeCommand: ParsableCommand {
             if global.format == .json {
                 Terminal.outRaw(JSONText.render([
                     "address": target.description, "service": target.service.rawValue, "status": result.severity.name,
-                    "thumbprint": leaf.thumbprint, "subject": leaf.subjectString, "issuer": leaf.issuerString,
+                    "thumbprint": leaf.thumbprint.value, "subject": leaf.subjectString, "issuer": leaf.issuerString,
                     "notAfter": leaf.notAfter.map(RecordWriter.dateText) ?? NSNull(), "dnsNameList": leaf.dnsNameList,
-                    "chain": result.handshake.chain.map(\.thumbprint), "protocol": result.handshake.protocolVersion,
+                    "chain": result.handshake.chain.map(\.thumbprint.value), "protocol": result.handshake.protocolVersion,
                     "cipher": result.handshake.cipher, "inStore": result.inStore?.store.description ?? NSNull(),
                     "hasPrivateKeyInStore": result.inStore?.hasPrivateKey ?? NSNull(),
-                    "boundThumbprint": result.boundThumbprint ?? NSNull(), "isBoundCertificate": result.boundThumbprint == leaf.thumbprint,
+                    "boundThumbprint": result.boundThumbprint?.value ?? NSNull(), "isBoundCertificate": result.boundThumbprint == leaf.thumbprint,
                     "findings": result.findings,
                 ] as [String: Any]))
             } else {

@@ -28,7 +28,7 @@ struct PruneCommand: ParsableCommand {
             var rows: [RecordWriter.Row] = []
             func row(_ action: String, _ entry: StoreEntry, _ reason: String, _ trashID: String?) -> RecordWriter.Row {
                 [(name: "Action", jsonKey: "action", value: .string(action)),
-                 (name: "Thumbprint", jsonKey: "thumbprint", value: .string(entry.thumbprint)),
+                 (name: "Thumbprint", jsonKey: "thumbprint", value: .string(entry.thumbprint.value)),
                  (name: "Subject", jsonKey: "subject", value: .string(entry.properties.subjectString)),
                  (name: "Reason", jsonKey: "reason", value: .string(reason)),
                  (name: "TrashId", jsonKey: "trashId", value: trashID.map { .string($0) } ?? .null)]

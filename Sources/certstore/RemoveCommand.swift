@@ -42,7 +42,7 @@ struct RemoveCommand: ParsableCommand {
     private func reportFinished(_ entry: TrashEntry) throws {
         if global.format == .json {
             Terminal.outRaw(JSONText.render([
-                "thumbprint": entry.thumbprint, "subject": entry.subject, "store": entry.store, "allowed": true,
+                "thumbprint": entry.thumbprint.value, "subject": entry.subject, "store": entry.store.description, "allowed": true,
                 "blockers": [String](), "notes": [String](), "deletesKey": true, "dryRun": dryRun, "trashId": entry.id,
                 "finishedInterruptedRemoval": true,
             ] as [String: Any]))
@@ -72,7 +72,7 @@ struct RemoveCommand: ParsableCommand {
             let trash = removal.trash
             if global.format == .json {
                 Terminal.outRaw(JSONText.render([
-                    "thumbprint": plan.entry.thumbprint, "subject": plan.entry.properties.subjectString, "store": plan.entry.store.description,
+                    "thumbprint": plan.entry.thumbprint.value, "subject": plan.entry.properties.subjectString, "store": plan.entry.store.description,
                     "allowed": plan.isAllowed, "blockers": plan.hardBlockers + plan.blockers, "notes": plan.notes,
                     "deletesKey": plan.deletesKey, "dryRun": dryRun, "trashId": trash?.id ?? NSNull(),
                 ] as [String: Any]))

@@ -108,7 +108,7 @@ struct RequestCommand: ParsableCommand {
         let summary = "Pending request \(result.thumbprint) in \(result.store) (\(result.keySpec) key \(result.publicKeyIdentifier).key in the store): \(result.subject); DNS \(result.dnsNames.joined(separator: ", "))"
         if global.format == .json {
             var object: [String: Any] = [
-                "thumbprint": result.thumbprint, "store": result.store.description, "subject": result.subject,
+                "thumbprint": result.thumbprint.value, "store": result.store.description, "subject": result.subject,
                 "dnsNameList": result.dnsNames, "keyType": result.keySpec.rawValue, "publicKeySha256": result.publicKeyIdentifier,
                 "file": result.file?.path ?? NSNull(),
             ]
@@ -130,7 +130,7 @@ struct RequestCommand: ParsableCommand {
     private func report(_ result: Enrollment.SelfSignedResult, services list: [ExchangeService]) {
         if global.format == .json {
             let object: [String: Any] = [
-                "thumbprint": result.thumbprint, "store": result.store.description, "subject": result.subject,
+                "thumbprint": result.thumbprint.value, "store": result.store.description, "subject": result.subject,
                 "dnsNameList": result.dnsNames, "keyType": result.keySpec.rawValue,
                 "notAfter": result.notAfter.map { $0.formatted(.iso8601) } ?? NSNull(),
                 "binding": result.binding.map { EnableCommand.json($0) } ?? NSNull(),

@@ -24,7 +24,7 @@ struct RestoreCommand: ParsableCommand {
             let entry = outcome.value
             defer { Consequences.report(outcome, store: store) }
             if global.format == .json {
-                Terminal.outRaw(JSONText.render(["restored": true, "id": entry.id, "thumbprint": entry.thumbprint, "store": entry.store,
+                Terminal.outRaw(JSONText.render(["restored": true, "id": entry.id, "thumbprint": entry.thumbprint.value, "store": entry.store.description,
                                               "subject": entry.subject, "keyRestored": entry.keyFile != nil] as [String: Any]))
                 return
             }

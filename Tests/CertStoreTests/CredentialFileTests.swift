@@ -8,7 +8,7 @@ struct CredentialFileTests {
         try CredentialFile(bytes: try Fixtures.get().bytes(name), password: password.map(Password.init), limits: limits)
     }
 
-    static func thumbprints(_ file: CredentialFile) -> [String] { file.certificates.map(\.value.thumbprint) }
+    static func thumbprints(_ file: CredentialFile) -> [Thumbprint] { file.certificates.map(\.value.thumbprint) }
 
     @Test("recognised formats", arguments: [
         // file, format, certificates (leaf/ca), keys

@@ -14,7 +14,7 @@ struct EnrollmentUnitTests {
         let result = outcome.value
         #expect(result.dnsNames == ["mail.contoso.com", "autodiscover.contoso.com"])   // case-insensitive duplicates dropped
         let requests = StorePath.personal.sibling(.request)
-        let entry = try #require(try test.store.entry(Thumbprint(parsing: result.thumbprint), in: requests))
+        let entry = try #require(try test.store.entry(result.thumbprint, in: requests))
         #expect(entry.hasPrivateKey)
         #expect(entry.storeProperties.friendlyName == "Mail")
         #expect(entry.storeProperties.exportable)

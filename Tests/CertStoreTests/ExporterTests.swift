@@ -60,7 +60,7 @@ struct ExporterTests {
         let fresh = try TestStore()
         let result = try fresh.importFiles([file.path], options: TestStore.options(password: "export"))
         #expect(result.committed)
-        let leafItem = try #require(result.items.first { $0.store == "LocalMachine/My" })
+        let leafItem = try #require(result.items.first { $0.store.description == "LocalMachine/My" })
         #expect(leafItem.thumbprint == entry.thumbprint)
         #expect(leafItem.hasPrivateKey)
         let reimported = try #require(try fresh.entry("leaf.pem"))

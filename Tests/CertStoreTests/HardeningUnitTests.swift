@@ -9,16 +9,16 @@ struct HardeningUnitTests {
     func defaultChangedWhileAskingIsRefused() throws {
         let (t, thumbprints) = try ServicesUnitTests.storeWithCertificates(3)
         let manager = BindingManager(store: t.store)
-        _ = try manager.enable(Thumbprint(parsing: thumbprints[0]), services: [.smtp], answer: .overwrite)
+        _ = try manager.enable(thumbprints[0], services: [.smtp], answer: .overwrite)
         let store = t.store
         let other = thumbprints[2]
         // While this prompt is open, another enable makes a third certificate the default.
         let answer = BindingManager.OverwriteAnswer.ask { _ in
-            _ = try? BindingManager(store: store).enable(Thumbprint(parsing: other), services: [.smtp], answer: .overwrite)
+            _ = try? BindingManager(store: store).enable(other, services: [.smtp], answer: .overwrite)
             return true
         }
         do {
-            _ = try manager.enable(Thumbprint(parsing: thumbprints[1]), services: [.smtp], answer: answer)
+            _ = try manager.enable(thumbprints[1], services: [.smtp], answer: answer)
             Issue.record("the second enable succeeded although the default changed under its question")
         } catch let error as CertStoreError {
             #expect(error.kind == .refused, "\(error.kind): \(error.message)")

@@ -16,13 +16,13 @@ struct ImporterTests {
         let leafThumbprint = try t.fixtures.certificate("leaf.pem").thumbprint
         let caThumbprint = try t.fixtures.certificate("ca.pem").thumbprint
         let leafItem = try #require(result.items.first { $0.thumbprint == leafThumbprint })
-        #expect(leafItem.store == "LocalMachine/My")
+        #expect(leafItem.store.description == "LocalMachine/My")
         #expect(leafItem.action == .added)
         #expect(leafItem.hasPrivateKey)
         #expect(leafItem.subject == #"CN=mail.contoso.com, OU=IT, O="Contoso, Ltd", L=Redmond, S=Washington, C=US"#)
         #expect(leafItem.file == t.fixtures.path("chain.pfx"))
         let caItem = try #require(result.items.first { $0.thumbprint == caThumbprint })
-        #expect(caItem.store == "LocalMachine/CA")
+        #expect(caItem.store.description == "LocalMachine/CA")
         #expect(!caItem.hasPrivateKey)
 
         let leaf = try #require(try t.entry("leaf.pem"))
@@ -78,7 +78,7 @@ struct ImporterTests {
         let first = try t.importFiles(["leaf.pem"])
         #expect(first.committed)
         #expect(first.items.map(\.action) == [.added])
-        #expect(first.items.first?.store == "LocalMachine/My")
+        #expect(first.items.first?.store.description == "LocalMachine/My")
         #expect(first.items.first?.hasPrivateKey == false)
         #expect(try #require(try t.entry("leaf.pem")).keyStatus == .missing)
 
@@ -116,7 +116,7 @@ struct ImporterTests {
         #expect(again.items.count == 2)
         #expect(again.items.allSatisfy { $0.action == .alreadyPresent })
         #expect(again.alreadyPresentCount == 2)
-        #expect(again.items.first { $0.store == "LocalMachine/My" }?.hasPrivateKey == true)
+        #expect(again.items.first { $0.store.description == "LocalMachine/My" }?.hasPrivateKey == true)
         #expect(try t.snapshot() == before)
         #expect(try t.files(in: TestStore.my).count == 2)
     }
@@ -143,9 +143,9 @@ struct ImporterTests {
         #expect(try t.entry("leaf.pem")?.storeProperties.exportable == false)
 
         let exportable = try t.importFiles(["chain.pfx"], options: TestStore.options { $0.exportable = true })
-        #expect(exportable.items.first { $0.store == "LocalMachine/My" }?.action == .updated)
+        #expect(exportable.items.first { $0.store.description == "LocalMachine/My" }?.action == .updated)
         // The CA came without a key: nothing to make exportable.
-        #expect(exportable.items.first { $0.store == "LocalMachine/CA" }?.action == .alreadyPresent)
+        #expect(exportable.items.first { $0.store.description == "LocalMachine/CA" }?.action == .alreadyPresent)
         #expect(exportable.updatedCount == 1)
         #expect(try t.entry("leaf.pem")?.storeProperties.exportable == true)
         #expect(try t.entry("ca.pem", in: TestStore.ca)?.storeProperties.exportable == false)
@@ -290,7 +290,7 @@ struct ImporterTests {
     func placement(file: String, target: String, expected: String) throws {
         let t = try TestStore()
         let result = try t.importFiles([file], options: TestStore.options { $0.target = try! StorePath(parsing: target) })
-        #expect(result.items.map(\.store) == [expected])
+        #expect(result.items.map(\.store.description) == [expected])
         #expect(try t.store.entries(in: try StorePath(parsing: expected)).entries.map(\.thumbprint)
                 == [try t.fixtures.certificate(file).thumbprint])
     }
@@ -301,7 +301,7 @@ struct ImporterTests {
         let target = try StorePath(parsing: "CurrentUser/My")
         // Refusing the import would be fine; reporting CurrentUser/My while writing LocalMachine/My is not.
         if let result = try? t.importFiles(["other.pem"], options: TestStore.options { $0.target = target }), result.committed {
-            #expect(result.items.map(\.store) == ["CurrentUser/My"])
+            #expect(result.items.map(\.store.description) == ["CurrentUser/My"])
             let currentUser = CertificateStore(root: t.root, location: "CurrentUser")
             #expect(try currentUser.entries(in: target).entries.count == 1)
         }
@@ -314,7 +314,7 @@ struct ImporterTests {
         let bundle = try Scratch.makeDirectory("ca-bundle").appendingPathComponent("ca-with-key.pem")
         try Data(try t.fixtures.bytes("ca.pem") + t.fixtures.bytes("ca.key")).write(to: bundle)
         let result = try t.importFiles([bundle.path])
-        #expect(result.items.map(\.store) == ["LocalMachine/My"])
+        #expect(result.items.map(\.store.description) == ["LocalMachine/My"])
         #expect(result.items.first?.hasPrivateKey == true)
         #expect(try t.entry("ca.pem")?.keyStatus == .present)
         #expect(try t.store.entries(in: TestStore.ca).entries.isEmpty)
@@ -324,7 +324,7 @@ struct ImporterTests {
     func pkcs7() throws {
         let t = try TestStore()
         let result = try t.importFiles(["bundle-der.p7b"])
-        #expect(Set(result.items.map(\.store)) == ["LocalMachine/My", "LocalMachine/CA"])
+        #expect(Set(result.items.map(\.store.description)) == ["LocalMachine/My", "LocalMachine/CA"])
         #expect(try t.entry("leaf.pem") != nil)
         #expect(try t.entry("ca.pem", in: TestStore.ca) != nil)
     }

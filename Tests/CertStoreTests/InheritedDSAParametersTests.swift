@@ -95,7 +95,7 @@ struct InheritedDSAParametersTests {
 
     private func entry(_ t: TestStore, _ pemPath: String, in store: StorePath = TestStore.my) throws -> StoreEntry? {
         let certificate = try Certificate(der: Fixtures.derOfFirstPEMBlock([UInt8](try Data(contentsOf: URL(fileURLWithPath: pemPath)))))
-        return try t.store.entry(Thumbprint(parsing: certificate.thumbprint), in: store)
+        return try t.store.entry(certificate.thumbprint, in: store)
     }
 
     @Test("the made certificates really leave the parameters out, and OpenSSL alone cannot pair their keys")
@@ -151,5 +151,73 @@ struct InheritedDSAParametersTests {
         let warning = try #require(result.warnings.first)
         #expect(warning.message.contains("inherits its DSA parameters"))
         #expect(warning.message.contains("CN=DSA Parameters Inherited CA, O=PKITS-like"))
+    }
+
+    @Test("a key given alone for a stored certificate that inherits its parameters re-links it (KeyAdded), once its issuer proves the parameters")
+    func keyAloneForStoredCertificate() throws {
+        let pki = try Self.pki()
+        let t = try TestStore()
+        try t.importFiles([pki.path("ca.pem"), pki.path("DSAParametersInheritedCACert.p12"), pki.path("ee.pem")])
+        #expect(try entry(t, pki.path("ee.pem"))?.keyStatus == .missing)
+        let result = try t.importFiles([pki.path("ee.key")])
+        #expect(result.committed && result.failures.isEmpty, "\(result.failures.map(\.message))")
+        #expect(result.items.map(\.action) == [.keyAdded])
+        #expect(result.items.first?.hasPrivateKey == true)
+        let ee = try #require(try entry(t, pki.path("ee.pem")))
+        #expect(ee.keyStatus == .present)
+        // Filed under the certificate's (parameterless) identifier, which check knows.
+        #expect(FileManager.default.fileExists(atPath: t.store.keysDirectory.appendingPathComponent("\(ee.properties.publicKeyIdentifier).key").path))
+        let report = try StoreChecker(store: t.store).run(repair: false).value
+        #expect(!report.findings.contains { $0.severity != .ok && $0.check != "store-files-ok" }, "\(report.findings.map(\.title))")
+        // Given again: already there.
+        #expect(try t.importFiles([pki.path("ee.key")]).items.map(\.action) == [.alreadyPresent])
+    }
+
+    @Test("a key given alone when no issuer in the store proves the inherited parameters: refused precisely, nothing written")
+    func keyAloneWithoutIssuer() throws {
+        let pki = try Self.pki()
+        let t = try TestStore()
+        try t.importFiles([pki.path("ee.pem")])
+        let keys = t.store.keysDirectory
+        let before = (try? FileManager.default.contentsOfDirectory(atPath: keys.path)) ?? []
+        let result = try t.importFiles([pki.path("ee.key")])
+        #expect(!result.committed && result.items.isEmpty)
+        let error = try #require(result.failures.first)
+        #expect(error.message.contains("inherits its DSA parameters") && error.message.contains("nothing was imported"), "\(error.message)")
+        #expect(error.message.contains("CN=DSA Parameters Inherited CA, O=PKITS-like"))
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: keys.path)) ?? []) == before)
+        #expect(try entry(t, pki.path("ee.pem"))?.keyStatus == .missing)
+    }
+
+    @Test("PKCS#12 export of a certificate that inherits its parameters: key, certificate and chain; it imports again with its key",
+          arguments: PKCS12Writer.Encryption.allCases)
+    func pkcs12Export(encryption: PKCS12Writer.Encryption) throws {
+        let pki = try Self.pki()
+        let t = try TestStore()
+        try t.importFiles([pki.path("ca.pem"), pki.path("DSAParametersInheritedCACert.p12"), pki.path("ValidDSAParameterInheritanceTest5EE.p12")],
+                          options: TestStore.options { $0.exportable = true; $0.friendlyName = "PKITS 4.1.5" })
+        let ee = try #require(try entry(t, pki.path("ee.pem")))
+        #expect(ee.hasPrivateKey)
+        let pfx = try Exporter(store: t.store).export(ee, kind: .pfx, includeChain: true, password: Password("export"), encryption: encryption)
+        let file = try PKCS12File(der: pfx, password: Password("export"))
+        #expect(file.certificates.first?.certificate.thumbprint == ee.thumbprint)
+        #expect(file.certificates.first?.friendlyName == "PKITS 4.1.5")
+        // The chain is what `Exporter.chain` finds in CA and Root: here the root (the intermediate came with its
+        // key, so it is in My).
+        let chain = try Exporter(store: t.store).chain(for: ee)
+        #expect(file.certificates.map(\.certificate.thumbprint) == [ee.thumbprint] + chain.map(\.thumbprint))
+        let key = try #require(file.keys.first)
+        #expect(file.keys.count == 1 && key.localKeyID != nil && key.localKeyID == file.certificates.first?.localKeyID)
+        let original = try PrivateKey(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: pki.path("ee.key")))), password: nil)
+        #expect(key.key.publicKeyIdentifier == original.publicKeyIdentifier, "the key with its parameters")
+        // OpenSSL reads it (MAC and encryption), and a fresh store with the CA pairs it again.
+        let exported = try Scratch.makeDirectory("dsa-export").appendingPathComponent("ee.pfx")
+        try Data(pfx).write(to: exported)
+        _ = try Fixtures.get().openssl("pkcs12", "-in", exported.path, "-info", "-noout", "-passin", "pass:export")
+        let fresh = try TestStore()
+        try fresh.importFiles([pki.path("ca.pem"), pki.path("inter.pem")])
+        let result = try fresh.importFiles([exported.path], options: TestStore.options(password: "export"))
+        #expect(result.committed && result.warnings.isEmpty, "\(result.warnings.map(\.message))")
+        #expect(try entry(fresh, pki.path("ee.pem"))?.keyStatus == .present)
     }
 }

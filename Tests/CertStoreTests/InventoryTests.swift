@@ -39,7 +39,7 @@ struct CertificateFilterTests {
     ])
     func wildcards(field: String, pattern: String, expected: Bool) throws {
         let leaf = try entry("leaf.pem", properties: StoreProperties(friendlyName: "Mail 2025"))
-        let text = pattern == "LOWERCASE-OF-LEAF" ? leaf.thumbprint.lowercased() : pattern
+        let text = pattern == "LOWERCASE-OF-LEAF" ? leaf.thumbprint.value.lowercased() : pattern
         var filter = CertificateFilter()
         let wildcard = try WildcardPattern(text)
         switch field {
@@ -124,7 +124,7 @@ struct CertificatePropertyTests {
         func value(_ name: String) throws -> PropertyValue {
             try #require(CertificateProperty.named(name)).value(of: leaf, context: context)
         }
-        #expect(try value("Thumbprint") == .string(leaf.thumbprint))
+        #expect(try value("Thumbprint") == .string(leaf.thumbprint.value))
         #expect(try value("Subject") == .string(#"CN=mail.contoso.com, OU=IT, O="Contoso, Ltd", L=Redmond, S=Washington, C=US"#))
         #expect(try value("HasPrivateKey") == .bool(false))
         #expect(try value("PrivateKeyStatus") == .string("Mismatched"))

@@ -40,6 +40,8 @@ struct DistinguishedNameTests {
         ("2.5.4.46", "dnQualifier"), ("2.5.4.24", "X21Address"), ("2.23.133.2.1", "TPMManufacturer"),
         ("2.23.133.2.2", "TPMModel"), ("2.23.133.2.3", "TPMVersion"), ("1.2.840.113549.1.9.2", "OID.1.2.840.113549.1.9.2"),
         ("2.5.4.15", "OID.2.5.4.15"), ("1.2.3.4.5", "OID.1.2.3.4.5"),
+        // wincrypt.h's TCG platform attributes: no name in Windows' table (see WindowsNameStringTests).
+        ("2.23.133.2.4", "OID.2.23.133.2.4"), ("2.23.133.2.5", "OID.2.23.133.2.5"), ("2.23.133.2.6", "OID.2.23.133.2.6"),
     ])
     func labels(oid: String, label: String) {
         #expect(DistinguishedName.label(forOID: oid) == label)
@@ -267,7 +269,7 @@ struct CertificatePropertiesTests {
     static func properties(subject: [[NameAttribute]], sans: [SubjectAlternativeName] = [],
                            ekus: [String]? = nil, notBefore: Date? = nil, notAfter: Date? = nil) -> CertificateProperties {
         CertificateProperties(
-            thumbprint: String(repeating: "0", count: 40), sha256: String(repeating: "0", count: 64),
+            thumbprint: Thumbprint(canonical: String(repeating: "0", count: 40))!, sha256: String(repeating: "0", count: 64),
             subject: DistinguishedName(subject), issuer: DistinguishedName(subject), serialNumber: "01",
             notBefore: notBefore, notAfter: notAfter, version: 3, subjectAlternativeNames: sans,
             extendedKeyUsages: ekus, keyUsage: nil, keyAlgorithm: "EC", publicKeySize: 256,

@@ -121,7 +121,7 @@ struct StoreIndexTests {
         if field == "thumbprint" {
             record.varint(1 << 63)
         } else {
-            record.string(leaf)
+            record.string(leaf.value)
             record.stamp(FileStamp(device: 1, inode: 2, size: 3, modified: 4, changed: 5))
             record.bool(false); record.bool(false)
             record.varint(UInt64.max)

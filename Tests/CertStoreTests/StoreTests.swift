@@ -20,8 +20,8 @@ struct StoreTests {
     func requireEntry() throws {
         let t = try TestStore()
         try t.importFiles(["leaf.pem"])
-        let thumbprint = try Thumbprint(parsing: t.fixtures.certificate("leaf.pem").thumbprint)
-        #expect(try t.store.requireEntry(thumbprint, in: TestStore.my).thumbprint == thumbprint.value)
+        let thumbprint = try t.fixtures.certificate("leaf.pem").thumbprint
+        #expect(try t.store.requireEntry(thumbprint, in: TestStore.my).thumbprint == thumbprint)
         let error = try #require(throws: CertStoreError.self) { try t.store.requireEntry(thumbprint, in: TestStore.ca) }
         #expect(error.kind == .notFound)
         #expect(error.message.contains(thumbprint.value))

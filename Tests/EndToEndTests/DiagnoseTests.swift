@@ -41,7 +41,7 @@ struct DiagnoseTests {
         #expect(text.stdout.contains("\(KBMachine.connector): TLS negotiation failed with error NoCredentials"), "\(text)")
         #expect(text.stdout.contains("KB 4495258"), "\(text)")
         #expect(text.stdout.contains("SEND20261128-1.log:\(failure)"), "\(text)")
-        #expect(text.stdout.contains("certstore remove \(m.keyless.thumbprint)"), "\(text)")
+        #expect(text.stdout.contains("certstore --root \(m.t.rootPath) remove \(m.keyless.thumbprint)"), "suggested commands act on the store looked at: \(text)")
 
         let (result, json) = try Self.diagnose(m, [file])
         #expect(result.status == 1)
@@ -66,7 +66,7 @@ struct DiagnoseTests {
         #expect(d["store"] as? String == "LocalMachine/My")
         #expect(d["twins"] as? [String] == [m.twin.thumbprint], "\(d)")
         #expect((d["explanation"] as? String)?.contains("KB 4495258") == true)
-        #expect((d["fix"] as? [String])?.contains("certstore remove \(m.keyless.thumbprint)") == true, "\(d)")
+        #expect((d["fix"] as? [String])?.contains("certstore --root \(m.t.rootPath) remove \(m.keyless.thumbprint)") == true, "\(d)")
     }
 
     @Test("UnknownCredentials with a keyed certificate not enabled for SMTP: cause SmtpNotEnabled (KB 4051498); once enabled, KeyPresentNow")
@@ -83,7 +83,7 @@ struct DiagnoseTests {
         #expect(d["thumbprint"] as? String == m.twin.thumbprint)
         #expect(d["hasPrivateKey"] as? Bool == true)
         #expect((d["explanation"] as? String)?.contains("KB 4051498") == true, "\(d)")
-        #expect(d["fix"] as? [String] == ["certstore enable \(m.twin.thumbprint) --services SMTP --keep-default"], "\(d)")
+        #expect(d["fix"] as? [String] == ["certstore --root \(m.t.rootPath) enable \(m.twin.thumbprint) --services SMTP --keep-default"], "\(d)")
 
         try certstore(expecting: 0, ["enable", m.twin.thumbprint, "--services", "SMTP", "--keep-default"] + m.args)
         let (_, after) = try Self.diagnose(m, [file])

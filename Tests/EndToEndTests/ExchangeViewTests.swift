@@ -559,4 +559,74 @@ struct ExchangeViewTests {
         let after = try DirectorySnapshot.take(s.t.root)
         #expect(after == before, "usage errors change nothing:\n\(before.differences(to: after))")
     }
+
+    /// The store index and the kept chain verdicts (`.cache/My.index`, `.cache/My.chains`) only make the view
+    /// faster: every format, with and without filters, prints the same bytes from a cold and from a warm cache.
+    @Test("cold and warm: byte-identical output in every format, and the warm run takes every verdict from the cache")
+    func coldAndWarmIdentical() throws {
+        let s = try ExchangeStore.build("exv-warm")
+        let cache = s.t.root.appendingPathComponent("LocalMachine/.cache", isDirectory: true)
+        let chains = cache.appendingPathComponent("My.chains")
+        let variants: [[String]] = [["--format", "table"], ["--format", "list"], ["--format", "json"], ["--format", "csv"],
+                                    ["--format", "json", "--domain", "mail.contoso.com"], ["--status", "Valid"],
+                                    ["--format", "list", "--property", "thumbprint,status,rootCAType"]]
+        // selfSigned's NotBefore is the moment it was made: a verdict computed within two seconds of it is
+        // rightly not reused (`ChainCache`), so the cold runs start a little later.
+        Thread.sleep(forTimeInterval: 3)
+        for variant in variants {
+            try? FileManager.default.removeItem(at: cache)
+            let cold = try certstore(expecting: 0, ["list", "--view", "exchange"] + variant + s.args)
+            try #require(!cold.stdout.isEmpty, "\(variant)")
+            let written = try #require(try? FileManager.default.attributesOfItem(atPath: chains.path), "the view keeps its verdicts")
+            let warm = try certstore(expecting: 0, ["list", "--view", "exchange"] + variant + s.args)
+            #expect(warm.stdout == cold.stdout, "\(variant)")
+            #expect(warm.stderr == cold.stderr, "\(variant)")
+            // Not rewritten: nothing had to be verified afresh.
+            let after = try FileManager.default.attributesOfItem(atPath: chains.path)
+            #expect(after[.systemFileNumber] as? Int == written[.systemFileNumber] as? Int, "\(variant)")
+        }
+    }
+
+    /// Whatever happened to the cache or behind it, the warm answer is the cold one (`.cache` deleted first).
+    @Test("a damaged or stale cache gives the answer of no cache", arguments: ["flip", "truncate", "garbage", "root-removed", "key-removed", "rebound"])
+    func staleOrDamagedCache(change: String) throws {
+        let s = try ExchangeStore.build("exv-stale-\(change)")
+        let cache = s.t.root.appendingPathComponent("LocalMachine/.cache", isDirectory: true)
+        let arguments = ["list", "--view", "exchange", "--format", "json"] + s.args
+        let before = try certstore(expecting: 0, arguments).stdout
+        for name in ["My.index", "My.chains"] {
+            try #require(FileManager.default.fileExists(atPath: cache.appendingPathComponent(name).path), "\(name)")
+        }
+        switch change {
+        case "flip", "truncate", "garbage":
+            for name in ["My.index", "My.chains"] {
+                let url = cache.appendingPathComponent(name)
+                var bytes = [UInt8](try Data(contentsOf: url))
+                switch change {
+                case "flip": bytes[bytes.count / 2] ^= 0x20
+                case "truncate": bytes = Array(bytes.prefix(bytes.count * 2 / 3))
+                default: bytes = (0..<2048).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }
+                }
+                try Data(bytes).write(to: url)
+            }
+        case "root-removed":
+            // The trusted CA leaves Root: the certificates it issued become Untrusted.
+            try FileManager.default.removeItem(at: s.t.root.appendingPathComponent("LocalMachine/Root/\(s.pki.ca.thumbprint).cer"))
+        case "key-removed":
+            let keys = s.t.root.appendingPathComponent("LocalMachine/Keys", isDirectory: true)
+            let identifier = try #require(try parseJSONArray(certstore(expecting: 0, ["list", "--format", "json", "--thumbprint",
+                                                                                        s.trusted.thumbprint] + s.args).stdout)
+                .first?["publicKeySha256"] as? String)
+            try FileManager.default.removeItem(at: keys.appendingPathComponent("\(identifier).key"))
+        default:
+            try certstore(expecting: 0, ["enable", s.trusted.thumbprint, "--services", "IMAP,POP"] + s.args)
+        }
+        let warm = try certstore(expecting: 0, arguments).stdout
+        try FileManager.default.removeItem(at: cache)
+        let cold = try certstore(expecting: 0, arguments).stdout
+        #expect(warm == cold)
+        if !["flip", "truncate", "garbage"].contains(change) {
+            #expect(warm != before, "the change shows in the view")
+        }
+    }
 }

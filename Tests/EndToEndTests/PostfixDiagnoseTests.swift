@@ -72,7 +72,7 @@ struct PostfixDiagnoseTests {
         #expect(group("PeerRejectedCertificate")?["program"] as? String == "postfix/smtpd", "\(groups)")
         #expect(rejected["services"] as? [String] == ["SMTP"])
         #expect(rejected["thumbprint"] as? String == a.thumbprint, "\(rejected)")
-        #expect((rejected["fix"] as? [String])?.contains("certstore show \(a.thumbprint)") == true, "\(rejected)")
+        #expect((rejected["fix"] as? [String])?.contains("certstore --root \(root) show \(a.thumbprint)") == true, "\(rejected)")
 
         let missing = diagnosis("KeyFileUnreadable")
         #expect(group("KeyFileUnreadable")?["paths"] as? [String] == ["\(current)/privkey.pem"], "\(groups)")
@@ -81,11 +81,11 @@ struct PostfixDiagnoseTests {
         #expect(missing["thumbprint"] as? String == a.thumbprint, "\(missing)")
         let file = (missing["files"] as? [[String: Any]])?.first
         #expect(file?["serviceFolder"] as? String == "SMTP" && file?["version"] as? String == "current", "\(missing)")
-        #expect(missing["fix"] as? [String] == ["certstore deploy", "postfix reload"], "\(missing)")
+        #expect(missing["fix"] as? [String] == ["certstore --root \(root) deploy", "postfix reload"], "\(missing)")
 
         let mismatch = diagnosis("KeyCertificateMismatch")
         #expect(mismatch["thumbprint"] as? String == a.thumbprint, "\(groups)")
-        #expect((mismatch["fix"] as? [String])?.first == "certstore deploy", "\(mismatch)")
+        #expect((mismatch["fix"] as? [String])?.first == "certstore --root \(root) deploy", "\(mismatch)")
         #expect((mismatch["explanation"] as? String)?.contains("behind certstore's back") == true, "\(mismatch)")
 
         let text = try certstore(expecting: 1, ["diagnose", "--log", maillog.path, "--root", root])

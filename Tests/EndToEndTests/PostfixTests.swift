@@ -119,9 +119,18 @@ struct PostfixTests {
         try certstore(expecting: 0, ["enable", a.thumbprint, "--services", "SMTP", "--root", root])
         #expect(FileManager.default.fileExists(atPath: "\(root)/LocalMachine/Services/SMTP/current/privkey.pem"))
 
-        let config = try certstore(expecting: 0, ["service-config", "postfix", "--root", root]).stdout
+        // The instance's own main.cf is the live configuration: service-config reads it, its lines go in through
+        // `postconf -e` (as the manual says), and --check then finds it in line.
+        let instance = try Instance(in: t.path("postfix"), serviceConfig: "")
+        let config = try certstore(expecting: 0, ["service-config", "postfix", "--config", instance.config.path, "--root", root]).stdout
         #expect(config.contains("smtpd_tls_chain_files = \(root)/LocalMachine/Services/SMTP/current/privkey.pem"))
-        let instance = try Instance(in: t.path("postfix"), serviceConfig: config)
+        #expect(config.contains("\nsmtpd_tls_security_level = may\n"), "raised from none (not set): \(config)")
+        try certstore(expecting: 1, ["service-config", "postfix", "--check", "--config", instance.config.path, "--root", root])
+        for line in config.split(separator: "\n") where !line.hasPrefix("#") {
+            let applied = try runProgram(URL(fileURLWithPath: "/usr/sbin/postconf"), ["-c", instance.config.path, "-e", String(line)])
+            #expect(applied.status == 0, "\(applied)")
+        }
+        try certstore(expecting: 0, ["service-config", "postfix", "--check", "--config", instance.config.path, "--root", root])
         try instance.start()
 
         let first = try Self.waitUntilServed(a.thumbprint, port: instance.port, root: root)
@@ -194,7 +203,6 @@ struct PostfixTests {
         #expect(!FileManager.default.fileExists(atPath: connectorFiles.appendingPathComponent("privkey.pem").path))
 
         // The sender: certstore's main.cf lines, its master.cf transport, its transport map.
-        let main = try certstore(expecting: 0, ["service-config", "postfix"] + m.args).stdout
         let master = try certstore(expecting: 0, ["service-config", "postfix", "--master-cf"] + m.args).stdout
         #expect(master.contains("certstore-outbound-to-office-365 unix - - n - - smtp"), "\(master)")
         #expect(master.contains("smtp_tls_chain_files=\(connectorFiles.path)/smtp-client.pem"), "\(master)")
@@ -202,7 +210,14 @@ struct PostfixTests {
         #expect(map == "fabrikam.com certstore-outbound-to-office-365:[127.0.0.1]:\(receiver.port)\n", "\(map)")
         let transport = m.t.path("transport")
         try Data(map.utf8).write(to: transport)
-        let sender = try Instance(in: m.t.path("tx"), serviceConfig: main + "transport_maps = texthash:\(transport.path)\n", master: master)
+        let sender = try Instance(in: m.t.path("tx"), serviceConfig: "transport_maps = texthash:\(transport.path)\n", master: master)
+        // certstore's main.cf lines, planned against the sender's own main.cf and applied with postconf -e.
+        let main = try certstore(expecting: 0, ["service-config", "postfix", "--config", sender.config.path] + m.args).stdout
+        #expect(main.contains("#   certstore service-config postfix --master-cf   to master.cf"), "\(main)")
+        for line in main.split(separator: "\n") where !line.hasPrefix("#") {
+            let applied = try runProgram(URL(fileURLWithPath: "/usr/sbin/postconf"), ["-c", sender.config.path, "-e", String(line)])
+            #expect(applied.status == 0, "\(applied)")
+        }
         try sender.start()
 
         // A deploy hook reloads the sender when the connector's files switch (CERTSTORE_CONNECTOR names it).
@@ -219,6 +234,13 @@ struct PostfixTests {
         #expect(sender.log().contains("error loading private keys and certificates from: \(connectorFiles.path)/smtp-client.pem"), "\(sender.log())")
         #expect(!receiver.log().contains("fingerprint="), "nothing reached the receiver with a client certificate: \(receiver.log())")
 
+        // diagnose reads that log: the connector, the keyless certificate it resolves to, and the plan.
+        let maillog = sender.directory.appendingPathComponent("maillog").path
+        let explained = try certstore(expecting: 1, ["diagnose", "--log", maillog] + m.args)
+        #expect(explained.stdout.contains("send connector \"\(KBMachine.connector)\"'s transport (postfix/certstore-outbound-to-office-365/smtp)"), "\(explained)")
+        #expect(explained.stdout.contains("resolves to \(m.keyless.thumbprint)") && explained.stdout.contains("NoCredentials (KB 4495258)"), "\(explained)")
+        #expect(explained.stdout.contains("certstore --root \(m.t.rootPath) remove \(m.keyless.thumbprint)"), "\(explained)")
+
         // The KB fix: remove the keyless certificate; the twin takes over, the connector's files switch, the hook reloads.
         let removed = try certstore(expecting: 0, ["remove", m.keyless.thumbprint] + m.args)
         #expect(removed.stderr.contains("send connector \"\(KBMachine.connector)\" now presents \(m.twin.thumbprint)"), "\(removed)")
@@ -229,6 +251,8 @@ struct PostfixTests {
         let sent = sender.waitForLog(["postfix/certstore-outbound-to-office-365/smtp", "status=sent"])
         #expect(sent != nil, "\(sender.log())")
         let seen = receiver.waitForLog(["fingerprint=\(Self.colonFingerprint(m.twin.thumbprint))"])
+        let after = try certstore(expecting: 1, ["diagnose", "--log", maillog] + m.args)
+        #expect(after.stdout.contains("now resolves to \(m.twin.thumbprint)") && after.stdout.contains("the store was fixed after this failure"), "\(after)")
         #expect(seen != nil, "the receiver saw the twin as client certificate:\n\(receiver.log())")
     }
 }

@@ -551,17 +551,26 @@ struct ServicesTests {
 
     // MARK: - 6. service-config
 
-    @Test("service-config: postfix, dovecot and nginx lines with the store's own paths; postfix log level 2 with a Verbose connector; unknown daemon 64")
+    @Test("service-config: postfix, dovecot and nginx lines with the store's own paths against private configurations; postfix log level 2 with a Verbose connector; unknown daemon 64",
+          .enabled(if: ServiceConfigTests.tool("postconf") != nil && ServiceConfigTests.tool("doveconf") != nil, "needs postconf and doveconf (make deps)"))
     func serviceConfig() throws {
         let m = try Machine("svc-config")
         let smtp = m.current("SMTP").path, imap = m.current("IMAP").path, iis = m.current("IIS").path
+        // Private configurations, so that what this machine's daemons are configured with does not matter.
+        let postfixDirectory = m.t.path("postfix").path
+        try FileManager.default.createDirectory(atPath: postfixDirectory, withIntermediateDirectories: true)
+        try Data("compatibility_level = 3.6\n".utf8).write(to: URL(fileURLWithPath: postfixDirectory + "/main.cf"))
+        let dovecotFile = m.t.path("dovecot.conf").path, nginxFile = m.t.path("nginx.conf").path
+        try Data("ssl = no\n".utf8).write(to: URL(fileURLWithPath: dovecotFile))
+        try Data("server {\n  listen 443 ssl;\n  ssl_certificate /etc/ssl/certs/ssl-cert-snakeoil.pem;\n}\n".utf8).write(to: URL(fileURLWithPath: nginxFile))
 
-        let postfix = try certstore(expecting: 0, ["service-config", "postfix"] + m.args).stdout
+        let postfix = try certstore(expecting: 0, ["service-config", "postfix", "--config", postfixDirectory] + m.args).stdout
         #expect(postfix.contains("\nsmtpd_tls_chain_files = \(smtp)/privkey.pem, \(smtp)/fullchain.pem\n"), "\(postfix)")
         #expect(postfix.contains("\nsmtp_tls_chain_files = \(smtp)/privkey.pem, \(smtp)/fullchain.pem\n"), "\(postfix)")
         #expect(postfix.contains("\nsmtpd_tls_security_level = may\n") && postfix.contains("\nsmtp_tls_security_level = may\n"))
         #expect(postfix.contains("\nsmtp_tls_loglevel = 1\n") && postfix.contains("\nsmtpd_tls_loglevel = 1\n"), "\(postfix)")
         #expect(postfix.contains("\(m.hooks.path)"), "the header names the hook directory")
+        #expect(postfix.contains("# Live configuration: `postconf -c \(postfixDirectory) -n -x`."), "\(postfix)")
         // Every non-comment line is `name = value` (postconf -e takes them as they are).
         for line in postfix.split(separator: "\n") where !line.hasPrefix("#") {
             #expect(line.range(of: #"^[a-z_]+ = \S"#, options: .regularExpression) != nil, "\(line)")
@@ -569,16 +578,17 @@ struct ServicesTests {
 
         try certstore(expecting: 0, ["connector", "add", "Outbound to Office 365", "--fqdn", "mail.contoso.com"] + m.args)
         try certstore(expecting: 0, ["connector", "set", "Outbound to Office 365", "--protocol-logging", "Verbose"] + m.args)
-        let verbose = try certstore(expecting: 0, ["service-config", "POSTFIX"] + m.args).stdout
+        let verbose = try certstore(expecting: 0, ["service-config", "POSTFIX", "--config-dir", postfixDirectory] + m.args).stdout
         #expect(verbose.contains("\nsmtp_tls_loglevel = 2\n") && verbose.contains("\nsmtpd_tls_loglevel = 2\n"), "\(verbose)")
         try certstore(expecting: 0, ["connector", "set", "Outbound to Office 365", "--protocol-logging", "None"] + m.args)
-        #expect(try certstore(expecting: 0, ["service-config", "postfix"] + m.args).stdout.contains("\nsmtp_tls_loglevel = 1\n"))
+        #expect(try certstore(expecting: 0, ["service-config", "postfix", "--config", postfixDirectory] + m.args).stdout.contains("\nsmtp_tls_loglevel = 1\n"))
 
-        let dovecot = try certstore(expecting: 0, ["service-config", "dovecot", "--format", "json"] + m.args).stdout
+        let dovecot = try certstore(expecting: 0, ["service-config", "dovecot", "--config", dovecotFile, "--format", "json"] + m.args).stdout
         #expect(dovecot.contains("\nssl = yes\n"), "text whatever --format says: \(dovecot)")
         #expect(dovecot.contains("\nssl_cert = <\(imap)/fullchain.pem\n") && dovecot.contains("\nssl_key = <\(imap)/privkey.pem\n"), "\(dovecot)")
-        let nginx = try certstore(expecting: 0, ["service-config", "nginx"] + m.args).stdout
+        let nginx = try certstore(expecting: 0, ["service-config", "nginx", "--config", nginxFile] + m.args).stdout
         #expect(nginx.contains("\nssl_certificate \(iis)/fullchain.pem;\n") && nginx.contains("\nssl_certificate_key \(iis)/privkey.pem;\n"), "\(nginx)")
+        #expect(nginx.contains("# line 3 of \(nginxFile): ssl_certificate /etc/ssl/certs/ssl-cert-snakeoil.pem is replaced by the line below."), "\(nginx)")
 
         // The printed paths are the ones a daemon reads once a certificate is bound.
         let cert = try m.add("mail")
@@ -587,7 +597,7 @@ struct ServicesTests {
             #expect(FileManager.default.fileExists(atPath: path), "\(path)")
         }
 
-        let unknown = try certstore(expecting: 64, ["service-config", "exim"] + m.args)
+        let unknown = try certstore(expecting: 64, ["service-config", "sendmail"] + m.args)
         #expect(unknown.stdout.isEmpty && unknown.stderr.contains("unknown daemon"), "\(unknown)")
     }
 

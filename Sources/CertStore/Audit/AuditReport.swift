@@ -3,8 +3,8 @@ import Foundation
 /// The result of `audit`: every finding, the overall status, and per-object facts for metrics.
 public struct AuditReport: Sendable {
     public struct CertificateFact: Sendable {
-        public let store: String
-        public let thumbprint: String
+        public let store: StorePath
+        public let thumbprint: Thumbprint
         public let subject: String
         public let notAfter: Date?
         public let hasPrivateKey: Bool
@@ -15,7 +15,7 @@ public struct AuditReport: Sendable {
     public struct ConnectorFact: Sendable {
         public let name: String
         public let status: CertificateSelection.Status
-        public let thumbprint: String?
+        public let thumbprint: Thumbprint?
         /// Outbound TLS works with what the connector presents (its verdict is `Works`).
         public let usable: Bool
         public let keylessTwin: Bool

@@ -44,7 +44,7 @@ public struct Auditor: Sendable {
             report.findings.sort { $0.severity != $1.severity ? $0.severity > $1.severity : $0.object < $1.object }
             return report
         }
-        let my = StorePath(trustedLocation: store.location, name: .my)
+        let my = store.path(of: .my)
         var problems: [StoreProblem] = []
         var stores: [StoreName: [StoreEntry]] = [:]
         for name in StoreName.allCases {
@@ -64,7 +64,7 @@ public struct Auditor: Sendable {
 
         let context = Context(personal: personal, all: stores.values.flatMap { $0 }, bindings: bindings, resolver: resolver,
                               thresholds: thresholds, now: now, tls: TLSUsabilityJudge(store: store, securityLevel: securityLevel))
-        var checkedExpiry = Set<String>()
+        var checkedExpiry = Set<Thumbprint>()
         checkConnectors(connectors, context: context, checkedExpiry: &checkedExpiry, report: &report)
         checkDefaultSmtp(context: context, connectorsExist: !connectors.sendConnectors.isEmpty, report: &report)
         checkBound(context: context, checkedExpiry: &checkedExpiry, report: &report)
@@ -77,13 +77,13 @@ public struct Auditor: Sendable {
         if let probeTargets { checkProbes(probeTargets, context: context, report: &report) }
 
         for entry in stores.values.flatMap({ $0 }) {
-            report.certificates.append(.init(store: entry.store.description, thumbprint: entry.thumbprint,
+            report.certificates.append(.init(store: entry.store, thumbprint: entry.thumbprint,
                                              subject: entry.properties.subjectString, notAfter: entry.properties.notAfter,
                                              hasPrivateKey: entry.hasPrivateKey,
                                              services: bindings.services(of: entry.thumbprint).sorted().map(\.rawValue),
                                              isDefaultSmtpCertificate: entry.store.name == .my && bindings.defaultSmtpCertificate == entry.thumbprint))
         }
-        report.certificates.sort { ($0.store, $0.thumbprint) < ($1.store, $1.thumbprint) }
+        report.certificates.sort { ($0.store.description, $0.thumbprint) < ($1.store.description, $1.thumbprint) }
         if commandPrefix != "certstore" {
             report.findings = report.findings.map { finding in
                 Finding(finding.severity, check: finding.check, object: finding.object, title: finding.title, detail: finding.detail,
@@ -106,11 +106,11 @@ public struct Auditor: Sendable {
         /// Whether the TLS stack serves it (asked last in candidate filters: it costs a handshake).
         func servesTLS(_ entry: StoreEntry) -> Bool { tls.verdict(for: entry).isUsable }
 
-        func entry(_ thumbprint: String) -> StoreEntry? { personal.first { $0.thumbprint == thumbprint } }
+        func entry(_ thumbprint: Thumbprint) -> StoreEntry? { personal.first { $0.thumbprint == thumbprint } }
 
         /// A certificate of `My` that can serve SMTP now (usable key, valid for Exchange, time-valid): bound to
         /// SMTP first, then the newest.
-        func smtpCandidate(excluding excluded: String? = nil) -> StoreEntry? {
+        func smtpCandidate(excluding excluded: Thumbprint? = nil) -> StoreEntry? {
             let usable = personal.filter {
                 $0.thumbprint != excluded && $0.hasPrivateKey && ExchangeCertificateValidity.evaluate($0) == .valid && $0.properties.isTimeValid(at: now)
                     && servesTLS($0)
@@ -165,8 +165,8 @@ public struct Auditor: Sendable {
     }
 
     /// The newest trash entry of a certificate, when it is there to restore.
-    private func trashID(of thumbprint: String) -> String? {
-        Trash(store: store).readableEntries { $0.contains("Z-\(thumbprint.prefix(8))") }
+    private func trashID(of thumbprint: Thumbprint) -> String? {
+        Trash(store: store).readableEntries { $0.contains("Z-\(thumbprint.shortForm)") }
             .filter { $0.thumbprint == thumbprint }.max { ($0.removedAt, $0.id) < ($1.removedAt, $1.id) }?.id
     }
 
@@ -183,7 +183,7 @@ public struct Auditor: Sendable {
 
     // MARK: connectors
 
-    private func checkConnectors(_ connectors: SendConnectors, context: Context, checkedExpiry: inout Set<String>, report: inout AuditReport) {
+    private func checkConnectors(_ connectors: SendConnectors, context: Context, checkedExpiry: inout Set<Thumbprint>, report: inout AuditReport) {
         for connector in connectors.sendConnectors {
             let object = "connector:\(connector.name)"
             let selection = context.resolver.resolve(connector)
@@ -245,7 +245,7 @@ public struct Auditor: Sendable {
                 let keyless = selection.twins.filter { !$0.hasPrivateKey }
                 report.findings.append(Finding(.warning, check: "connector-keyless-twin", object: object,
                     title: "\(label): a keyless twin makes the choice ambiguous",
-                    detail: "\(keyless.map(\.thumbprint).joined(separator: ", ")) share\(keyless.count == 1 ? "s" : "") issuer and subject with the chosen \(chosen.thumbprint) but \(keyless.count == 1 ? "has" : "have") no private key; which one Exchange-style selection takes depends on store order",
+                    detail: "\(keyless.map(\.thumbprint.value).joined(separator: ", ")) share\(keyless.count == 1 ? "s" : "") issuer and subject with the chosen \(chosen.thumbprint) but \(keyless.count == 1 ? "has" : "have") no private key; which one Exchange-style selection takes depends on store order",
                     fix: keyless.map { "certstore remove \($0.thumbprint)" }))
             }
             if verdict.outcome == .unknownCredentials {
@@ -291,7 +291,7 @@ public struct Auditor: Sendable {
             return
         }
         guard let entry = context.entry(thumbprint) else {
-            report.findings.append(Finding(.critical, check: "default-smtp-not-in-store", object: thumbprint,
+            report.findings.append(Finding(.critical, check: "default-smtp-not-in-store", object: thumbprint.value,
                 title: "the default SMTP certificate \(thumbprint) is not in LocalMachine/My",
                 detail: "transport cannot load its internal certificate (Exchange event 12013)",
                 fix: trashID(of: thumbprint).map { ["certstore restore \($0)"] }
@@ -299,32 +299,32 @@ public struct Auditor: Sendable {
             return
         }
         if !entry.hasPrivateKey {
-            report.findings.append(Finding(.critical, check: "default-smtp-keyless", object: thumbprint,
+            report.findings.append(Finding(.critical, check: "default-smtp-keyless", object: thumbprint.value,
                 title: "the default SMTP certificate has no usable private key",
                 detail: "\(context.name(entry)): \(entry.keyStatus.rawValue)" + (context.renewal(of: entry) == nil ? "; import its key (certstore import KEYFILE re-links it) or the renewed PKCS#12" : ""),
                 fix: context.renewal(of: entry).map { context.takeOver(from: entry, by: $0) } ?? []))
         }
         if entry.hasPrivateKey, entry.properties.isTimeValid(at: context.now) {
-            report.findings.append(Finding(.ok, check: "default-smtp-ok", object: thumbprint,
+            report.findings.append(Finding(.ok, check: "default-smtp-ok", object: thumbprint.value,
                 title: "the default SMTP certificate \(thumbprint) has a usable key and is time-valid",
                 detail: context.name(entry)))
         }
         if let notAfter = entry.properties.notAfter, notAfter < context.now {
-            report.findings.append(Finding(.critical, check: "default-smtp-expired", object: thumbprint,
+            report.findings.append(Finding(.critical, check: "default-smtp-expired", object: thumbprint.value,
                 title: "Internal Transport Certificate has expired",
                 detail: "\(context.name(entry)) expired on \(notAfter.formatted(.iso8601))" + (context.renewal(of: entry) == nil ? "; import the renewed certificate with its key (a PKCS#12) and enable it for SMTP" : ""),
                 fix: context.renewal(of: entry).map { context.takeOver(from: entry, by: $0) } ?? []))
         }
     }
 
-    private func checkBound(context: Context, checkedExpiry: inout Set<String>, report: inout AuditReport) {
+    private func checkBound(context: Context, checkedExpiry: inout Set<Thumbprint>, report: inout AuditReport) {
         for thumbprint in context.bindings.allBoundThumbprints.sorted() {
             let findingsBefore = report.findings.count
             defer {
                 // Nothing wrong with it: say what was checked and passed.
                 if report.findings.count == findingsBefore, let entry = context.entry(thumbprint) {
                     let services = context.bindings.services(of: thumbprint).sorted().map(\.rawValue).joined(separator: ", ")
-                    report.findings.append(Finding(.ok, check: "bound-ok", object: thumbprint,
+                    report.findings.append(Finding(.ok, check: "bound-ok", object: thumbprint.value,
                         title: "\(services): \(thumbprint) is usable",
                         detail: "\(context.name(entry)): usable private key, time-valid until \(entry.properties.notAfter?.formatted(.iso8601) ?? "?"), Server Authentication, chain builds, OpenSSL serves it at security level \(context.tls.effectiveSecurityLevel)"))
                 }
@@ -332,7 +332,7 @@ public struct Auditor: Sendable {
             let services = context.bindings.services(of: thumbprint).sorted().map(\.rawValue).joined(separator: ", ")
             let role = "bound to \(services)"
             guard let entry = context.entry(thumbprint) else {
-                report.findings.append(Finding(.critical, check: "bound-not-in-store", object: thumbprint,
+                report.findings.append(Finding(.critical, check: "bound-not-in-store", object: thumbprint.value,
                     title: "'\(thumbprint)' Doesn't exist on the server and this will cause problems.",
                     detail: "it is \(role) but not in LocalMachine/My",
                     fix: trashID(of: thumbprint).map { ["certstore restore \($0)"] } ?? (thumbprint == context.bindings.defaultSmtpCertificate ? [] : ["certstore disable \(thumbprint)"])))
@@ -342,23 +342,23 @@ public struct Auditor: Sendable {
             switch entry.keyStatus {
             case .present: break
             case .missing:
-                report.findings.append(Finding(.critical, check: "bound-keyless", object: thumbprint,
+                report.findings.append(Finding(.critical, check: "bound-keyless", object: thumbprint.value,
                     title: "a certificate \(role) has no private key (PrivateKeyMissing)",
                     detail: "\(context.name(entry)): the services cannot complete a TLS handshake with it" + (context.renewal(of: entry) == nil ? "; import its key (certstore import KEYFILE re-links it) or the renewed PKCS#12" : ""),
                     fix: context.renewal(of: entry).map { context.takeOver(from: entry, by: $0) } ?? []))
             case .unreadable, .mismatched, .inconsistent:
-                report.findings.append(Finding(.critical, check: "bound-key-unusable", object: thumbprint,
+                report.findings.append(Finding(.critical, check: "bound-key-unusable", object: thumbprint.value,
                     title: "a certificate \(role) has an unusable private key (\(entry.keyStatus.rawValue))",
                     detail: "\(context.name(entry)): its key file \(store.keyURL(p.publicKeyIdentifier).path) cannot be used; importing the right key re-links it",
                     fix: context.renewal(of: entry).map { context.takeOver(from: entry, by: $0) } ?? []))
             }
             checkExpiry(entry, role: role, context: context, checked: &checkedExpiry, report: &report)
             if let notBefore = p.notBefore, notBefore > context.now {
-                report.findings.append(Finding(.critical, check: "bound-not-yet-valid", object: thumbprint,
+                report.findings.append(Finding(.critical, check: "bound-not-yet-valid", object: thumbprint.value,
                     title: "a certificate \(role) is not valid yet", detail: "\(context.name(entry)) is valid from \(notBefore.formatted(.iso8601))"))
             }
             if !p.allowsServerAuthentication {
-                report.findings.append(Finding(.warning, check: "bound-no-server-auth", object: thumbprint,
+                report.findings.append(Finding(.warning, check: "bound-no-server-auth", object: thumbprint.value,
                     title: "a certificate \(role) lacks Server Authentication in its Enhanced Key Usage",
                     detail: "\(context.name(entry)): TLS clients that check EKU reject it; bind a certificate issued for Server Authentication instead"))
             }
@@ -366,7 +366,7 @@ public struct Auditor: Sendable {
             // it still serves.
             let tls = entry.hasPrivateKey ? context.tls.verdict(for: entry) : nil
             if let tls, let problem = tls.problem {
-                report.findings.append(Finding(.critical, check: "bound-tls-unusable", object: thumbprint,
+                report.findings.append(Finding(.critical, check: "bound-tls-unusable", object: thumbprint.value,
                     title: "a certificate \(role) cannot serve TLS: the TLS stack refuses it",
                     detail: "\(context.name(entry)): \(problem) (OpenSSL security level \(tls.securityLevel)\(tls.detail.map { ": \($0)" } ?? "")); the daemon fails to start TLS with it"
                         + (context.renewal(of: entry) == nil ? "; import a certificate the stack accepts (RSA ≥ 2048 bits or ECDSA, SHA-256) and bind it" : ""),
@@ -374,25 +374,25 @@ public struct Auditor: Sendable {
             }
             let refusedByStack = tls?.isUsable == false
             if !refusedByStack, ["RSA", "RSA-PSS", "DSA"].contains(p.keyAlgorithm.uppercased()) && p.publicKeySize < 2048 {
-                report.findings.append(Finding(.warning, check: "bound-small-key", object: thumbprint,
+                report.findings.append(Finding(.warning, check: "bound-small-key", object: thumbprint.value,
                     title: "It's recommended to use a key size of at least 2048 bit",
                     detail: "\(context.name(entry)) is \(role) with a \(p.publicKeySize)-bit \(p.keyAlgorithm) key"))
             }
             if !refusedByStack, let hash = p.signatureHash, ["sha1", "md5", "md2", "md4"].contains(hash) {
-                report.findings.append(Finding(.warning, check: "bound-weak-signature", object: thumbprint,
+                report.findings.append(Finding(.warning, check: "bound-weak-signature", object: thumbprint.value,
                     title: "It's recommended to use a hash algorithm from the SHA-2 family",
                     detail: "\(context.name(entry)) is \(role) and signed with \(p.signatureAlgorithm)"))
             }
             let chain = context.resolver.chainResult(for: entry)
             if !p.isSelfSigned, chain.outcome == .untrusted || chain.outcome == .invalid {
-                report.findings.append(Finding(.warning, check: "bound-chain", object: thumbprint,
+                report.findings.append(Finding(.warning, check: "bound-chain", object: thumbprint.value,
                     title: "the chain of a certificate \(role) does not build from LocalMachine/CA and Root",
                     detail: "\(context.name(entry)): \(chain.errorText); import its issuing CA certificate (it goes to LocalMachine/CA) and, if the root is missing, the root with --store LocalMachine/Root"))
             }
         }
     }
 
-    private func checkExpiry(_ entry: StoreEntry, role: String, context: Context, checked: inout Set<String>, report: inout AuditReport) {
+    private func checkExpiry(_ entry: StoreEntry, role: String, context: Context, checked: inout Set<Thumbprint>, report: inout AuditReport) {
         guard checked.insert(entry.thumbprint).inserted, let notAfter = entry.properties.notAfter else { return }
         let days = Int((notAfter.timeIntervalSince(context.now) / 86_400).rounded(.down))
         // The renewal already in the store takes over; without one, the detail says what to bring.
@@ -400,15 +400,15 @@ public struct Auditor: Sendable {
         let renew = renewal.map { context.takeOver(from: entry, by: $0) } ?? []
         let bring = renewal == nil ? "; import the renewed certificate with its key (a PKCS#12)" : "; its renewal \(renewal!.thumbprint) is in the store"
         if notAfter < context.now {
-            report.findings.append(Finding(.critical, check: "certificate-expired", object: entry.thumbprint,
+            report.findings.append(Finding(.critical, check: "certificate-expired", object: entry.thumbprint.value,
                 title: "'\(entry.thumbprint)' Has expired and will cause problems.",
                 detail: "\(context.name(entry)), \(role), expired on \(notAfter.formatted(.iso8601))" + bring, fix: renew))
         } else if days < context.thresholds.criticalDays {
-            report.findings.append(Finding(.critical, check: "certificate-expiring", object: entry.thumbprint,
+            report.findings.append(Finding(.critical, check: "certificate-expiring", object: entry.thumbprint.value,
                 title: "a certificate \(role) expires in \(days) day\(days == 1 ? "" : "s")",
                 detail: "\(context.name(entry)) expires on \(notAfter.formatted(.iso8601)) (CRITICAL under \(context.thresholds.criticalDays) days)" + bring, fix: renew))
         } else if days < context.thresholds.warningDays {
-            report.findings.append(Finding(.warning, check: "certificate-expiring", object: entry.thumbprint,
+            report.findings.append(Finding(.warning, check: "certificate-expiring", object: entry.thumbprint.value,
                 title: "a certificate \(role) expires in \(days) days",
                 detail: "\(context.name(entry)) expires on \(notAfter.formatted(.iso8601)) (WARNING under \(context.thresholds.warningDays) days)" + bring, fix: renew))
         }
@@ -420,7 +420,7 @@ public struct Auditor: Sendable {
         let used = context.bindings.allBoundThumbprints.union(dependencies.dependencies.compactMap(\.thumbprint))
             .union(connectors.sendConnectors.compactMap { context.resolver.resolve($0).chosen?.thumbprint })
         for entry in context.personal where entry.keyStatus == .missing && !used.contains(entry.thumbprint) {
-            report.findings.append(Finding(.warning, check: "keyless-unused", object: entry.thumbprint,
+            report.findings.append(Finding(.warning, check: "keyless-unused", object: entry.thumbprint.value,
                 title: "a keyless certificate nothing uses is in LocalMachine/My",
                 detail: "\(context.name(entry)) has no private key; a connector whose name matches it could pick it (the KB 4495258 trap)",
                 fix: ["certstore prune --keyless"]))
@@ -446,7 +446,7 @@ public struct Auditor: Sendable {
         for entry in context.personal where entry.hasPrivateKey && !used.contains(entry.thumbprint) && !entry.properties.isCertificateAuthority {
             let p = entry.properties
             if let notAfter = p.notAfter, notAfter < context.now {
-                report.findings.append(Finding(.warning, check: "unbound-expired", object: entry.thumbprint,
+                report.findings.append(Finding(.warning, check: "unbound-expired", object: entry.thumbprint.value,
                     title: "an unbound certificate with a key has expired",
                     detail: "\(context.name(entry)) expired on \(notAfter.formatted(.iso8601)); nothing uses it, but binding it would fail clients",
                     fix: ["certstore remove \(entry.thumbprint)"]))
@@ -455,7 +455,7 @@ public struct Auditor: Sendable {
             if let notAfter = p.notAfter {
                 let days = Int((notAfter.timeIntervalSince(context.now) / 86_400).rounded(.down))
                 if days < context.thresholds.criticalDays {
-                    report.findings.append(Finding(.warning, check: "unbound-expiring", object: entry.thumbprint,
+                    report.findings.append(Finding(.warning, check: "unbound-expiring", object: entry.thumbprint.value,
                         title: "an unbound certificate with a key expires in \(days) day\(days == 1 ? "" : "s")",
                         detail: "\(context.name(entry)) expires on \(notAfter.formatted(.iso8601)); nothing uses it yet — renew it before binding it"))
                 }
@@ -463,7 +463,7 @@ public struct Auditor: Sendable {
             guard ExchangeCertificateValidity.evaluate(entry) == .valid else { continue }
             let tls = context.tls.verdict(for: entry)
             if let problem = tls.problem {
-                report.findings.append(Finding(.warning, check: "unbound-tls-unusable", object: entry.thumbprint,
+                report.findings.append(Finding(.warning, check: "unbound-tls-unusable", object: entry.thumbprint.value,
                     title: "an unbound certificate cannot serve TLS on this machine",
                     detail: "\(context.name(entry)): \(problem) (OpenSSL security level \(tls.securityLevel)); enable would refuse it"))
             }
@@ -524,7 +524,7 @@ public struct Auditor: Sendable {
     private func checkDependencies(_ dependencies: Dependencies, context: Context, report: inout AuditReport) {
         for dependency in dependencies.dependencies {
             if let thumbprint = dependency.thumbprint, !context.all.contains(where: { $0.thumbprint == thumbprint }) {
-                report.findings.append(Finding(.warning, check: "dependency-missing-certificate", object: thumbprint,
+                report.findings.append(Finding(.warning, check: "dependency-missing-certificate", object: thumbprint.value,
                     title: "\"\(dependency.application)\" depends on a certificate that is not in the store",
                     detail: "\(thumbprint) is registered as used by \"\(dependency.application)\" but is in no store of \(store.location)",
                     fix: trashID(of: thumbprint).map { ["certstore restore \($0)"] } ?? ["certstore dependency remove \(ShellQuote.quote(dependency.application)) \(thumbprint)"]))
@@ -557,7 +557,7 @@ public struct Auditor: Sendable {
             } catch {
                 continue
             }
-            let user = context.bindings.serviceUsers?[service.rawValue]
+            let user = context.bindings.serviceUsers[service]
             for (path, problem) in files.exposedKeys(service, user: user) {
                 report.findings.append(Finding(.critical, check: "service-key-exposed", object: path,
                     title: "a deployed \(service.rawValue) private key is open to other users",
@@ -573,8 +573,8 @@ public struct Auditor: Sendable {
             switch plan.action {
             case .deploy(let reasons):
                 let what = reasons == ["new certificate"]
-                    ? "hold \(plan.deployed ?? "nothing"), but its binding says \(plan.chosen?.thumbprint ?? "nothing")"
-                    : "differ from what the store holds for \(plan.chosen?.thumbprint ?? "?") (\(reasons.joined(separator: ", ")))"
+                    ? "hold \(plan.deployed?.value ?? "nothing"), but its binding says \(plan.chosen?.thumbprint.value ?? "nothing")"
+                    : "differ from what the store holds for \(plan.chosen?.thumbprint.value ?? "?") (\(reasons.joined(separator: ", ")))"
                 report.findings.append(Finding(.warning, check: "service-files-stale", object: object,
                     title: "\(service.rawValue)'s files \(what)",
                     detail: "the daemon reads \(files.currentLink(service).path); bring it in line (and run the deploy hooks)",
@@ -582,19 +582,19 @@ public struct Auditor: Sendable {
                 continue
             case .withdraw:
                 report.findings.append(Finding(.warning, check: "service-files-stale", object: object,
-                    title: "\(service.rawValue)'s files hold \(plan.deployed ?? "a certificate"), but nothing usable is bound to \(service.rawValue)",
+                    title: "\(service.rawValue)'s files hold \(plan.deployed?.value ?? "a certificate"), but nothing usable is bound to \(service.rawValue)",
                     detail: "the daemon reads \(files.currentLink(service).path); bring it in line (and run the deploy hooks)",
                     fix: ["certstore deploy"]))
                 continue
             case .keepOnlyKeyCopy(let keyFile):
                 report.findings.append(Finding(.critical, check: "service-key-only-copy", object: object,
-                    title: "\(service.rawValue) still works, but only because its files hold the last copy of the private key of \(plan.deployed ?? "its certificate")",
+                    title: "\(service.rawValue) still works, but only because its files hold the last copy of the private key of \(plan.deployed?.value ?? "its certificate")",
                     detail: "the store has lost that key (the certificate is keyless in LocalMachine/My); \(keyFile) is the only copy left, and certstore keeps it; re-import it so the store has the key again",
                     fix: ["certstore import \(keyFile)"]))
                 continue
             case .inLine:
                 report.findings.append(Finding(.ok, check: "service-files-ok", object: object,
-                    title: "\(service.rawValue)'s files hold \(plan.deployed ?? "?"), as the bindings say",
+                    title: "\(service.rawValue)'s files hold \(plan.deployed?.value ?? "?"), as the bindings say",
                     detail: "\(files.currentLink(service).path): certificate, chain and key as the store holds them, key file owner and mode as they should be"))
             case .nothing:
                 break

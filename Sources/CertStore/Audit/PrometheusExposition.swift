@@ -28,7 +28,7 @@ public enum PrometheusExposition {
                        return ("\(location),\(label("check", parts[0])),\(label("severity", parts[1]))", String(findings.count))
                    })
         func certificateLabels(_ c: AuditReport.CertificateFact) -> String {
-            "\(location),\(label("store", c.store)),\(label("thumbprint", c.thumbprint)),\(label("subject", c.subject))"
+            "\(location),\(label("store", c.store.description)),\(label("thumbprint", c.thumbprint.value)),\(label("subject", c.subject))"
         }
         family("certstore_certificate_not_after_seconds", "Certificate expiry (NotAfter) as a Unix timestamp.",
                report.certificates.compactMap { c in c.notAfter.map { (certificateLabels(c), number($0.timeIntervalSince1970)) } })
@@ -40,7 +40,7 @@ public enum PrometheusExposition {
                report.certificates.filter(\.isDefaultSmtpCertificate).map { (certificateLabels($0), "1") })
         family("certstore_connector_usable", "1 when the send connector resolves to a certificate with a usable private key.",
                report.connectors.map { c in
-                   ("\(location),\(label("connector", c.name)),\(label("status", c.status.rawValue)),\(label("thumbprint", c.thumbprint ?? ""))", c.usable ? "1" : "0")
+                   ("\(location),\(label("connector", c.name)),\(label("status", c.status.rawValue)),\(label("thumbprint", c.thumbprint?.value ?? ""))", c.usable ? "1" : "0")
                })
         family("certstore_connector_keyless_twin", "1 when a keyless certificate shares issuer and subject with the connector's choice.",
                report.connectors.map { ("\(location),\(label("connector", $0.name))", $0.keylessTwin ? "1" : "0") })
@@ -66,25 +66,25 @@ public enum PrometheusExposition {
 
     /// One sample per distinct finding (OK checks excluded), labelled with what an alert needs to say.
     static func findingSamples(_ report: AuditReport, location: String) -> [(labels: String, value: String)] {
-        let facts = Dictionary(report.certificates.map { ($0.thumbprint, $0) }, uniquingKeysWith: { a, b in a.store.hasSuffix("/My") ? a : b })
+        let facts = Dictionary(report.certificates.map { ($0.thumbprint, $0) }, uniquingKeysWith: { a, b in a.store.name == .my ? a : b })
         let connectors = Dictionary(report.connectors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
         var counts: [String: Int] = [:]
         var order: [String] = []
         for finding in report.findings where finding.severity != .ok {
-            var thumbprint = "", connector = "", service = ""
+            var thumbprint: Thumbprint?, connector = "", service = ""
             if finding.object.hasPrefix("connector:") {
                 connector = String(finding.object.dropFirst("connector:".count))
-                thumbprint = connectors[connector]?.thumbprint ?? ""
+                thumbprint = connectors[connector]?.thumbprint
             } else if finding.object.hasPrefix("service:") {
                 service = String(finding.object.dropFirst("service:".count))
-            } else if finding.object.count == 40, finding.object.allSatisfy(\.isHexDigit) {
-                thumbprint = finding.object
+            } else {
+                thumbprint = Thumbprint(canonical: finding.object)
             }
-            let fact = facts[thumbprint]
+            let fact = thumbprint.flatMap { facts[$0] }
             if service.isEmpty, connector.isEmpty, let fact { service = fact.services.joined(separator: ",") }
             let labels = [
                 location, label("severity", finding.severity.name.lowercased()), label("check", finding.check),
-                label("object", finding.object), label("store", fact?.store ?? ""), label("thumbprint", thumbprint),
+                label("object", finding.object), label("store", fact?.store.description ?? ""), label("thumbprint", thumbprint?.value ?? ""),
                 label("subject", fact?.subject ?? ""), label("service", service), label("connector", connector),
                 label("title", finding.title), label("fix", finding.fix.joined(separator: "; ")),
             ].joined(separator: ",")

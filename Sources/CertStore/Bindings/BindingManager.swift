@@ -5,9 +5,9 @@ import Foundation
 public struct BindingManager: Sendable {
     /// Exchange's confirmation, verbatim, with both certificates and their expiry.
     public struct OverwriteQuestion: Sendable {
-        public let current: String
+        public let current: Thumbprint
         public let currentNotAfter: Date?
-        public let replacement: String
+        public let replacement: Thumbprint
         public let replacementNotAfter: Date?
 
         public var text: String {
@@ -31,28 +31,28 @@ public struct BindingManager: Sendable {
     }
 
     public struct EnableResult: Sendable {
-        public let thumbprint: String
+        public let thumbprint: Thumbprint
         public let newlyBound: [ExchangeService]
         public let alreadyBound: [ExchangeService]
         /// The default SMTP certificate before and after.
-        public let previousDefault: String?
-        public let newDefault: String?
+        public let previousDefault: Thumbprint?
+        public let newDefault: Thumbprint?
         public let warnings: [String]
         public var defaultChanged: Bool { previousDefault != newDefault }
     }
 
     public struct DisableResult: Sendable {
-        public let thumbprint: String
+        public let thumbprint: Thumbprint
         public let unbound: [ExchangeService]
-        public let previousDefault: String?
-        public let newDefault: String?
+        public let previousDefault: Thumbprint?
+        public let newDefault: Thumbprint?
         public let warnings: [String]
     }
 
     public let store: CertificateStore
     public init(store: CertificateStore) { self.store = store }
 
-    public var personal: StorePath { StorePath(trustedLocation: store.location, name: .my) }
+    public var personal: StorePath { store.path(of: .my) }
 
     public func bindings() throws -> ServiceBindings { try store.read(ServiceBindings.self) }
 
@@ -79,12 +79,12 @@ public struct BindingManager: Sendable {
 
     /// What `enable` checked and asked before taking the lock, applied under it by `bind`.
     struct PreparedBinding: Sendable {
-        let thumbprint: String
+        let thumbprint: Thumbprint
         let services: [ExchangeService]
         /// The answer to the default-SMTP question (false when it was not asked).
         let overwrite: Bool
         /// The default SMTP certificate the question was asked about, re-checked under the lock.
-        let askedDefault: String?
+        let askedDefault: Thumbprint?
         let serviceUser: String?
         let warnings: [String]
     }
@@ -113,13 +113,13 @@ public struct BindingManager: Sendable {
         // Ask before taking the lock (an open prompt must not block other writers), then re-check under it.
         let before = try bindings()
         var overwrite = false
-        var asked: String? = nil
+        var asked: Thumbprint? = nil
         if services.contains(.smtp), let current = before.defaultSmtpCertificate, current != entry.thumbprint {
             switch answer {
             case .overwrite: overwrite = true
             case .keep: overwrite = false
             case .ask(let ask):
-                let currentEntry = try? store.entry(Thumbprint(trusted: current), in: personal)
+                let currentEntry = try? store.entry(current, in: personal)
                 let question = OverwriteQuestion(current: current, currentNotAfter: currentEntry?.properties.notAfter,
                                                  replacement: entry.thumbprint, replacementNotAfter: entry.properties.notAfter)
                 guard let reply = ask(question) else {
@@ -156,9 +156,7 @@ public struct BindingManager: Sendable {
         }
         if let serviceUser = prepared.serviceUser {
             // An empty name clears the account: the key file goes back to the store's owner.
-            var users = bindings.serviceUsers ?? [:]
-            for service in services { users[service.rawValue] = serviceUser.isEmpty ? nil : serviceUser }
-            bindings.serviceUsers = users.isEmpty ? nil : users
+            for service in services { bindings.serviceUsers[service] = serviceUser.isEmpty ? nil : serviceUser }
         }
         try store.write(bindings)
         return EnableResult(thumbprint: thumbprint, newlyBound: newly, alreadyBound: already,
@@ -172,7 +170,7 @@ public struct BindingManager: Sendable {
                         now: Date = Date()) throws -> OperationOutcome<DisableResult> {
         try store.perform(now: now) {
             var bindings = try store.read(ServiceBindings.self)
-            let bound = bindings.services(of: thumbprint.value)
+            let bound = bindings.services(of: thumbprint)
             guard !bound.isEmpty else {
                 if try store.entry(thumbprint, in: personal) == nil {
                     throw CertStoreError.notFound("the certificate with thumbprint \(thumbprint) is not bound and not in \(personal)")
@@ -187,14 +185,14 @@ public struct BindingManager: Sendable {
             }
             var warnings: [String] = []
             let previousDefault = bindings.defaultSmtpCertificate
-            if targets.contains(.smtp) && bindings.defaultSmtpCertificate == thumbprint.value {
-                let others = bindings.thumbprints(for: .smtp).filter { $0 != thumbprint.value }
+            if targets.contains(.smtp) && bindings.defaultSmtpCertificate == thumbprint {
+                let others = bindings.thumbprints(for: .smtp).filter { $0 != thumbprint }
                 if let newDefault {
-                    guard others.contains(newDefault.value) else {
+                    guard others.contains(newDefault) else {
                         throw CertStoreError(.refused, "\(newDefault) is not bound to SMTP, so it cannot become the default SMTP certificate",
                                              hint: "bind it first: certstore enable \(newDefault) --services SMTP")
                     }
-                    bindings.defaultSmtpCertificate = newDefault.value
+                    bindings.defaultSmtpCertificate = newDefault
                 } else if !others.isEmpty {
                     throw CertStoreError(.refused, "\(thumbprint) is the default SMTP certificate; unbinding it would leave SMTP without a default while \(others.count) other SMTP certificate(s) are bound",
                                          hint: "say which becomes the default: --new-default \(others[0])")
@@ -203,9 +201,9 @@ public struct BindingManager: Sendable {
                     warnings.append("SMTP has no certificate now: STARTTLS and outbound TLS will have nothing to present")
                 }
             }
-            for service in targets { bindings.unbind(thumbprint.value, from: service) }
+            for service in targets { bindings.unbind(thumbprint, from: service) }
             try store.write(bindings)
-            return DisableResult(thumbprint: thumbprint.value, unbound: targets, previousDefault: previousDefault,
+            return DisableResult(thumbprint: thumbprint, unbound: targets, previousDefault: previousDefault,
                                  newDefault: bindings.defaultSmtpCertificate, warnings: warnings)
         }
     }

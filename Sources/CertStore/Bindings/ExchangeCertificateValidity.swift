@@ -34,7 +34,7 @@ public enum ExchangeCertificateValidity: String, Sendable, Codable {
     }
 
     /// Exchange's words, then what to do.
-    public func error(thumbprint: String) -> CertStoreError {
+    public func error(thumbprint: Thumbprint) -> CertStoreError {
         let hint: String
         switch self {
         case .valid: hint = ""

@@ -33,7 +33,7 @@ public struct ConnectorResolver: Sendable {
 
     /// Reads `My`, `CA` and `Root` of the store's location.
     public init(store: CertificateStore, now: Date = Date()) throws {
-        let path = StorePath(trustedLocation: store.location, name: .my)
+        let path = store.path(of: .my)
         self.init(personal: try store.entries(in: path).entries,
                   roots: try store.entries(in: path.sibling(.root)).entries.compactMap { try? $0.loadCertificate() },
                   intermediates: try store.entries(in: path.sibling(.ca)).entries.compactMap { try? $0.loadCertificate() },
@@ -41,24 +41,30 @@ public struct ConnectorResolver: Sendable {
     }
 
     /// The same resolver as if `thumbprint` were not in `My` (what removal would leave).
-    public func without(_ thumbprint: String) -> ConnectorResolver {
+    public func without(_ thumbprint: Thumbprint) -> ConnectorResolver {
         without([thumbprint])
     }
 
     /// The same resolver as if none of `thumbprints` were in `My`.
-    public func without(_ thumbprints: Set<String>) -> ConnectorResolver {
+    public func without(_ thumbprints: Set<Thumbprint>) -> ConnectorResolver {
         ConnectorResolver(personal: personal.filter { !thumbprints.contains($0.thumbprint) }, validator: validator, now: now,
                           hostName: hostName, chains: chains)
     }
 
     /// Chain verification of one certificate, computed once per resolver (only for the certificates asked about).
+    /// The parsed certificate is not kept in the entry: a view verifies the chains of every certificate with a key.
     public func chainResult(for entry: StoreEntry) -> ChainValidator.Result {
         chains.result(for: entry.thumbprint) {
-            guard let certificate = try? entry.loadCertificate() else {
+            guard let certificate = try? entry.certificateForOneUse() else {
                 return ChainValidator.Result(outcome: .invalid, errorCode: -1, errorText: "the certificate file cannot be read", chain: [])
             }
             return validator.validate(certificate, at: now)
         }
+    }
+
+    /// Hands `chainResult(for:)` a verdict known to be what OpenSSL would answer (`verifyChains(of:store:)`).
+    func seedChainResult(_ result: ChainValidator.Result, for thumbprint: Thumbprint) {
+        chains.seed(thumbprint, result)
     }
 
     public func resolve(_ connector: SendConnector) -> CertificateSelection {
@@ -193,10 +199,10 @@ extension ConnectorResolver {
 
 /// Memoised chain results, shared by a resolver and the copies `without(_:)` makes.
 final class ChainMemo: @unchecked Sendable {
-    private var results: [String: ChainValidator.Result] = [:]
+    private var results: [Thumbprint: ChainValidator.Result] = [:]
     private let lock = NSLock()
 
-    func result(for key: String, _ compute: () -> ChainValidator.Result) -> ChainValidator.Result {
+    func result(for key: Thumbprint, _ compute: () -> ChainValidator.Result) -> ChainValidator.Result {
         lock.lock()
         if let known = results[key] { lock.unlock(); return known }
         lock.unlock()
@@ -205,5 +211,11 @@ final class ChainMemo: @unchecked Sendable {
         results[key] = value
         lock.unlock()
         return value
+    }
+
+    func seed(_ key: Thumbprint, _ value: ChainValidator.Result) {
+        lock.lock()
+        results[key] = value
+        lock.unlock()
     }
 }

@@ -119,7 +119,7 @@ public final class Certificate: @unchecked Sendable {
     // MARK: identity
 
     /// Windows' `Thumbprint`: uppercase SHA-1 of the DER.
-    public var thumbprint: String { hexUpper(Digest.sha1(der)) }
+    public var thumbprint: Thumbprint { Thumbprint(trusted: hexUpper(Digest.sha1(der))) }
     public var sha256: String { hexUpper(Digest.sha256(der)) }
 
     /// SHA-256 of the public key as OpenSSL re-encodes it (SubjectPublicKeyInfo DER).

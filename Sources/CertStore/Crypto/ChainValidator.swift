@@ -21,7 +21,7 @@ public struct ChainValidator: Sendable {
         /// OpenSSL's words for the error, e.g. "certificate has expired".
         public let errorText: String
         /// Thumbprints from the leaf to the last certificate OpenSSL could place.
-        public let chain: [String]
+        public let chain: [Thumbprint]
 
         /// The leaf is self-signed and not trusted (OpenSSL's "self-signed certificate").
         public var isUntrustedSelfSigned: Bool { errorCode == X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT }
@@ -57,12 +57,12 @@ public struct ChainValidator: Sendable {
         X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(context), time_t(time.timeIntervalSince1970))
         let ok = X509_verify_cert(context) == 1
         let code = ok ? 0 : X509_STORE_CTX_get_error(context)
-        var chain: [String] = []
+        var chain: [Thumbprint] = []
         if let built = X509_STORE_CTX_get0_chain(context) {
             for index in 0..<shim_sk_X509_num(built) {
                 if let x509 = shim_sk_X509_value(built, index),
                    let der = try? derEncode("i2d_X509", { i2d_X509(x509, $0) }) {
-                    chain.append(hexUpper(Digest.sha1(der)))
+                    chain.append(Thumbprint(trusted: hexUpper(Digest.sha1(der))))
                 }
             }
         }

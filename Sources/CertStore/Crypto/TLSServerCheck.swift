@@ -63,7 +63,7 @@ public enum TLSServerCheck {
         for issuer in chain where shim_SSL_CTX_add1_chain_cert(server, issuer.x509) != 1 {
             let reason = ERR_GET_REASON(ERR_peek_last_error())
             let detail = errorText()
-            return refused(detail: detail, loadProblem(reason, for: issuer, role: "the chain certificate \(issuer.properties().subject.commonName ?? issuer.thumbprint)", level: level))
+            return refused(detail: detail, loadProblem(reason, for: issuer, role: "the chain certificate \(issuer.properties().subject.commonName ?? issuer.thumbprint.value)", level: level))
         }
         if SSL_CTX_use_PrivateKey(server, key.pkey) != 1 || SSL_CTX_check_private_key(server) != 1 {
             return refused("the private key does not belong to the certificate")

@@ -5,11 +5,12 @@ import Foundation
 /// application picks its certificate by name (then it follows renewals, as a connector does).
 public struct Dependency: Sendable, Codable, Equatable {
     public var application: String
-    public var thumbprint: String?
+    /// The certificate by thumbprint, when the application does not pick it by name.
+    public var thumbprint: Thumbprint?
     public var tlsCertificateName: String?
     public var addedAt: Date?
 
-    public init(application: String, thumbprint: String? = nil, tlsCertificateName: String? = nil, addedAt: Date? = nil) {
+    public init(application: String, thumbprint: Thumbprint? = nil, tlsCertificateName: String? = nil, addedAt: Date? = nil) {
         self.application = application
         self.thumbprint = thumbprint
         self.tlsCertificateName = tlsCertificateName

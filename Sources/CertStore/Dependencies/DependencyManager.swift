@@ -20,14 +20,14 @@ public struct DependencyManager: Sendable {
         let tlsName = try tlsCertificateName.map { try TLSCertificateName(parsing: $0).description }
         return try store.perform(now: now) {
             if let thumbprint {
-                let present = try StoreName.allCases.contains { try store.entry(thumbprint, in: StorePath(trustedLocation: store.location, name: $0)) != nil }
+                let present = try StoreName.allCases.contains { try store.entry(thumbprint, in: store.path(of: $0)) != nil }
                 guard present else {
                     throw CertStoreError.notFound("the certificate with thumbprint \(thumbprint) is not in \(store.location)",
                                                   hint: "a dependency must name a certificate that exists; import it first")
                 }
             }
             var document = try store.read(Dependencies.self)
-            let dependency = Dependency(application: name, thumbprint: thumbprint?.value, tlsCertificateName: tlsName, addedAt: now)
+            let dependency = Dependency(application: name, thumbprint: thumbprint, tlsCertificateName: tlsName, addedAt: now)
             if let existing = document.dependencies.first(where: {
                 $0.application == name && $0.thumbprint == dependency.thumbprint && $0.tlsCertificateName == dependency.tlsCertificateName
             }) {
@@ -44,7 +44,7 @@ public struct DependencyManager: Sendable {
         try store.perform(now: now) {
             var document = try store.read(Dependencies.self)
             let matches: (Dependency) -> Bool = {
-                $0.application.caseInsensitiveCompare(application) == .orderedSame && (thumbprint == nil || $0.thumbprint == thumbprint!.value)
+                $0.application.caseInsensitiveCompare(application) == .orderedSame && (thumbprint == nil || $0.thumbprint == thumbprint)
             }
             let removed = document.dependencies.filter(matches)
             guard !removed.isEmpty else {

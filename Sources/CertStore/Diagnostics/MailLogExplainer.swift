@@ -11,7 +11,7 @@ public struct MailLogDiagnosis: Sendable {
         /// `current` or a version directory name.
         public let version: String?
         /// The thumbprint that version holds.
-        public let thumbprint: String?
+        public let thumbprint: Thumbprint?
         /// `missing`, `present`, `not readable by others (mode 0600, owner root)`, ...
         public let state: String
         public var inStore: Bool { serviceFolder != nil }
@@ -20,7 +20,7 @@ public struct MailLogDiagnosis: Sendable {
     /// A send connector and the certificate it resolves to (outbound failures).
     public struct Connector: Sendable {
         public let name: String
-        public let thumbprint: String?
+        public let thumbprint: Thumbprint?
         public let hasPrivateKey: Bool?
     }
 
@@ -59,7 +59,7 @@ final class MailLogExplainer {
         return resolverValue!
     }
 
-    func entry(_ thumbprint: String?) -> StoreEntry? {
+    func entry(_ thumbprint: Thumbprint?) -> StoreEntry? {
         guard let thumbprint else { return nil }
         return resolver?.personal.first { $0.thumbprint == thumbprint }
     }
@@ -68,18 +68,22 @@ final class MailLogExplainer {
 
     func file(_ path: String) -> MailLogDiagnosis.File {
         let standardized = URL(fileURLWithPath: path).standardizedFileURL.path
-        var folder: String?, version: String?, thumbprint: String?
+        var folder: String?, version: String?, thumbprint: Thumbprint?
         for prefix in servicesPrefixes where standardized.hasPrefix(prefix + "/") {
-            let parts = standardized.dropFirst(prefix.count + 1).split(separator: "/").map(String.init)
+            var parts = standardized.dropFirst(prefix.count + 1).split(separator: "/").map(String.init)
+            // A send connector's files: Services/Connectors/<slug>/<version>/…
+            if parts.first == "Connectors", parts.count >= 3 {
+                parts = ["Connectors/\(parts[1])"] + parts.dropFirst(2)
+            }
             guard parts.count >= 2 else { continue }
             folder = parts[0]
             version = parts[1]
             if let service = ExchangeService(rawValue: parts[0]), parts[1] == "current" {
                 thumbprint = serviceFiles.deployedThumbprint(service)
-            } else if ServiceFiles.isVersionName(parts[1]),
-                      let bytes = try? FileSystem.read(serviceFiles.directory.appendingPathComponent(parts[0]).appendingPathComponent(parts[1])
-                                                        .appendingPathComponent("thumbprint"), limit: 100) {
-                thumbprint = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            } else if parts[0].hasPrefix("Connectors/"), parts[1] == "current" {
+                thumbprint = serviceFiles.deployedThumbprint(in: serviceFiles.directory.appendingPathComponent(parts[0]))
+            } else if ServiceFiles.isVersionName(parts[1]) {
+                thumbprint = ServiceFiles.thumbprint(in: serviceFiles.directory.appendingPathComponent(parts[0]).appendingPathComponent(parts[1]))
             }
             break
         }
@@ -138,7 +142,7 @@ final class MailLogExplainer {
             if let service, let deployed {
                 return "\(service.rawValue)'s deployed files hold " + (self.entry(deployed).map(describe) ?? "\(deployed), which is not in My")
             }
-            if let service { return bound.isEmpty ? "nothing is bound to \(service.rawValue)" : "\(service.rawValue) is bound to \(bound.joined(separator: ", ")) but has no deployed files" }
+            if let service { return bound.isEmpty ? "nothing is bound to \(service.rawValue)" : "\(service.rawValue) is bound to \(bound.map(\.value).joined(separator: ", ")) but has no deployed files" }
             return "no service binding is concerned"
         }
         /// The commands that bring a service's files back in line, or bind something first.
@@ -149,7 +153,7 @@ final class MailLogExplainer {
                 let candidate = resolver?.personal.filter { $0.hasPrivateKey && $0.properties.isTimeValid(at: Date()) }
                     .max { ($0.properties.notBefore ?? .distantPast) < ($1.properties.notBefore ?? .distantPast) }
                 if let candidate {
-                    fix.append(ShellQuote.command(["certstore", "enable", candidate.thumbprint, "--services", serviceArg]))
+                    fix.append(ShellQuote.command(["certstore", "enable", candidate.thumbprint.value, "--services", serviceArg]))
                 } else {
                     fix.append(ShellQuote.command(["certstore", "list", "--has-private-key", "--ssl-server-authentication"]))
                 }
@@ -171,6 +175,9 @@ final class MailLogExplainer {
             }
             fix.append(reload)
         }
+        if failure.direction == .outbound, let connector = namedConnector(files: files, program: failure.program), let resolver {
+            return explainConnector(connector, failure: failure, files: files, resolver: resolver, describe: describe)
+        }
         let outside = files.filter { !$0.inStore }
         let inside = files.filter(\.inStore)
 
@@ -190,7 +197,7 @@ final class MailLogExplainer {
                     let unreadable = failure.daemon == .exim && inside.contains { !Self.readable($0.path, by: Self.account(.exim)) }
                     if unreadable, let service, let deployed {
                         why.append("the files are there, but exim reads them as Debian-exim, which cannot read them")
-                        fix.append(ShellQuote.command(["certstore", "enable", deployed, "--services", service.rawValue, "--service-user", Self.account(failure.daemon)]))
+                        fix.append(ShellQuote.command(["certstore", "enable", deployed.value, "--services", service.rawValue, "--service-user", Self.account(failure.daemon)]))
                         fix.append(reload)
                     } else {
                         why.append("the files are there now (deployed again since, or changed back): " + presentedNow()
@@ -236,7 +243,7 @@ final class MailLogExplainer {
             why.append("\(what): \(subject) (\(failure.detail))")
             if let entry {
                 why.append("it is \(describe(entry)); a peer answers unknown ca when the chain is incomplete or issued by a CA it does not trust")
-                fix.append(ShellQuote.command(["certstore", "show", entry.thumbprint]))
+                fix.append(ShellQuote.command(["certstore", "show", entry.thumbprint.value]))
                 fix.append(ShellQuote.command(["certstore", "audit"]))
             } else {
                 why.append(presentedNow())
@@ -263,7 +270,7 @@ final class MailLogExplainer {
             if connectorList.isEmpty {
                 why.append(connectors.isEmpty ? "no send connector is defined in the store" : "no send connector is named by the files in the log")
             } else {
-                let list = connectorList.map { c in "\"\(c.name)\" → \(c.thumbprint ?? "no certificate")" + (c.hasPrivateKey == false ? " (HasPrivateKey False: KB 4495258)" : "") }
+                let list = connectorList.map { c in "\"\(c.name)\" → \(c.thumbprint?.value ?? "no certificate")" + (c.hasPrivateKey == false ? " (HasPrivateKey False: KB 4495258)" : "") }
                 why.append("send connectors and the certificates they resolve to: " + list.joined(separator: "; "))
                 for c in connectorList where c.hasPrivateKey != true {
                     fix.append(ShellQuote.command(["certstore", "connector", "resolve", c.name]))
@@ -274,6 +281,54 @@ final class MailLogExplainer {
         for command in fix where !unique.contains(command) { unique.append(command) }
         return MailLogDiagnosis(services: services, entry: entry, connectors: connectorList, files: files,
                                 explanation: why.joined(separator: "; "), fix: unique)
+    }
+
+    /// The send connector a failure names: by its files (`Services/Connectors/<slug>/`) or by its postfix
+    /// transport's `syslog_name` (`postfix/certstore-<slug>/smtp`).
+    func namedConnector(files: [MailLogDiagnosis.File], program: String) -> SendConnector? {
+        let slugs = files.compactMap { $0.serviceFolder }.filter { $0.hasPrefix("Connectors/") }.map { String($0.dropFirst("Connectors/".count)) }
+        if let slug = slugs.first, let connector = connectors.first(where: { $0.slug == slug }) { return connector }
+        return connectors.first { program.hasPrefix(PostfixTransports.syslogName($0) + "/") }
+    }
+
+    /// An outbound failure on a send connector's own transport: what the connector resolves to (the one verdict
+    /// `connector resolve` and `audit` give), whether that has changed since, and the plan that fixes it.
+    private func explainConnector(_ connector: SendConnector, failure: MailLogDiagnoser.Failure, files: [MailLogDiagnosis.File],
+                                  resolver: ConnectorResolver, describe: (StoreEntry) -> String) -> MailLogDiagnosis {
+        let selection = resolver.resolve(connector)
+        let verdict = ConnectorVerdict(connector: connector, selection: selection, bindings: bindings)
+        let label = "send connector \"\(connector.name)\""
+        var why = ["\(label)'s transport (\(failure.program)) could not present a certificate: \(failure.kind.summary) (\(failure.detail))"]
+        var fix: [String] = []
+        let folder = serviceFiles.connectorsDirectory.appendingPathComponent(connector.slug)
+        let status = (try? FileSystem.read(folder.appendingPathComponent("current").appendingPathComponent("status"), limit: 4096))
+            .map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
+        if verdict.works {
+            why.append("it now resolves to \(selection.chosen.map(describe) ?? "?"), and its files hold it" + (status.map { " (\($0))" } ?? "")
+                       + ": the store was fixed after this failure; retry the deferred mail")
+            fix.append(failure.daemon == .postfix ? "postqueue -f" : Self.reload(failure.daemon))
+        } else {
+            why.append("its TLSCertificateName resolves to " + (selection.chosen.map(describe) ?? "no certificate") + ": \(verdict.summary)")
+            why.append("certstore keeps its files in a state postfix refuses, so the mail defers rather than leave in clear or with another certificate")
+            let keyed = selection.twins.filter(\.hasPrivateKey)
+            if verdict.outcome == .noCredentials, let chosen = selection.chosen, let twin = keyed.first {
+                why.append("its renewed twin \(twin.thumbprint) has a key and takes over once \(chosen.thumbprint) is removed")
+                if !bindings.thumbprints(for: .smtp).contains(twin.thumbprint) {
+                    fix.append(ShellQuote.command(["certstore", "enable", twin.thumbprint.value, "--services", "SMTP", "--keep-default"]))
+                }
+                fix.append(ShellQuote.command(["certstore", "remove", chosen.thumbprint.value]))
+                fix.append("postqueue -f")
+            } else if verdict.outcome == .unknownCredentials, let chosen = selection.chosen {
+                fix.append(ShellQuote.command(["certstore", "enable", chosen.thumbprint.value, "--services", "SMTP", "--keep-default"]))
+                fix.append("postqueue -f")
+            } else {
+                why.append("no certificate with a key matches it: import the renewed certificate with its key (a PKCS#12)")
+                fix.append(ShellQuote.command(["certstore", "connector", "resolve", connector.name]))
+            }
+        }
+        return MailLogDiagnosis(services: [.smtp], entry: selection.chosen,
+                                connectors: [.init(name: connector.name, thumbprint: selection.chosen?.thumbprint, hasPrivateKey: selection.chosen?.hasPrivateKey)],
+                                files: files, explanation: why.joined(separator: "; "), fix: fix)
     }
 
     static func reload(_ daemon: MailDaemon) -> String {

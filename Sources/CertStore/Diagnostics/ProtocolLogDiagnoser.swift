@@ -177,7 +177,7 @@ public struct ProtocolLogDiagnoser: Sendable {
         let trash: [TrashEntry]
 
         init(store: CertificateStore) throws {
-            let my = StorePath(trustedLocation: store.location, name: .my)
+            let my = store.path(of: .my)
             all = try StoreName.allCases.flatMap { try store.entries(in: my.sibling($0)).entries }
             bindings = try store.read(ServiceBindings.self)
             trash = (try? Trash(store: store).entries()) ?? []
@@ -195,7 +195,7 @@ public struct ProtocolLogDiagnoser: Sendable {
             // with the same names (its renewed twin, say) is not the one that failed.
             let loggedThumbprint = logged.thumbprint.flatMap { try? Thumbprint(parsing: $0) }
             if let thumbprint = loggedThumbprint {
-                candidates = all.filter { $0.thumbprint == thumbprint.value }
+                candidates = all.filter { $0.thumbprint == thumbprint }
                 if !candidates.isEmpty { matchedBy = .thumbprint }
             }
             if candidates.isEmpty, loggedThumbprint == nil, let serial = logged.serialNumber, let issuer = logged.issuer {
@@ -217,7 +217,7 @@ public struct ProtocolLogDiagnoser: Sendable {
                 ? (personal.first { !$0.hasPrivateKey } ?? personal.first ?? candidates.first)
                 : (personal.first ?? candidates.first)
             guard let entry else {
-                let trashed = logged.thumbprint.flatMap { t in trash.last { $0.thumbprint.caseInsensitiveCompare(t) == .orderedSame } }
+                let trashed = loggedThumbprint.flatMap { t in trash.last { $0.thumbprint == t } }
                 let twins = all.filter { candidate in
                     logged.subject.map { DistinguishedName.normalize(candidate.properties.subjectString) == DistinguishedName.normalize($0) } ?? false
                 }

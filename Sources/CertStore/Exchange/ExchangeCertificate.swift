@@ -20,6 +20,6 @@ public struct ExchangeCertificate: Sendable {
     /// The subject CN, then the SAN DNS names, without repeats (`CertificateDomains`).
     public let certificateDomains: [String]
 
-    public var thumbprint: String { entry.thumbprint }
+    public var thumbprint: Thumbprint { entry.thumbprint }
     public var servicesMask: String { ExchangeService.mask(services) }
 }

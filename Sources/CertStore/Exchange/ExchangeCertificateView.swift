@@ -23,7 +23,7 @@ public struct ExchangeCertificateView: Sendable {
         self.now = now
         resolver = try ConnectorResolver(store: store, now: now)
         bindings = try store.read(ServiceBindings.self)
-        roots = try store.entries(in: StorePath(trustedLocation: store.location, name: .root)).entries
+        roots = try store.entries(in: store.path(of: .root)).entries
     }
 
     /// The certificates Exchange lists (keyless ones are silently hidden, as Exchange does).
@@ -31,6 +31,9 @@ public struct ExchangeCertificateView: Sendable {
         var candidates = resolver.personal
             .filter { ExchangeCertificateValidity.evaluate($0) == .valid }
             .sorted { ($0.properties.notBefore ?? .distantPast) > ($1.properties.notBefore ?? .distantPast) }
+        // Status and RootCAType need every candidate's chain: kept verdicts where the chain cache vouches for
+        // them, the others verified on all cores (`ChainCache`).
+        resolver.verifyChains(of: candidates, store: store)
         if let domain = filter.domain {
             let matching = candidates.filter {
                 ConnectorResolver.matches(domain, names: domains(of: $0), wildcard: false)
@@ -49,7 +52,7 @@ public struct ExchangeCertificateView: Sendable {
 
     /// `Get-ExchangeCertificate -Thumbprint`: the certificate, or Exchange's own errors.
     public func certificate(_ thumbprint: Thumbprint) throws -> ExchangeCertificate {
-        guard let entry = try store.entry(thumbprint, in: StorePath(trustedLocation: store.location, name: .my)) else {
+        guard let entry = try store.entry(thumbprint, in: store.path(of: .my)) else {
             throw CertStoreError.notFound("The certificate with thumbprint \(thumbprint) was not found.",
                                           hint: "`certstore list` shows what is in LocalMachine/My")
         }

@@ -17,17 +17,17 @@ public struct ImportResult: Sendable, Codable {
     /// A pending request completed by the import.
     public struct CompletedRequest: Sendable, Codable, Equatable {
         /// The request's entry in `REQUEST` (its dummy certificate), now in the trash.
-        public let request: String
+        public let request: Thumbprint
         /// The issued certificate that completed it.
-        public let certificate: String
+        public let certificate: Thumbprint
         /// The trash entry holding the request (`certstore restore` brings it back).
         public let trashID: String
     }
 
     public struct Item: Sendable, Codable, Equatable {
         public let file: String
-        public let thumbprint: String
-        public let store: String
+        public let thumbprint: Thumbprint
+        public let store: StorePath
         public let subject: String
         public let action: Action
         public let hasPrivateKey: Bool

@@ -30,7 +30,7 @@ public struct CertificateFilter: Sendable {
 
     public func matches(_ entry: StoreEntry) -> Bool {
         if !includeArchived && entry.storeProperties.archived { return false }
-        if let thumbprint, !thumbprint.matches(entry.thumbprint) { return false }
+        if let thumbprint, !thumbprint.matches(entry.thumbprint.value) { return false }
         if let friendlyName, !friendlyName.matches(entry.storeProperties.friendlyName) { return false }
         if let hasPrivateKey, entry.hasPrivateKey != hasPrivateKey { return false }
         // The certificate's own properties only when a filter needs them: an entry from the index decodes

@@ -2,7 +2,7 @@ import Foundation
 
 /// What a certificate says about itself, parsed once by OpenSSL. Pure values: safe to cache and share.
 public struct CertificateProperties: Sendable, Equatable, Codable {
-    public let thumbprint: String
+    public let thumbprint: Thumbprint
     public let sha256: String
     public let subject: DistinguishedName
     public let issuer: DistinguishedName
@@ -30,7 +30,7 @@ public struct CertificateProperties: Sendable, Equatable, Codable {
 
     /// What an index record shows when neither it nor its certificate can be read any more (the file
     /// changed while it was listed): its thumbprint and key identifier, nothing else.
-    static func unreadable(thumbprint: String, publicKeyIdentifier: String) -> CertificateProperties {
+    static func unreadable(thumbprint: Thumbprint, publicKeyIdentifier: String) -> CertificateProperties {
         CertificateProperties(thumbprint: thumbprint, sha256: "", subject: DistinguishedName([]), issuer: DistinguishedName([]),
                               serialNumber: "", notBefore: nil, notAfter: nil, version: 0, subjectAlternativeNames: [],
                               extendedKeyUsages: nil, keyUsage: nil, keyAlgorithm: "", publicKeySize: 0, signatureAlgorithmOID: "",

@@ -32,7 +32,7 @@ public struct CertificateProperty: Sendable, Equatable {
 
     /// Every property, in `show` (Format-List *) order.
     public static let all: [CertificateProperty] = [
-        .init("Thumbprint", "uppercase SHA-1 of the DER") { .string($0.thumbprint) },
+        .init("Thumbprint", "uppercase SHA-1 of the DER") { .string($0.thumbprint.value) },
         .init("Subject", "subject DN in Windows form") { .string($0.properties.subjectString) },
         .init("Issuer", "issuer DN in Windows form") { .string($0.properties.issuerString) },
         .init("SerialNumber", "uppercase hex") { .string($0.properties.serialNumber) },

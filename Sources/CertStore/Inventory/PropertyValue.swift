@@ -18,13 +18,13 @@ public struct PropertyContext: Sendable {
     /// Judges `TlsUsable`/`TlsProblem` (nil: those properties are null).
     public let tls: TLSUsabilityJudge?
     /// `Services` of every bound certificate, worked out once per listing rather than once per certificate.
-    private let servicesByThumbprint: [String: PropertyValue]
+    private let servicesByThumbprint: [Thumbprint: PropertyValue]
     private static let unbound = PropertyValue.flags(names: [], mask: ExchangeService.mask([]))
 
     public init(bindings: ServiceBindings = ServiceBindings(), tls: TLSUsabilityJudge? = nil) {
         self.bindings = bindings
         self.tls = tls
-        var services: [String: PropertyValue] = [:]
+        var services: [Thumbprint: PropertyValue] = [:]
         for thumbprint in bindings.allBoundThumbprints {
             let bound = bindings.services(of: thumbprint)
             services[thumbprint] = .flags(names: bound.sorted().map(\.rawValue), mask: ExchangeService.mask(bound))
@@ -36,7 +36,7 @@ public struct PropertyContext: Sendable {
     static let none = PropertyContext()
 
     /// The `Services` value of the certificate with `thumbprint`.
-    func services(of thumbprint: String) -> PropertyValue { servicesByThumbprint[thumbprint] ?? Self.unbound }
+    func services(of thumbprint: Thumbprint) -> PropertyValue { servicesByThumbprint[thumbprint] ?? Self.unbound }
 
     /// The context of a store location as it is on disk; TLS usability judged at `securityLevel` (the system's
     /// when nil).

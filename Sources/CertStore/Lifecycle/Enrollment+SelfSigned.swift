@@ -6,7 +6,7 @@ extension Enrollment {
 
     /// What `request --self-signed` made.
     public struct SelfSignedResult: Sendable {
-        public let thumbprint: String
+        public let thumbprint: Thumbprint
         public let store: StorePath
         public let subject: String
         public let dnsNames: [String]

@@ -117,7 +117,7 @@ public struct Enrollment: Sendable {
     /// What `request` made.
     public struct RequestResult: Sendable {
         /// The pending request's entry in `REQUEST` (its dummy certificate's thumbprint).
-        public let thumbprint: String
+        public let thumbprint: Thumbprint
         public let store: StorePath
         public let subject: String
         public let dnsNames: [String]

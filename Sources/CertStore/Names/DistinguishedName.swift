@@ -70,7 +70,9 @@ public struct DistinguishedName: Sendable, Equatable, Codable {
     /// (`CryptFindOIDInfo(…, CRYPT_RDN_ATTR_OID_GROUP_ID)`, which `CertNameToStr` uses). The names are those
     /// of dotnet/runtime's `OidLookup` table (every wincrypt.h OID run through Windows 10) that are RDN
     /// attributes, plus the TPM attributes of wincrypt.h's `szOID_RDN_TPM_*`. Everything else (businessCategory,
-    /// the EV jurisdiction OIDs, unstructuredName, UID, …) prints as `OID.x`, as on Windows.
+    /// the EV jurisdiction OIDs, unstructuredName, UID, wincrypt.h's TCG platform attributes
+    /// `szOID_RDN_TCG_PLATFORM_*` 2.23.133.2.4–6, which that table — made from every wincrypt.h OID on Windows 10 —
+    /// has no name for, …) prints as `OID.x`, as on Windows.
     static let labels: [String: String] = [
         "2.5.4.3": "CN", "2.5.4.11": "OU", "2.5.4.10": "O", "2.5.4.7": "L", "2.5.4.8": "S", "2.5.4.6": "C",
         "1.2.840.113549.1.9.1": "E", "2.5.4.9": "STREET", "2.5.4.5": "SERIALNUMBER", "2.5.4.4": "SN",

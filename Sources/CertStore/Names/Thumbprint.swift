@@ -28,6 +28,21 @@ public struct Thumbprint: Sendable, Hashable, Comparable, CustomStringConvertibl
     /// For values the library computed itself.
     init(trusted value: String) { self.value = value }
 
+    /// Exactly what certstore writes — 40 uppercase hexadecimal digits, nothing else — or nil. For names read
+    /// back from disk (file names, trash manifests), where anything else means someone else wrote them.
+    public init?(canonical text: String) {
+        guard text.utf8.count == 40,
+              text.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x46).contains($0) }) else { return nil }
+        value = text
+    }
+
+    /// `<THUMBPRINT>.cer`: the name of the certificate's file in a store.
+    public var certificateFileName: String { value + ".cer" }
+    /// `<THUMBPRINT>.json`: the name of the file beside it that holds its store properties.
+    public var propertiesFileName: String { value + ".json" }
+    /// The first eight digits, as trash IDs and service versions show them.
+    public var shortForm: String { String(value.prefix(8)) }
+
     public var description: String { value }
     public static func < (lhs: Thumbprint, rhs: Thumbprint) -> Bool { lhs.value < rhs.value }
 

@@ -23,7 +23,7 @@ public struct ConnectorVerdict: Sendable, Equatable {
     public let connector: String
     public let status: CertificateSelection.Status
     /// The certificate the connector presents (nil when none).
-    public let thumbprint: String?
+    public let thumbprint: Thumbprint?
     public let outcome: Outcome
     /// A keyless twin shares the chosen certificate's issuer and subject: the choice hangs on store order.
     public let keylessTwin: Bool
@@ -69,9 +69,9 @@ public struct ConnectorVerdict: Sendable, Equatable {
     /// One line for people: what the connector gets.
     public var summary: String {
         switch outcome {
-        case .works: "presents \(thumbprint ?? "?")" + (keylessTwin ? " (a keyless twin shares its issuer and subject)" : "")
-        case .noCredentials: "resolves to \(thumbprint ?? "?"), which has no usable private key: outbound TLS fails with NoCredentials (KB 4495258)"
-        case .unknownCredentials: "resolves to \(thumbprint ?? "?"), which is not enabled for SMTP: outbound TLS fails with UnknownCredentials (KB 4051498)"
+        case .works: "presents \(thumbprint?.value ?? "?")" + (keylessTwin ? " (a keyless twin shares its issuer and subject)" : "")
+        case .noCredentials: "resolves to \(thumbprint?.value ?? "?"), which has no usable private key: outbound TLS fails with NoCredentials (KB 4495258)"
+        case .unknownCredentials: "resolves to \(thumbprint?.value ?? "?"), which is not enabled for SMTP: outbound TLS fails with UnknownCredentials (KB 4051498)"
         case .notFound: "its TLSCertificateName matches no valid certificate (TlsCertificateNotFound)"
         case .syntaxInvalid: "its TLSCertificateName is invalid (TlsCertificateNameSyntaxInvalid)"
         case .noCertificate: "no certificate qualifies for its FQDN: it presents none"

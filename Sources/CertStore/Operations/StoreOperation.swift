@@ -78,11 +78,8 @@ extension CertificateStore {
     /// A resolver over the bound certificates only (read one file each) and the chain stores: enough to
     /// choose what each service presents without listing all of `My`.
     private func boundResolver(_ bindings: ServiceBindings, now: Date) throws -> ConnectorResolver {
-        let my = StorePath(trustedLocation: location, name: .my)
-        let bound = bindings.allBoundThumbprints.sorted().compactMap { text -> StoreEntry? in
-            guard let thumbprint = try? Thumbprint(parsing: text) else { return nil }
-            return try? entry(thumbprint, in: my)
-        }
+        let my = path(of: .my)
+        let bound = bindings.allBoundThumbprints.sorted().compactMap { try? entry($0, in: my) }
         return ConnectorResolver(personal: bound,
                                  roots: try entries(in: my.sibling(.root)).entries.compactMap { try? $0.loadCertificate() },
                                  intermediates: try entries(in: my.sibling(.ca)).entries.compactMap { try? $0.loadCertificate() },

@@ -61,7 +61,7 @@ public struct Remover: Sendable {
     /// when there is nothing to finish. `dryRun` only says whether there is. The caller holds the lock.
     private func finishInterruptedKeyDeletion(_ thumbprint: Thumbprint, in path: StorePath, dryRun: Bool) throws -> TrashEntry? {
         let trash = Trash(store: store)
-        guard let newest = trash.readableEntries().filter({ $0.thumbprint == thumbprint.value && $0.store == path.description })
+        guard let newest = trash.readableEntries().filter({ $0.thumbprint == thumbprint && $0.store == path })
             .max(by: { ($0.removedAt, $0.id) < ($1.removedAt, $1.id) }),
               let keyFile = newest.keyFile, keyFile.hasSuffix(".key") else { return nil }
         let identifier = String(keyFile.dropLast(4))
@@ -75,7 +75,7 @@ public struct Remover: Sendable {
     /// be read counts as using it.
     private func isKeyInUse(_ identifier: String) throws -> Bool {
         for name in StoreName.allCases {
-            let (entries, problems) = try store.entries(in: StorePath(trustedLocation: store.location, name: name))
+            let (entries, problems) = try store.entries(in: store.path(of: name))
             if !problems.isEmpty || entries.contains(where: { $0.properties.publicKeyIdentifier == identifier }) { return true }
         }
         return false
@@ -97,7 +97,7 @@ public struct Remover: Sendable {
             // Removed since `context` was built. Removing a certificate no connector or name-based dependency
             // picks (nor has in its chain) changes no one's choice, so the context is rebuilt only when a removed
             // certificate was picked: pruning thousands of unused keyless certificates stays linear.
-            var pending = Set<String>()
+            var pending = Set<Thumbprint>()
             let candidates = context.personal.filter { !$0.hasPrivateKey }
             for entry in candidates {
                 if entry.keyStatus != .missing { result.damagedKeys.append(entry); continue }
@@ -175,8 +175,8 @@ public struct Remover: Sendable {
         }
 
         /// Every certificate some consumer picks today, or has in the chain of what it picks.
-        var picked: Set<String> {
-            var set = Set<String>()
+        var picked: Set<Thumbprint> {
+            var set = Set<Thumbprint>()
             for (index, consumer) in consumers.enumerated() {
                 guard let chosen = today(index, consumer).chosen else { continue }
                 set.insert(chosen.thumbprint)
@@ -190,7 +190,7 @@ public struct Remover: Sendable {
             connectors = try store.read(SendConnectors.self)
             dependencies = try store.read(Dependencies.self)
             resolver = try ConnectorResolver(store: store, now: now)
-            let my = StorePath(trustedLocation: store.location, name: .my)
+            let my = store.path(of: .my)
             authorities = try store.entries(in: my.sibling(.ca)).entries + store.entries(in: my.sibling(.root)).entries
         }
 
@@ -203,14 +203,14 @@ public struct Remover: Sendable {
             self.authorities = authorities
         }
 
-        func without(_ thumbprints: Set<String>) -> Context {
+        func without(_ thumbprints: Set<Thumbprint>) -> Context {
             Context(bindings: bindings, connectors: connectors, dependencies: dependencies,
                     resolver: resolver.without(thumbprints), authorities: authorities.filter { !thumbprints.contains($0.thumbprint) })
         }
     }
 
     /// `alsoGone`: certificates already removed that `context` still holds (none of them picked by anyone).
-    private func plan(_ entry: StoreEntry, deleteKey: Bool, context: Context, alsoGone: Set<String> = []) throws -> RemovalPlan {
+    private func plan(_ entry: StoreEntry, deleteKey: Bool, context: Context, alsoGone: Set<Thumbprint> = []) throws -> RemovalPlan {
         var plan = RemovalPlan(entry: entry)
         let thumbprint = entry.thumbprint
         let isPersonal = entry.store.name == .my
@@ -270,7 +270,7 @@ public struct Remover: Sendable {
             let others = context.personal.filter { $0.thumbprint != thumbprint && $0.properties.publicKeyIdentifier == entry.properties.publicKeyIdentifier }
                 + context.authorities.filter { $0.thumbprint != thumbprint && $0.properties.publicKeyIdentifier == entry.properties.publicKeyIdentifier }
             if !others.isEmpty {
-                plan.hardBlockers.append("its private key is also the key of \(others.map(\.thumbprint).joined(separator: ", ")), so --delete-key would take their key away")
+                plan.hardBlockers.append("its private key is also the key of \(others.map(\.thumbprint.value).joined(separator: ", ")), so --delete-key would take their key away")
             } else if entry.keyStatus != .missing {
                 plan.deletesKey = true
             }

@@ -47,9 +47,9 @@ public struct Trash: Sendable {
                                  hint: "move it aside (mv \(ShellQuote.quote(folder.path)) /root/) and find out who put it there")
         }
         let manifest = folder.appendingPathComponent("manifest.json")
-        let entry: TrashEntry
+        let entry: TrashEntry.Manifest
         do {
-            entry = try StoreProperties.decoder.decode(TrashEntry.self, from: Data(try FileSystem.read(manifest, limit: 1 << 20)))
+            entry = try StoreProperties.decoder.decode(TrashEntry.Manifest.self, from: Data(try FileSystem.read(manifest, limit: 1 << 20)))
         } catch let error as CertStoreError {
             throw error
         } catch {
@@ -61,14 +61,15 @@ public struct Trash: Sendable {
                                    hint: "certstore never uses a manifest's fields as paths; move the entry aside (mv \(ShellQuote.quote(folder.path)) /root/) and find out who changed it")
         }
         guard entry.id == name else { throw damaged("id", entry.id) }
-        guard Self.isHex(entry.thumbprint, count: 40) else { throw damaged("thumbprint", entry.thumbprint) }
+        guard let thumbprint = Thumbprint(canonical: entry.thumbprint) else { throw damaged("thumbprint", entry.thumbprint) }
         if let keyFile = entry.keyFile {
             guard keyFile.hasSuffix(".key"), Self.isHex(String(keyFile.dropLast(4)), count: 64) else { throw damaged("keyFile", keyFile) }
         }
         guard let path = try? StorePath(parsing: entry.store), path.location == store.location, path.description == entry.store else {
             throw damaged("store", entry.store)
         }
-        return entry
+        return TrashEntry(id: entry.id, thumbprint: thumbprint, store: path, subject: entry.subject, notAfter: entry.notAfter,
+                          removedAt: entry.removedAt, keyFile: entry.keyFile, forced: entry.forced, notes: entry.notes)
     }
 
     /// Exactly `count` uppercase hexadecimal digits (thumbprints and key names are written that way).
@@ -81,7 +82,7 @@ public struct Trash: Sendable {
         let all = try entries()
         if let exact = all.first(where: { $0.id == reference }) { return exact }
         if let thumbprint = try? Thumbprint(parsing: reference),
-           let newest = all.filter({ $0.thumbprint == thumbprint.value }).max(by: { $0.removedAt < $1.removedAt }) {
+           let newest = all.filter({ $0.thumbprint == thumbprint }).max(by: { $0.removedAt < $1.removedAt }) {
             return newest
         }
         throw CertStoreError.notFound("nothing in the trash is called \(reference)", hint: "`certstore trash list` shows the IDs")
@@ -105,9 +106,9 @@ public struct Trash: Sendable {
 
         try FileSystem.ensureDirectory(directory, mode: 0o700)
         let stamp = now.compactStamp
-        var id = "\(stamp)Z-\(entry.thumbprint.prefix(8))"
+        var id = "\(stamp)Z-\(entry.thumbprint.shortForm)"
         var suffix = 1
-        while FileSystem.exists(directory.appendingPathComponent(id)) { suffix += 1; id = "\(stamp)Z-\(entry.thumbprint.prefix(8))-\(suffix)" }
+        while FileSystem.exists(directory.appendingPathComponent(id)) { suffix += 1; id = "\(stamp)Z-\(entry.thumbprint.shortForm)-\(suffix)" }
 
         let staging = directory.appendingPathComponent(".\(id).partial")
         // We hold the lock: a staging directory already there is a dead run's (killed within this second), with
@@ -117,7 +118,7 @@ public struct Trash: Sendable {
         try copy(cer, into: staging, mode: 0o644)
         if FileSystem.exists(json) { try copy(json, into: staging, mode: 0o644) }
         if keyFile != nil { try copy(key, into: staging, mode: 0o600) }
-        let manifest = TrashEntry(id: id, thumbprint: entry.thumbprint, store: entry.store.description,
+        let manifest = TrashEntry(id: id, thumbprint: entry.thumbprint, store: entry.store,
                                   subject: entry.properties.subjectString, notAfter: entry.properties.notAfter,
                                   removedAt: now, keyFile: keyFile, forced: forced, notes: plan.blockers + plan.notes)
         let bytes = Array(try StoreProperties.encoder.encode(manifest)) + [0x0A]
@@ -141,13 +142,13 @@ public struct Trash: Sendable {
     /// its commit of the entry. A re-imported certificate has a new `.json` (`importedAt`), so it never matches.
     private func committedEntry(for entry: StoreEntry, keyFile: String?) throws -> TrashEntry? {
         // IDs are "<stamp>Z-<first 8 of the thumbprint>[-n]": only those manifests need reading.
-        guard let newest = readableEntries({ $0.contains("Z-\(entry.thumbprint.prefix(8))") })
-            .filter({ $0.thumbprint == entry.thumbprint && $0.store == entry.store.description })
+        guard let newest = readableEntries({ $0.contains("Z-\(entry.thumbprint.shortForm)") })
+            .filter({ $0.thumbprint == entry.thumbprint && $0.store == entry.store })
             .max(by: { ($0.removedAt, $0.id) < ($1.removedAt, $1.id) }),
               newest.keyFile == keyFile else { return nil }
         let folder = directory.appendingPathComponent(newest.id)
-        var pairs = [(store.certificateURL(entry.thumbprint, in: entry.store), folder.appendingPathComponent("\(entry.thumbprint).cer")),
-                     (store.propertiesURL(entry.thumbprint, in: entry.store), folder.appendingPathComponent("\(entry.thumbprint).json"))]
+        var pairs = [(store.certificateURL(entry.thumbprint, in: entry.store), folder.appendingPathComponent(entry.thumbprint.certificateFileName)),
+                     (store.propertiesURL(entry.thumbprint, in: entry.store), folder.appendingPathComponent(entry.thumbprint.propertiesFileName))]
         if let keyFile { pairs.append((store.keysDirectory.appendingPathComponent(keyFile), folder.appendingPathComponent(keyFile))) }
         for (original, copy) in pairs where try contents(original) != contents(copy) { return nil }
         return newest
@@ -169,7 +170,7 @@ public struct Trash: Sendable {
             if let keyFile = entry.keyFile, keyFile.hasSuffix(".key") {
                 identifier = String(keyFile.dropLast(4))
             } else {
-                let url = directory.appendingPathComponent(entry.id).appendingPathComponent("\(entry.thumbprint).cer")
+                let url = directory.appendingPathComponent(entry.id).appendingPathComponent(entry.thumbprint.certificateFileName)
                 guard let der = try? FileSystem.read(url, limit: store.limits.maxFileSize),
                       let certificate = try? Certificate(der: der) else { continue }
                 identifier = certificate.publicKeyIdentifier
@@ -209,16 +210,16 @@ public struct Trash: Sendable {
     public func restore(_ reference: String, now: Date = Date()) throws -> OperationOutcome<TrashEntry> {
         try store.perform(now: now) {
             let entry = try find(reference)
-            let path = try StorePath(parsing: entry.store)
+            let path = entry.store
             let folder = directory.appendingPathComponent(entry.id)
             let cer = store.certificateURL(entry.thumbprint, in: path)
-            let json = folder.appendingPathComponent("\(entry.thumbprint).json")
+            let json = folder.appendingPathComponent(entry.thumbprint.propertiesFileName)
             let storedJSON = store.propertiesURL(entry.thumbprint, in: path)
             // A restore killed after writing the .cer (its commit point) but before deleting the entry: the same
             // .cer and the same (or no) .json are in the store. The re-run finishes it; anything else is refused.
             let resuming = FileSystem.exists(cer)
             if resuming {
-                let cerCopy = folder.appendingPathComponent("\(entry.thumbprint).cer")
+                let cerCopy = folder.appendingPathComponent(entry.thumbprint.certificateFileName)
                 let storedProperties = try contents(storedJSON), savedProperties = try contents(json)
                 guard try contents(cer) == contents(cerCopy), storedProperties == nil || savedProperties == storedProperties else {
                     throw CertStoreError(.refused, "\(entry.thumbprint) is already in \(entry.store); the trash entry \(entry.id) was left as it is",
@@ -227,7 +228,7 @@ public struct Trash: Sendable {
             }
             // What is written back is checked first: the .cer is the certificate its name says, the key is that
             // certificate's key under its right name. A trash entry is only as trustworthy as its bytes.
-            let der = try FileSystem.read(folder.appendingPathComponent("\(entry.thumbprint).cer"), limit: store.limits.maxFileSize)
+            let der = try FileSystem.read(folder.appendingPathComponent(entry.thumbprint.certificateFileName), limit: store.limits.maxFileSize)
             let certificate = try Certificate(der: der)
             guard certificate.thumbprint == entry.thumbprint else {
                 throw CertStoreError.badData("the trash entry \(entry.id) holds a certificate whose SHA-1 is \(certificate.thumbprint), not \(entry.thumbprint)",

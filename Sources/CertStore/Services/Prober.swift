@@ -63,7 +63,7 @@ public struct Prober: Sendable {
         /// Where the presented certificate is in the store (any store of the location), if it is.
         public let inStore: StoreEntry?
         /// What certstore deployed for the service, if anything.
-        public let boundThumbprint: String?
+        public let boundThumbprint: Thumbprint?
         public let severity: Severity
         public let findings: [String]
     }
@@ -101,8 +101,8 @@ public struct Prober: Sendable {
             throw CertStoreError(.badData, "\(target) completed TLS without presenting a certificate")
         }
         let leaf = leafCertificate.properties()
-        let my = StorePath(trustedLocation: store.location, name: .my)
-        let inStore = StoreName.allCases.lazy.compactMap { try? store.entry(Thumbprint(trusted: leaf.thumbprint), in: my.sibling($0)) }.first
+        let my = store.path(of: .my)
+        let inStore = StoreName.allCases.lazy.compactMap { try? store.entry(leaf.thumbprint, in: my.sibling($0)) }.first
         let bound = ServiceFiles(store: store).deployedThumbprint(target.service)
         var severity = Severity.ok
         var findings: [String] = []

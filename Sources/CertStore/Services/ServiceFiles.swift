@@ -32,8 +32,8 @@ public struct ServiceFiles: Sendable {
         public let service: ExchangeService
         /// The send connector whose files these are (nil for a bindable service's).
         public var connector: String? = nil
-        public let oldThumbprint: String?
-        public let newThumbprint: String?
+        public let oldThumbprint: Thumbprint?
+        public let newThumbprint: Thumbprint?
         /// The `current` link the daemon reads.
         public let directory: String
         /// What differed: `new certificate`, `chain.pem`, `privkey.pem owner or mode`, `withdrawn`, ...
@@ -67,7 +67,7 @@ public struct ServiceFiles: Sendable {
         /// The certificate the service should present.
         public let chosen: StoreEntry?
         /// The thumbprint the live files hold.
-        public let deployed: String?
+        public let deployed: Thumbprint?
         public let action: Action
         /// The send connector these files are for (nil: a bindable service), and its verdict.
         public var connector: String? = nil
@@ -78,7 +78,10 @@ public struct ServiceFiles: Sendable {
 
     /// The bytes and ownership a version is made of.
     struct Contents: Equatable {
-        var thumbprint: String
+        /// The certificate the version is for; nil for a connector's version that makes outbound TLS fail.
+        var thumbprint: Thumbprint?
+        /// What its `thumbprint` file says: the thumbprint, or `none`.
+        var thumbprintText: String { thumbprint?.value ?? "none" }
         var cert: [UInt8]
         var chain: [UInt8]
         var key: [UInt8]
@@ -142,14 +145,21 @@ public struct ServiceFiles: Sendable {
     }
 
     /// The thumbprint a service's files hold now (nil when it has none).
-    public func deployedThumbprint(_ service: ExchangeService) -> String? { deployedThumbprint(in: folder(service)) }
+    public func deployedThumbprint(_ service: ExchangeService) -> Thumbprint? { deployedThumbprint(in: folder(service)) }
 
-    func deployedThumbprint(in folder: URL) -> String? {
-        guard let version = liveVersion(in: folder),
-              let bytes = try? FileSystem.read(folder.appendingPathComponent(version).appendingPathComponent("thumbprint"), limit: 100)
-        else { return nil }
-        let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        return text == "none" ? nil : text
+    func deployedThumbprint(in folder: URL) -> Thumbprint? {
+        guard let version = liveVersion(in: folder) else { return nil }
+        return Self.thumbprint(in: folder.appendingPathComponent(version))
+    }
+
+    /// What a version's `thumbprint` file says: one thumbprint as certstore writes it, or `none` (a connector's
+    /// version that makes outbound TLS fail) or anything else — nil.
+    static func thumbprint(in version: URL) -> Thumbprint? { thumbprintText(in: version).flatMap(Thumbprint.init(canonical:)) }
+
+    /// The text of a version's `thumbprint` file (nil when it has none).
+    static func thumbprintText(in version: URL) -> String? {
+        guard let bytes = try? FileSystem.read(version.appendingPathComponent("thumbprint"), limit: 100) else { return nil }
+        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// The version `current` points at: a plain name inside the service's folder, never a path elsewhere.
@@ -188,7 +198,7 @@ public struct ServiceFiles: Sendable {
             }
             return Plan(service: service, chosen: nil, deployed: deployed, action: .withdraw)
         }
-        let user = bindings.serviceUsers?[service.rawValue]
+        let user = bindings.serviceUsers[service]
         let desired = try contents(of: chosen, service: service, user: user)
         guard let live else {
             return Plan(service: service, chosen: chosen, deployed: nil, action: .deploy(reasons: ["new certificate"]))
@@ -257,9 +267,9 @@ public struct ServiceFiles: Sendable {
         } ?? []
         let cert = Array((certificate?.pem ?? "").utf8)
         let chainBytes = Array(chain.map(\.pem).joined().utf8)
-        let why = refusedByStack.map { "the TLS stack refuses \(selection.chosen?.thumbprint ?? "its certificate"): \($0)" } ?? verdict.summary
+        let why = refusedByStack.map { "the TLS stack refuses \(selection.chosen?.thumbprint.value ?? "its certificate"): \($0)" } ?? verdict.summary
         let label = refusedByStack == nil ? outcome.rawValue : "TlsUnusable"
-        return Contents(thumbprint: selection.chosen?.thumbprint ?? "none", cert: cert, chain: chainBytes, key: [],
+        return Contents(thumbprint: selection.chosen?.thumbprint, cert: cert, chain: chainBytes, key: [],
                         keyOwner: geteuid(), keyGroup: nil, keyMode: 0o600, hasKey: false, extras: [
                             // No key: postfix's smtp client refuses the file ("key not first") and disables TLS.
                             "smtp-client.pem": cert + chainBytes,
@@ -292,8 +302,7 @@ public struct ServiceFiles: Sendable {
     private func differences(_ desired: Contents, in version: URL) -> [String] {
         func bytes(_ name: String) -> [UInt8]? { try? FileSystem.read(version.appendingPathComponent(name), limit: 1 << 20) }
         var reasons: [String] = []
-        let thumbprint = bytes("thumbprint").map { String(decoding: $0, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
-        if thumbprint != desired.thumbprint { return ["new certificate"] }
+        if Self.thumbprintText(in: version) != desired.thumbprintText { return ["new certificate"] }
         if bytes("cert.pem") != desired.cert { reasons.append("cert.pem") }
         if bytes("chain.pem") != desired.chain { reasons.append("chain.pem") }
         if bytes("fullchain.pem") != desired.fullchain { reasons.append("fullchain.pem") }
@@ -372,7 +381,7 @@ public struct ServiceFiles: Sendable {
                 continue
             case .deploy(let reasons):
                 guard let chosen = plan.chosen else { continue }
-                let user = bindings.serviceUsers?[plan.service.rawValue]
+                let user = bindings.serviceUsers[plan.service]
                 var desired = try contents(of: chosen, service: plan.service, user: user)
                 defer { wipe(&desired.key) }
                 try deploy(desired, folder: folder(plan.service), user: user, now: now)
@@ -394,9 +403,9 @@ public struct ServiceFiles: Sendable {
         }
         try FileSystem.ensureDirectory(folder, mode: 0o755)
         let stamp = now.compactStamp
-        var name = "v\(stamp)Z-\(desired.thumbprint.prefix(8))"
+        var name = "v\(stamp)Z-\(desired.thumbprint?.shortForm ?? "none")"
         var suffix = 1
-        while FileSystem.exists(folder.appendingPathComponent(name)) { suffix += 1; name = "v\(stamp)Z-\(desired.thumbprint.prefix(8))-\(suffix)" }
+        while FileSystem.exists(folder.appendingPathComponent(name)) { suffix += 1; name = "v\(stamp)Z-\(desired.thumbprint?.shortForm ?? "none")-\(suffix)" }
         let version = folder.appendingPathComponent(name, isDirectory: true)
         try FileSystem.ensureDirectory(version, mode: 0o755)
         var switched = false
@@ -405,7 +414,7 @@ public struct ServiceFiles: Sendable {
         try FileSystem.writeAtomically(desired.cert, to: version.appendingPathComponent("cert.pem"), mode: 0o644)
         try FileSystem.writeAtomically(desired.chain, to: version.appendingPathComponent("chain.pem"), mode: 0o644)
         try FileSystem.writeAtomically(desired.fullchain, to: version.appendingPathComponent("fullchain.pem"), mode: 0o644)
-        try FileSystem.writeAtomically(Array((desired.thumbprint + "\n").utf8), to: version.appendingPathComponent("thumbprint"), mode: 0o644)
+        try FileSystem.writeAtomically(Array((desired.thumbprintText + "\n").utf8), to: version.appendingPathComponent("thumbprint"), mode: 0o644)
         for (name, content) in desired.extras.sorted(by: { $0.key < $1.key }) {
             // smtp-client.pem holds the key when there is one: as private as privkey.pem.
             try FileSystem.writeAtomically(content, to: version.appendingPathComponent(name), mode: name == "smtp-client.pem" && desired.hasKey ? 0o600 : 0o644)

@@ -11,7 +11,7 @@ public final class TLSUsabilityJudge: Sendable {
     public let store: CertificateStore
     /// The OpenSSL security level asked for; nil means the system's (``TLSServerCheck/systemSecurityLevel``).
     public let securityLevel: Int?
-    private let verdicts = Mutex<[String: TLSUsability]>([:])
+    private let verdicts = Mutex<[Thumbprint: TLSUsability]>([:])
     private let authorities = Mutex<[(entry: StoreEntry, certificate: Certificate)]?>(nil)
 
     public init(store: CertificateStore, securityLevel: Int? = nil) {

@@ -2,6 +2,10 @@ import Foundation
 
 /// One store location on disk (`<root>/LocalMachine`): its stores, its key directory and its lock.
 ///
+/// Despite its name, a `CertificateStore` is a *location* — Windows' `Cert:\LocalMachine` — holding the stores
+/// `My`, `CA` and `Root`. One store of it is a ``StorePath`` (``path(of:)``); an entry says which with
+/// ``StoreEntry/store`` (compare ``StorePath/name`` with ``StoreName``, never text).
+///
 /// Layout:
 /// ```
 /// <root>/<Location>/<Store>/<THUMBPRINT>.cer    DER, named by the uppercase SHA-1 of its bytes
@@ -76,14 +80,17 @@ public final class CertificateStore: Sendable {
     public var directory: URL { root.appendingPathComponent(location, isDirectory: true) }
     public var keysDirectory: URL { directory.appendingPathComponent("Keys", isDirectory: true) }
 
+    /// The store `name` of this location, e.g. `LocalMachine/My` for ``StoreName/my``.
+    public func path(of name: StoreName) -> StorePath { StorePath(trustedLocation: location, name: name) }
+
     public func directory(of store: StorePath) -> URL { directory.appendingPathComponent(store.name.rawValue, isDirectory: true) }
 
-    func certificateURL(_ thumbprint: String, in store: StorePath) -> URL {
-        directory(of: store).appendingPathComponent("\(thumbprint).cer")
+    func certificateURL(_ thumbprint: Thumbprint, in store: StorePath) -> URL {
+        directory(of: store).appendingPathComponent(thumbprint.certificateFileName)
     }
 
-    func propertiesURL(_ thumbprint: String, in store: StorePath) -> URL {
-        directory(of: store).appendingPathComponent("\(thumbprint).json")
+    func propertiesURL(_ thumbprint: Thumbprint, in store: StorePath) -> URL {
+        directory(of: store).appendingPathComponent(thumbprint.propertiesFileName)
     }
 
     func keyURL(_ publicKeyIdentifier: String) -> URL {
@@ -201,14 +208,14 @@ public final class CertificateStore: Sendable {
     /// so a lookup costs the same in a store of a hundred certificates or of a hundred thousand.
     public func entry(_ thumbprint: Thumbprint, in store: StorePath) throws -> StoreEntry? {
         try refuseLink(directory(of: store))
-        guard FileSystem.exists(certificateURL(thumbprint.value, in: store)) else { return nil }
-        return try readEntry(thumbprint.value, in: store)
+        guard FileSystem.exists(certificateURL(thumbprint, in: store)) else { return nil }
+        return try readEntry(thumbprint, in: store)
     }
 
     /// Like `entry`, but a missing certificate is a `notFound` error naming the store.
     public func requireEntry(_ thumbprint: Thumbprint, in store: StorePath) throws -> StoreEntry {
         guard let entry = try entry(thumbprint, in: store) else {
-            let elsewhere = StoreName.allCases.map(store.sibling).filter { $0 != store && FileSystem.exists(certificateURL(thumbprint.value, in: $0)) }
+            let elsewhere = StoreName.allCases.map(store.sibling).filter { $0 != store && FileSystem.exists(certificateURL(thumbprint, in: $0)) }
             throw CertStoreError.notFound(
                 "the certificate with thumbprint \(thumbprint) was not found in \(store)",
                 hint: elsewhere.isEmpty ? "run `certstore list --store \(store)` to see what is there"
@@ -217,8 +224,8 @@ public final class CertificateStore: Sendable {
         return entry
     }
 
-    func readEntry(_ thumbprint: String, in store: StorePath) throws -> StoreEntry {
-        let (record, certificate) = try parseRecord(thumbprint, in: store)
+    func readEntry(_ thumbprint: Thumbprint, in store: StorePath) throws -> StoreEntry {
+        let (record, certificate) = try parseRecord(thumbprint.value, in: store)
         return StoreEntry(store: store, content: record.content,
                           source: CertificateSource(parsed: certificate, folder: directory(of: store).path))
     }
@@ -226,10 +233,11 @@ public final class CertificateStore: Sendable {
     /// Parses one certificate and checks its key. Stamps are taken before reading, so a file that changes
     /// meanwhile is looked at again next time. Paths are plain strings: building URLs cost more than the reads.
     /// With `decoders` (a listing's parsing thread), the certificate is parsed for the listing only
-    /// (`Certificate(inventoryDER:)`) and must not leave this store's listing code.
-    private func parseRecord(_ thumbprint: String, in store: StorePath, decoders: ParsingDecoders? = nil) throws -> (StoreIndex.Record, Certificate) {
+    /// (`Certificate(inventoryDER:)`) and must not leave this store's listing code. `name` is the certificate's
+    /// file name without `.cer`, as found on disk: a file whose name is not its SHA-1 is refused.
+    private func parseRecord(_ name: String, in store: StorePath, decoders: ParsingDecoders? = nil) throws -> (StoreIndex.Record, Certificate) {
         let folder = "\(directoryPath)/\(store.name.rawValue)"
-        let cerPath = "\(folder)/\(thumbprint).cer", jsonPath = "\(folder)/\(thumbprint).json"
+        let cerPath = "\(folder)/\(name).cer", jsonPath = "\(folder)/\(name).json"
         guard let cerStamp = FileStamp(path: cerPath) else {
             throw CertStoreError.notFound("\(cerPath) disappeared while it was being read")
         }
@@ -239,7 +247,7 @@ public final class CertificateStore: Sendable {
         let properties = certificate.properties()
         assert(decoders == nil || properties == (try? Certificate(der: der))?.properties(),
                "a certificate parsed for a listing has other properties than one parsed in full: \(properties) against \(String(describing: (try? Certificate(der: der))?.properties()))")
-        guard properties.thumbprint == thumbprint else {
+        guard properties.thumbprint.value == name else {
             throw CertStoreError.badData("the file name does not match its content (SHA-1 is \(properties.thumbprint))",
                                          hint: "run `certstore check`")
         }
@@ -256,7 +264,7 @@ public final class CertificateStore: Sendable {
         // A listing keeps each record's JSON text in the index, ready for the next listing.
         let template = decoders == nil ? nil : JSONRecordTemplate.render(
             StoreEntry(store: store, properties: properties, storeProperties: storeProperties, keyStatus: status,
-                       source: CertificateSource(folder: folder, thumbprint: thumbprint, limit: limits.maxFileSize)))
+                       source: CertificateSource(folder: folder, thumbprint: properties.thumbprint, limit: limits.maxFileSize)))
         let record = StoreIndex.Record(cer: cerStamp, json: jsonStamp, key: keyStamp, keyStatus: status,
                                        properties: properties, storeProperties: storeProperties, jsonTemplate: template)
         return (record, certificate)
@@ -296,12 +304,18 @@ public final class CertificateStore: Sendable {
     /// Saves the index only if no writer holds the lock right now; a reader never waits, and never fails
     /// because the index could not be written (a read-only store just stays unindexed).
     private func saveIndex(_ index: StoreIndex.Builder, to url: URL) {
+        saveCache(to: url) { write in try index.write(write) }
+    }
+
+    /// Writes a file of `.cache` (the index, the chain verdicts) the way readers may: only if no writer holds the
+    /// lock right now, never into a `.cache` that is a link or that someone else could write, never over a
+    /// foreign file; failing silently (derived data: the next reader tries again).
+    func saveCache(to url: URL, _ produce: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) {
         guard FileSystem.exists(directory), let lock = try? StoreLock(directory: directory, timeout: 0) else { return }
         withExtendedLifetime(lock) {
-            // Never into a .cache that is a link or that someone else could write, never over a foreign index.
             guard (try? FileSystem.ensureDirectory(url.deletingLastPathComponent(), mode: 0o755)) != nil,
                   indexProblem(url) == nil else { return }
-            try? FileSystem.writeAtomically(to: url, mode: 0o644) { write in try index.write(write) }
+            try? FileSystem.writeAtomically(to: url, mode: 0o644, produce)
         }
     }
 
@@ -360,7 +374,7 @@ public final class CertificateStore: Sendable {
         for url in trustedSubdirectories { try DirectoryTrust.require(url) }
     }
 
-    func readStoreProperties(_ thumbprint: String, in store: StorePath) throws -> StoreProperties {
+    func readStoreProperties(_ thumbprint: Thumbprint, in store: StorePath) throws -> StoreProperties {
         let url = propertiesURL(thumbprint, in: store)
         guard FileSystem.exists(url) else { return StoreProperties() }
         return try decodeStoreProperties(path: url.path)
@@ -402,7 +416,7 @@ public final class CertificateStore: Sendable {
     /// Every certificate of every store in this location whose public key is `identifier`.
     func certificates(withPublicKey identifier: String) throws -> [StoreEntry] {
         var found: [StoreEntry] = []
-        for store in StoreName.allCases.map({ StorePath(trustedLocation: location, name: $0) }) {
+        for store in StoreName.allCases.map(path(of:)) {
             found += try entries(in: store).entries.filter { $0.properties.publicKeyIdentifier == identifier }
         }
         return found
@@ -447,7 +461,7 @@ public final class CertificateStore: Sendable {
         }
     }
 
-    func writeStoreProperties(_ properties: StoreProperties, thumbprint: String, in store: StorePath, batch: WriteBatch? = nil) throws {
+    func writeStoreProperties(_ properties: StoreProperties, thumbprint: Thumbprint, in store: StorePath, batch: WriteBatch? = nil) throws {
         if let batch {
             try batch.stage(try properties.encoded(), to: propertiesURL(thumbprint, in: store), mode: 0o644, phase: .properties)
         } else {

@@ -92,6 +92,12 @@ extension CertificateStore {
                                      detail: "\(problem); it is ignored (its checksum proves it is whole, not who wrote it) and never rewritten",
                                      fix: ["rm \(ShellQuote.quote(url.path))   (derived data: the next listing rebuilds it)"]))
             }
+            let chains = cache.appendingPathComponent(ChainCache.fileName)
+            if let problem = DirectoryTrust.fileProblem(chains) {
+                index.append(Finding(.critical, check: "untrusted-index", object: chains.path, title: "the kept chain verdicts can be changed by someone else",
+                                     detail: "\(problem); they are ignored (every chain is verified afresh) and never rewritten",
+                                     fix: ["rm \(ShellQuote.quote(chains.path))   (derived data: the next Exchange view rebuilds it)"]))
+            }
         }
         return (findings, index)
     }

@@ -146,7 +146,7 @@ extension ByteWriter {
     }
 
     mutating func properties(_ p: CertificateProperties) {
-        string(p.thumbprint); string(p.sha256); name(p.subject); name(p.issuer); string(p.serialNumber)
+        string(p.thumbprint.value); string(p.sha256); name(p.subject); name(p.issuer); string(p.serialNumber)
         optional(p.notBefore) { $0.date($1) }; optional(p.notAfter) { $0.date($1) }
         int(p.version)
         varint(UInt64(p.subjectAlternativeNames.count))
@@ -215,7 +215,7 @@ extension ByteReader {
         }
         let keyUsage = try optional { KeyUsage(rawValue: UInt32(truncatingIfNeeded: try $0.varint())) }
         return CertificateProperties(
-            thumbprint: thumbprint, sha256: sha256, subject: subject, issuer: issuer, serialNumber: serial,
+            thumbprint: Thumbprint(trusted: thumbprint), sha256: sha256, subject: subject, issuer: issuer, serialNumber: serial,
             notBefore: notBefore, notAfter: notAfter, version: version, subjectAlternativeNames: sans,
             extendedKeyUsages: ekus, keyUsage: keyUsage, keyAlgorithm: try string(), publicKeySize: try int(),
             signatureAlgorithmOID: try string(), signatureHash: try optional { try $0.string() },

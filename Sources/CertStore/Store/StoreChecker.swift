@@ -14,6 +14,71 @@ public struct StoreChecker: Sendable {
         public var repaired: [String] = []
         public var status: Severity { findings.map(\.severity).max() ?? .ok }
         public var filesChecked = 0
+        /// Of those, the files the store index vouched for (not read again; see `IndexVouchers`).
+        public var vouchedByIndex = 0
+    }
+
+    /// What the store index vouches for, so that `check` need not parse every certificate and load every key
+    /// again (issue 13: 52.7 s at 50,000 certificates). A record was made by parsing its files; while a file
+    /// keeps the stamp (device, inode, size, mtime, ctime) the record took before reading it, it is the file
+    /// that was checked then:
+    ///
+    /// * a `.cer` with its record's stamp is a certificate OpenSSL parsed, whose SHA-1 is its name, with the
+    ///   recorded public key identifier (a record is only ever made for such a file);
+    /// * its `.json` with the recorded stamp decoded as store properties;
+    /// * a key file with the recorded stamp, of a record whose `.cer` is vouched for and whose key status is
+    ///   Present, loaded, matched that certificate and passed the consistency check.
+    ///
+    /// Everything else (no index, an index `check` reports as untrusted, no record, any other stamp, another key
+    /// status) is read and checked afresh, exactly as without an index. Modes and links are always looked at.
+    struct IndexVouchers {
+        /// Thumbprint → public key identifier, per store.
+        var certificates: [StoreName: [String: String]] = [:]
+        /// Thumbprints whose `.json` is vouched for, per store.
+        var properties: [StoreName: Set<String>] = [:]
+        /// Key identifiers whose key file is vouched for.
+        var keys: Set<String> = []
+    }
+
+    /// The vouchers of every store's index; none when the location or the index is not trusted.
+    func indexVouchers(trusted: Bool) -> IndexVouchers {
+        var vouchers = IndexVouchers()
+        guard trusted else { return vouchers }
+        let keysFD = open(store.keysDirectory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+        defer { if keysFD >= 0 { close(keysFD) } }
+        for name in StoreName.allCases {
+            let path = StorePath(trustedLocation: store.location, name: name)
+            let url = StoreIndex.url(store, path)
+            guard store.indexProblem(url) == nil else { continue }
+            let index = StoreIndex.open(url)
+            guard index.count > 0 else { continue }
+            let folderFD = open(store.directory(of: path).path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+            guard folderFD >= 0 else { continue }
+            defer { close(folderFD) }
+            let thumbprints = Array(index.ranges.keys)
+            let lanes = thumbprints.count < 2_000 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
+            // Per record: (public key identifier, .json vouched, key vouched), or nil when its .cer has changed.
+            let verdicts: [(String, Bool, Bool)?] = concurrentMap(count: thumbprints.count, lanes: lanes) { position in
+                let thumbprint = thumbprints[position]
+                guard let range = index.range(thumbprint), let (header, status) = index.headerAndKeyStatus(at: range),
+                      FileStamp(directory: folderFD, name: "\(thumbprint).cer") == header.cer else { return nil }
+                let json = header.json != nil && FileStamp(directory: folderFD, name: "\(thumbprint).json") == header.json
+                let key = status == .present && keysFD >= 0 && header.key != nil
+                    && FileStamp(directory: keysFD, name: "\(header.publicKeyIdentifier).key") == header.key
+                return (header.publicKeyIdentifier, json, key)
+            }
+            var certificates: [String: String] = [:]
+            var properties = Set<String>()
+            for (position, verdict) in verdicts.enumerated() {
+                guard let (identifier, json, key) = verdict else { continue }
+                certificates[thumbprints[position]] = identifier
+                if json { properties.insert(thumbprints[position]) }
+                if key { vouchers.keys.insert(identifier) }
+            }
+            vouchers.certificates[name] = certificates
+            vouchers.properties[name] = properties
+        }
+        return vouchers
     }
 
     public let store: CertificateStore
@@ -33,7 +98,7 @@ public struct StoreChecker: Sendable {
 
     private func check(repair: Bool) throws -> Report {
         var report = Report()
-        var allThumbprints = Set<String>()
+        var allThumbprints = Set<Thumbprint>()
         var publicKeys = Set<String>()
         // A key is only ever called debris when every certificate was read: one that was not might use it.
         var everyCertificateRead = true
@@ -58,10 +123,14 @@ public struct StoreChecker: Sendable {
         let trust = store.trustFindings(skippingLinksOf: Set(StoreName.allCases.map(\.rawValue) + ["Keys", "Trash"]))
         report.findings += trust.store + trust.index
         if !trust.store.isEmpty { everyCertificateRead = false }
+        let vouchers = indexVouchers(trusted: trust.store.isEmpty && trust.index.isEmpty)
 
         // Certificates.
-        for name in StoreName.allCases.map(\.rawValue) {
-            let folder = store.directory.appendingPathComponent(name)
+        for storeName in StoreName.allCases {
+            let path = store.path(of: storeName)
+            let vouchedCertificates = vouchers.certificates[storeName] ?? [:]
+            let vouchedProperties = vouchers.properties[storeName] ?? []
+            let folder = store.directory(of: path)
             if isSymlink(folder) {
                 everyCertificateRead = false
                 report.findings.append(Finding(.critical, check: "symlink", object: folder.path, title: "a store directory is a symbolic link",
@@ -70,6 +139,10 @@ public struct StoreChecker: Sendable {
                 continue
             }
             let names = try FileSystem.list(folder)
+            let present = Set(names)
+            // What the index does not vouch for is read again, on all cores.
+            let unvouched = names.filter { $0.hasSuffix(".cer") && !$0.hasPrefix(".") && vouchedCertificates[String($0.dropLast(4))] == nil }
+            let readings = readCertificates(unvouched, in: folder)
             for file in names.sorted() {
                 let url = folder.appendingPathComponent(file)
                 report.filesChecked += 1
@@ -84,28 +157,35 @@ public struct StoreChecker: Sendable {
                     debris(url, "a temporary file from an interrupted write", "\(file) was never renamed into place")
                 } else if file.hasSuffix(".cer") {
                     let thumbprint = String(file.dropLast(4))
-                    do {
-                        let der = try FileSystem.read(url, limit: store.limits.maxFileSize)
-                        let certificate = try Certificate(der: der)
-                        if certificate.thumbprint != thumbprint {
+                    if let identifier = vouchedCertificates[thumbprint] {
+                        report.vouchedByIndex += 1
+                        if let vouched = Thumbprint(canonical: thumbprint) { allThumbprints.insert(vouched) }
+                        publicKeys.insert(identifier)
+                        continue
+                    }
+                    switch readings[file] ?? readCertificate(url) {
+                    case .success(let certificate):
+                        if certificate.thumbprint.certificateFileName != file {
                             report.findings.append(Finding(.critical, check: "name-mismatch", object: url.path,
                                 title: "a certificate file's name does not match its content",
                                 detail: "\(file) holds the certificate \(certificate.thumbprint)",
-                                fix: ["certstore import \(ShellQuote.quote(url.path)) --store \(store.location)/\(name)   (then remove the misnamed file)"]))
+                                fix: ["certstore import \(ShellQuote.quote(url.path)) --store \(path)   (then remove the misnamed file)"]))
                         }
                         allThumbprints.insert(certificate.thumbprint)
                         publicKeys.insert(certificate.publicKeyIdentifier)
-                    } catch let error as CertStoreError {
+                    case .failure(let error):
                         everyCertificateRead = false
                         report.findings.append(Finding(.critical, check: "unreadable-certificate", object: url.path,
                             title: "a certificate file cannot be read", detail: error.message,
                             fix: ["certstore restore \(thumbprint)   (if a good copy is in the trash), or re-import the original"]))
                     }
                 } else if file.hasSuffix(".json") {
-                    let thumbprint = String(file.dropLast(5))
-                    if !names.contains("\(thumbprint).cer") {
+                    let stem = String(file.dropLast(5))
+                    if vouchedProperties.contains(stem) {
+                        report.vouchedByIndex += 1
+                    } else if !present.contains("\(stem).cer") {
                         debris(url, "properties without a certificate", "\(file) belongs to no .cer (an import interrupted before its commit point)")
-                    } else if (try? store.readStoreProperties(thumbprint, in: StorePath(parsing: "\(store.location)/\(name)"))) == nil {
+                    } else if let thumbprint = Thumbprint(canonical: stem), (try? store.readStoreProperties(thumbprint, in: path)) == nil {
                         report.findings.append(Finding(.critical, check: "unreadable-properties", object: url.path,
                             title: "a properties file is not valid JSON", detail: "\(file) cannot be read; certstore will not overwrite it",
                             fix: ["fix or delete \(ShellQuote.quote(url.path)) (it only holds the friendly name and flags)"]))
@@ -134,7 +214,9 @@ public struct StoreChecker: Sendable {
                             fix: ["certstore check --repair"]))
                     }
                 }
-                for file in try FileSystem.list(keys).sorted() {
+                let keyFiles = try FileSystem.list(keys).sorted()
+                let keyReadings = readKeys(keyFiles.filter { $0.hasSuffix(".key") && !$0.hasPrefix(".") && !vouchers.keys.contains(String($0.dropLast(4))) })
+                for file in keyFiles {
                     let url = keys.appendingPathComponent(file)
                     report.filesChecked += 1
                     if isSymlink(url) {
@@ -161,20 +243,24 @@ public struct StoreChecker: Sendable {
                         }
                     }
                     let identifier = String(file.dropLast(4))
-                    guard let bytes = try? FileSystem.read(url, limit: 1 << 20),
-                          let key = try? PrivateKey(bytes: bytes, password: nil, limits: store.limits) else {
+                    if vouchers.keys.contains(identifier) {
+                        report.vouchedByIndex += 1
+                        continue
+                    }
+                    let reading = keyReadings[file] ?? readKey(url, named: identifier)
+                    guard case .loaded(let keyIdentifier, let nameMatches, let consistent) = reading else {
                         report.findings.append(Finding(.critical, check: "unreadable-key", object: url.path, title: "a private key file cannot be read",
                                                        detail: "\(file) is not an unencrypted private key OpenSSL can load",
                                                        fix: ["certstore import KEY.pem   (the right key replaces it)"]))
                         continue
                     }
                     // The key of a certificate that inherits its DSA parameters is filed under the certificate's identifier.
-                    if key.publicKeyIdentifier != identifier && !key.parameterlessIdentifiers.contains(identifier) {
+                    if !nameMatches {
                         report.findings.append(Finding(.critical, check: "key-name-mismatch", object: url.path,
                             title: "a key file holds another key than its name says",
-                            detail: "\(file) holds the key \(key.publicKeyIdentifier): swapped or copied behind certstore's back",
+                            detail: "\(file) holds the key \(keyIdentifier): swapped or copied behind certstore's back",
                             fix: ["certstore import \(ShellQuote.quote(url.path))   (files it under its right name), then remove the misnamed file"]))
-                    } else if !key.isConsistent {
+                    } else if !consistent {
                         report.findings.append(Finding(.critical, check: "inconsistent-key", object: url.path, title: "a private key fails its consistency check",
                                                        detail: "\(file): the private and public halves do not agree"))
                     } else if !publicKeys.contains(identifier) {
@@ -201,7 +287,7 @@ public struct StoreChecker: Sendable {
             let bindings = try store.read(ServiceBindings.self)
             for thumbprint in bindings.allBoundThumbprints.union([bindings.defaultSmtpCertificate].compactMap { $0 }).sorted()
             where !allThumbprints.contains(thumbprint) {
-                report.findings.append(Finding(.critical, check: "binding-dangling", object: thumbprint,
+                report.findings.append(Finding(.critical, check: "binding-dangling", object: thumbprint.value,
                     title: "bindings.json names a certificate that is not in the store",
                     detail: "\(thumbprint) is bound to \(bindings.services(of: thumbprint).sorted().map(\.rawValue).joined(separator: ", "))" + (bindings.defaultSmtpCertificate == thumbprint ? " and is the default SMTP certificate" : ""),
                     fix: ["certstore restore \(thumbprint)", "certstore disable \(thumbprint)"]))
@@ -217,7 +303,7 @@ public struct StoreChecker: Sendable {
         if let dependencies = try? store.read(Dependencies.self) {
             for dependency in dependencies.dependencies {
                 if let thumbprint = dependency.thumbprint, !allThumbprints.contains(thumbprint) {
-                    report.findings.append(Finding(.warning, check: "dependency-dangling", object: thumbprint,
+                    report.findings.append(Finding(.warning, check: "dependency-dangling", object: thumbprint.value,
                         title: "a dependency names a certificate that is not in the store", detail: "\"\(dependency.application)\" → \(thumbprint)",
                         fix: ["certstore dependency remove \(ShellQuote.quote(dependency.application)) \(thumbprint)"]))
                 }
@@ -247,6 +333,54 @@ public struct StoreChecker: Sendable {
         }
         report.findings.sort { $0.severity != $1.severity ? $0.severity > $1.severity : $0.object < $1.object }
         return report
+    }
+
+    /// A certificate file read for `check`: its SHA-1 and public key identifier, or why it cannot be read.
+    struct CertificateReading: Sendable {
+        let thumbprint: Thumbprint
+        let publicKeyIdentifier: String
+    }
+
+    /// What loading a key file told: it does not load, or its public key identifier, whether that (or, for a key
+    /// filed under the certificate that inherits its DSA parameters, its parameterless one) is the file's name, and
+    /// whether its halves agree (only asked when the name matches).
+    enum KeyReading: Sendable {
+        case unreadable
+        case loaded(publicKeyIdentifier: String, nameMatches: Bool, consistent: Bool)
+    }
+
+    private func readCertificate(_ url: URL) -> Result<CertificateReading, CertStoreError> {
+        do {
+            let certificate = try Certificate(der: try FileSystem.read(url, limit: store.limits.maxFileSize))
+            return .success(CertificateReading(thumbprint: certificate.thumbprint, publicKeyIdentifier: certificate.publicKeyIdentifier))
+        } catch let error as CertStoreError {
+            return .failure(error)
+        } catch {
+            return .failure(.internalError("\(error)"))
+        }
+    }
+
+    /// `readCertificate` for every file of `names` in `folder`, on all cores (a store others could not vouch
+    /// for is parsed whole: OpenSSL 3.0 is most of a cold check).
+    private func readCertificates(_ names: [String], in folder: URL) -> [String: Result<CertificateReading, CertStoreError>] {
+        let lanes = names.count < 64 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let results = concurrentMap(count: names.count, lanes: lanes) { readCertificate(folder.appendingPathComponent(names[$0])) }
+        return Dictionary(uniqueKeysWithValues: zip(names, results))
+    }
+
+    private func readKey(_ url: URL, named identifier: String) -> KeyReading {
+        guard let bytes = try? FileSystem.read(url, limit: 1 << 20),
+              let key = try? PrivateKey(bytes: bytes, password: nil, limits: store.limits) else { return .unreadable }
+        let nameMatches = key.publicKeyIdentifier == identifier || key.parameterlessIdentifiers.contains(identifier)
+        return .loaded(publicKeyIdentifier: key.publicKeyIdentifier, nameMatches: nameMatches, consistent: nameMatches && key.isConsistent)
+    }
+
+    /// `readKey` for every key file of `names` in the key directory, on all cores.
+    private func readKeys(_ names: [String]) -> [String: KeyReading] {
+        let keys = store.keysDirectory
+        let lanes = names.count < 64 ? 1 : max(1, ProcessInfo.processInfo.activeProcessorCount)
+        let results = concurrentMap(count: names.count, lanes: lanes) { readKey(keys.appendingPathComponent(names[$0]), named: String(names[$0].dropLast(4))) }
+        return Dictionary(uniqueKeysWithValues: zip(names, results))
     }
 
     private func isSymlink(_ url: URL) -> Bool {

@@ -15,7 +15,8 @@ public struct StoreEntry: Sendable {
     public var properties: CertificateProperties { content.properties }
     public var storeProperties: StoreProperties { content.storeProperties }
     public var keyStatus: PrivateKeyStatus { content.keyStatus }
-    public var thumbprint: String { content.thumbprint }
+    /// The certificate's SHA-1 thumbprint: the name of its files in the store.
+    public var thumbprint: Thumbprint { content.thumbprint }
     public var hasPrivateKey: Bool { content.keyStatus.hasPrivateKey }
     /// Its values as JSON text (`JSONRecordTemplate`), when it came from a listing or the index.
     var jsonTemplate: JSONRecordTemplate? { content.jsonTemplate }
@@ -45,12 +46,15 @@ public struct StoreEntry: Sendable {
 
     /// The parsed certificate (parsed now if this entry came from the index).
     public func loadCertificate() throws -> Certificate { try source.load() }
+
+    /// The parsed certificate, without keeping it in the entry when it had to be parsed now.
+    func certificateForOneUse() throws -> Certificate { try source.read() }
 }
 
 /// What a store entry shows: its certificate's properties, its store properties and key check, and (from a
 /// listing or the index) its values as JSON text.
 final class EntryContent: Sendable {
-    let thumbprint: String
+    let thumbprint: Thumbprint
     let storeProperties: StoreProperties
     let keyStatus: PrivateKeyStatus
     let jsonTemplate: JSONRecordTemplate?
@@ -69,7 +73,7 @@ final class EntryContent: Sendable {
                   keyStatus: keyStatus, jsonTemplate: jsonTemplate)
     }
 
-    init(thumbprint: String, properties: LazyProperties.Source, storeProperties: StoreProperties, keyStatus: PrivateKeyStatus,
+    init(thumbprint: Thumbprint, properties: LazyProperties.Source, storeProperties: StoreProperties, keyStatus: PrivateKeyStatus,
          jsonTemplate: JSONRecordTemplate?) {
         self.thumbprint = thumbprint
         self.source = properties
@@ -82,7 +86,7 @@ final class EntryContent: Sendable {
 /// Where an entry's certificate comes from: already parsed, or its `.cer` file, parsed once on demand.
 final class CertificateSource: Sendable {
     private let folder: String
-    private let thumbprint: String
+    private let thumbprint: Thumbprint
     private let limit: Int
     private let certificate: Mutex<Certificate?>
 
@@ -95,7 +99,7 @@ final class CertificateSource: Sendable {
         self.certificate = Mutex(certificate)
     }
 
-    init(folder: String, thumbprint: String, limit: Int) {
+    init(folder: String, thumbprint: Thumbprint, limit: Int) {
         self.folder = folder
         self.thumbprint = thumbprint
         self.limit = limit
@@ -105,14 +109,25 @@ final class CertificateSource: Sendable {
     func load() throws -> Certificate {
         try certificate.withLock { cached in
             if let cached { return cached }
-            let path = "\(folder)/\(thumbprint).cer"
-            let parsed = try Certificate(der: try FileSystem.read(path: path, limit: limit))
-            guard parsed.thumbprint == thumbprint else {
-                throw CertStoreError.badData("\(path) changed while it was being read", hint: "run the command again")
-            }
+            let parsed = try parse()
             cached = parsed
             return parsed
         }
+    }
+
+    /// The kept certificate, or one parsed now and not kept.
+    func read() throws -> Certificate {
+        if let kept = certificate.withLock({ $0 }) { return kept }
+        return try parse()
+    }
+
+    private func parse() throws -> Certificate {
+        let path = "\(folder)/\(thumbprint.certificateFileName)"
+        let parsed = try Certificate(der: try FileSystem.read(path: path, limit: limit))
+        guard parsed.thumbprint == thumbprint else {
+            throw CertStoreError.badData("\(path) changed while it was being read", hint: "run the command again")
+        }
+        return parsed
     }
 }
 

@@ -72,6 +72,15 @@ struct StoreIndex {
             return try? reader.recordHeader().header
         }
 
+        /// The header of the record at `range` and the key status it recorded, without decoding the rest: what
+        /// `check` needs to know whether the index vouches for a certificate, its properties file and its key.
+        func headerAndKeyStatus(at range: Range<Int>) -> (header: Header, keyStatus: PrivateKeyStatus)? {
+            var reader = ByteReader(bytes, range: range)
+            guard let header = try? reader.recordHeader().header, let text = try? reader.string(),
+                  let status = PrivateKeyStatus(rawValue: text) else { return nil }
+            return (header, status)
+        }
+
         /// The record at `range` (from `range(_:)`); nil when it does not decode. With `reparse`, its certificate
         /// properties are decoded only when first asked for (`LazyProperties`), and `reparse` reads them from
         /// the certificate should they not decode then.
@@ -114,12 +123,12 @@ struct StoreIndex {
     }
 
     /// Every record by thumbprint; empty when there is no usable index (or one record does not decode).
-    static func load(_ url: URL) -> [String: Record] {
+    static func load(_ url: URL) -> [Thumbprint: Record] {
         let index = open(url)
-        var records: [String: Record] = [:]
-        for (thumbprint, range) in index.ranges {
+        var records: [Thumbprint: Record] = [:]
+        for range in index.ranges.values {
             guard let record = index.record(at: range) else { return [:] }
-            records[thumbprint] = record
+            records[record.content.thumbprint] = record
         }
         return records
     }
@@ -198,7 +207,7 @@ struct StoreIndex {
     /// One record's bytes (without its length prefix).
     static func encode(_ record: Record) -> [UInt8] {
         var item = ByteWriter()
-        item.string(record.properties.thumbprint)
+        item.string(record.properties.thumbprint.value)
         item.stamp(record.cer)
         item.optional(record.json) { $0.stamp($1) }
         item.optional(record.key) { $0.stamp($1) }
@@ -229,7 +238,9 @@ extension ByteReader {
     }
 
     mutating func record(reparse: LazyProperties.Reparse? = nil) throws -> StoreIndex.Record {
-        let (thumbprint, header) = try recordHeader()
+        let (name, header) = try recordHeader()
+        // The record was found by its certificate's file name; a thumbprint certstore did not write is damage.
+        guard let thumbprint = Thumbprint(canonical: name) else { throw Truncated() }
         guard let status = PrivateKeyStatus(rawValue: try string()) else { throw Truncated() }
         let storeProperties = try storeProperties()
         let jsonTemplate = try optional { try $0.template() }
@@ -263,8 +274,8 @@ final class LazyProperties: Sendable {
         let folder: String
         let limit: Int
 
-        func properties(_ thumbprint: String) -> CertificateProperties? {
-            guard let der = try? FileSystem.read(path: "\(folder)/\(thumbprint).cer", limit: limit),
+        func properties(_ thumbprint: Thumbprint) -> CertificateProperties? {
+            guard let der = try? FileSystem.read(path: "\(folder)/\(thumbprint.certificateFileName)", limit: limit),
                   let certificate = try? Certificate(der: der) else { return nil }
             return certificate.properties()
         }
@@ -272,12 +283,12 @@ final class LazyProperties: Sendable {
 
     private let bytes: [UInt8]
     private let range: Range<Int>
-    private let thumbprint: String
+    private let thumbprint: Thumbprint
     private let publicKeyIdentifier: String
     private let reparse: Reparse
     private let cache = Mutex<CertificateProperties?>(nil)
 
-    init(bytes: [UInt8], range: Range<Int>, thumbprint: String, publicKeyIdentifier: String,
+    init(bytes: [UInt8], range: Range<Int>, thumbprint: Thumbprint, publicKeyIdentifier: String,
          reparse: Reparse) {
         self.bytes = bytes
         self.range = range
@@ -298,7 +309,7 @@ final class LazyProperties: Sendable {
     }
 
     /// The properties in `range` of `bytes`, when they decode whole and belong to the record.
-    static func decode(_ bytes: [UInt8], _ range: Range<Int>, thumbprint: String, publicKeyIdentifier: String) -> CertificateProperties? {
+    static func decode(_ bytes: [UInt8], _ range: Range<Int>, thumbprint: Thumbprint, publicKeyIdentifier: String) -> CertificateProperties? {
         var reader = ByteReader(bytes, range: range)
         guard let properties = try? reader.properties(), reader.isAtEnd, properties.thumbprint == thumbprint,
               properties.publicKeyIdentifier == publicKeyIdentifier else { return nil }

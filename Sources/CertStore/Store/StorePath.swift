@@ -53,6 +53,21 @@ public struct StorePath: Sendable, Hashable, CustomStringConvertible, Codable {
     }
 
     public var description: String { "\(location)/\(name.rawValue)" }
+
+    /// Encoded as its description, `LocalMachine/My`, and decoded with ``init(parsing:)``.
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        do {
+            self = try StorePath(parsing: text)
+        } catch {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not a store: \(text)"))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
     /// PowerShell's `PSParentPath` for items of this store.
     public var powerShellPath: String { "Microsoft.PowerShell.Security\\Certificate::\(location)\\\(name.rawValue)" }
 }

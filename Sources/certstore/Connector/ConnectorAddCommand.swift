@@ -30,7 +30,7 @@ enum ConnectorSupport {
     /// The TLSCertificateName from --tls-certificate-name, or built from --from-certificate.
     static func tlsCertificateName(_ options: ConnectorOptions, store: CertificateStore) throws -> String? {
         if let thumbprint = options.fromCertificate {
-            let entry = try store.requireEntry(try Thumbprint(parsing: thumbprint), in: StorePath(parsing: "\(store.location)/My"))
+            let entry = try store.requireEntry(try Thumbprint(parsing: thumbprint), in: store.path(of: .my))
             return TLSCertificateName(certificate: entry.properties).description
         }
         return options.tlsCertificateName
@@ -49,7 +49,7 @@ enum ConnectorSupport {
                 (name: "SmartHosts", jsonKey: "smartHosts", value: .list(connector.smartHosts ?? [])),
                 (name: "RequireTLS", jsonKey: "requireTLS", value: .bool(connector.requireTLS ?? false)),
                 (name: "Status", jsonKey: "status", value: .string(selection.status.rawValue)),
-                (name: "Certificate", jsonKey: "certificate", value: selection.chosen.map { .string($0.thumbprint) } ?? .null),
+                (name: "Certificate", jsonKey: "certificate", value: selection.chosen.map { .string($0.thumbprint.value) } ?? .null),
                 (name: "HasPrivateKey", jsonKey: "hasPrivateKey", value: .bool(selection.isUsable)),
             ]
         }

@@ -58,7 +58,7 @@ struct ConnectorResolveCommand: ParsableCommand {
 
     private func json(_ connector: SendConnector, _ selection: CertificateSelection) -> [String: Any] {
         func describe(_ entry: StoreEntry) -> [String: Any] {
-            ["thumbprint": entry.thumbprint, "subject": entry.properties.subjectString, "issuer": entry.properties.issuerString,
+            ["thumbprint": entry.thumbprint.value, "subject": entry.properties.subjectString, "issuer": entry.properties.issuerString,
              "hasPrivateKey": entry.hasPrivateKey, "notBefore": entry.properties.notBefore.map(RecordWriter.dateText) ?? NSNull(),
              "notAfter": entry.properties.notAfter.map(RecordWriter.dateText) ?? NSNull()]
         }

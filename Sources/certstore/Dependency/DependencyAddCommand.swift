@@ -27,11 +27,11 @@ struct DependencyAddCommand: ParsableCommand {
             let dependency = outcome.value
             defer { Consequences.report(outcome, store: store) }
             if global.format == .json {
-                Terminal.outRaw(JSONText.render(["application": dependency.application, "thumbprint": dependency.thumbprint ?? NSNull(),
+                Terminal.outRaw(JSONText.render(["application": dependency.application, "thumbprint": dependency.thumbprint?.value ?? NSNull(),
                                               "tlsCertificateName": dependency.tlsCertificateName ?? NSNull()] as [String: Any]))
                 return
             }
-            Terminal.out("\"\(dependency.application)\" depends on \(dependency.thumbprint ?? dependency.tlsCertificateName ?? "?").")
+            Terminal.out("\"\(dependency.application)\" depends on \(dependency.thumbprint?.value ?? dependency.tlsCertificateName ?? "?").")
         }
     }
 }

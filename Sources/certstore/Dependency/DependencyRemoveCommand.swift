@@ -23,7 +23,7 @@ struct DependencyRemoveCommand: ParsableCommand {
             let removed = outcome.value
             defer { Consequences.report(outcome, store: store) }
             if global.format == .json {
-                Terminal.outRaw(JSONText.render(["removed": removed.map { ["application": $0.application, "thumbprint": $0.thumbprint ?? NSNull(),
+                Terminal.outRaw(JSONText.render(["removed": removed.map { ["application": $0.application, "thumbprint": $0.thumbprint?.value ?? NSNull(),
                                                                          "tlsCertificateName": $0.tlsCertificateName ?? NSNull()] as [String: Any] }]))
                 return
             }

@@ -33,8 +33,8 @@ struct TrashEmptyCommand: ParsableCommand {
             let deleted = outcome.value.deleted, kept = outcome.value.keptForKeys
             defer { Consequences.report(outcome, store: store) }
             if global.format == .json {
-                Terminal.outRaw(JSONText.render(["deleted": deleted.map { ["id": $0.id, "thumbprint": $0.thumbprint] },
-                                                 "keptForKeys": kept.map { ["id": $0.id, "thumbprint": $0.thumbprint] }] as [String: Any]))
+                Terminal.outRaw(JSONText.render(["deleted": deleted.map { ["id": $0.id, "thumbprint": $0.thumbprint.value] },
+                                                 "keptForKeys": kept.map { ["id": $0.id, "thumbprint": $0.thumbprint.value] }] as [String: Any]))
                 return
             }
             Terminal.out("Deleted \(deleted.count) trash entr\(deleted.count == 1 ? "y" : "ies") for good.")

@@ -10,8 +10,8 @@ struct TrashListCommand: ParsableCommand {
         try Failure.run(global) {
             let rows = try Trash(store: try global.openStore()).entries().map { entry -> RecordWriter.Row in
                 [(name: "Id", jsonKey: "id", value: .string(entry.id)),
-                 (name: "Thumbprint", jsonKey: "thumbprint", value: .string(entry.thumbprint)),
-                 (name: "Store", jsonKey: "store", value: .string(entry.store)),
+                 (name: "Thumbprint", jsonKey: "thumbprint", value: .string(entry.thumbprint.value)),
+                 (name: "Store", jsonKey: "store", value: .string(entry.store.description)),
                  (name: "RemovedAt", jsonKey: "removedAt", value: .date(entry.removedAt)),
                  (name: "KeyInTrash", jsonKey: "keyInTrash", value: .bool(entry.keyFile != nil)),
                  (name: "Forced", jsonKey: "forced", value: .bool(entry.forced)),

@@ -33,7 +33,7 @@ struct TestStore {
     }
 
     func entry(_ certificateFile: String, in storePath: StorePath = TestStore.my) throws -> StoreEntry? {
-        try store.entry(Thumbprint(parsing: fixtures.certificate(certificateFile).thumbprint), in: storePath)
+        try store.entry(fixtures.certificate(certificateFile).thumbprint, in: storePath)
     }
 
     /// File names in a store directory (sorted; hidden files included).
