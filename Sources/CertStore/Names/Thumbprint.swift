@@ -31,9 +31,17 @@ public struct Thumbprint: Sendable, Hashable, Comparable, CustomStringConvertibl
     /// Exactly what certstore writes — 40 uppercase hexadecimal digits, nothing else — or nil. For names read
     /// back from disk (file names, trash manifests), where anything else means someone else wrote them.
     public init?(canonical text: String) {
-        guard text.utf8.count == 40,
-              text.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x46).contains($0) }) else { return nil }
+        // On every record a listing decodes from the index: one pass over the contiguous bytes (a closure per byte
+        // through `allSatisfy` cost 1.5% of a warm 10,000-certificate JSON listing).
+        let valid = text.utf8.withContiguousStorageIfAvailable(Self.isCanonical) ?? Self.isCanonical(Array(text.utf8))
+        guard valid else { return nil }
         value = text
+    }
+
+    private static func isCanonical<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
+        guard bytes.count == 40 else { return false }
+        for byte in bytes where !(byte &- 0x30 < 10 || byte &- 0x41 < 6) { return false }
+        return true
     }
 
     /// `<THUMBPRINT>.cer`: the name of the certificate's file in a store.
