@@ -20,6 +20,8 @@
 #include <openssl/pkcs12.h>
 #include <openssl/pkcs7.h>
 #include <openssl/provider.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -196,5 +198,16 @@ static inline long shim_SSL_set_tlsext_host_name(SSL *ssl, const char *name) {
 /* ---- TLS server check (usability) ---- */
 /* SSL_CTX_add1_chain_cert is a macro over SSL_CTX_ctrl; it runs the same security checks a daemon's chain file gets. */
 static inline long shim_SSL_CTX_add1_chain_cert(SSL_CTX *ctx, X509 *x) { return SSL_CTX_add1_chain_cert(ctx, x); }
+
+/* ---- building requests and certificates (request, request --self-signed) ---- */
+static inline GENERAL_NAMES *shim_sk_GENERAL_NAME_new_null(void) { return sk_GENERAL_NAME_new_null(); }
+/* Takes ownership of gen on success. */
+static inline int shim_sk_GENERAL_NAME_push(GENERAL_NAMES *sk, GENERAL_NAME *gen) { return sk_GENERAL_NAME_push(sk, gen); }
+static inline STACK_OF(X509_EXTENSION) *shim_sk_X509_EXTENSION_new_null(void) { return sk_X509_EXTENSION_new_null(); }
+/* Takes ownership of ext on success. */
+static inline int shim_sk_X509_EXTENSION_push(STACK_OF(X509_EXTENSION) *sk, X509_EXTENSION *ext) { return sk_X509_EXTENSION_push(sk, ext); }
+static inline void shim_sk_X509_EXTENSION_pop_free(STACK_OF(X509_EXTENSION) *sk) { sk_X509_EXTENSION_pop_free(sk, X509_EXTENSION_free); }
+static inline int shim_sk_X509_EXTENSION_num(const STACK_OF(X509_EXTENSION) *sk) { return sk_X509_EXTENSION_num(sk); }
+static inline X509_EXTENSION *shim_sk_X509_EXTENSION_value(const STACK_OF(X509_EXTENSION) *sk, int i) { return sk_X509_EXTENSION_value(sk, i); }
 
 #endif /* COPENSSL_SHIM_H */

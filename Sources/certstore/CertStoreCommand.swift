@@ -19,7 +19,7 @@ struct CertStoreCommand: ParsableCommand {
         abstract: "A Windows-style certificate store for Linux servers, indexed by SHA-1 thumbprint.",
         discussion: """
             The store lives under --root (default: $CERTSTORE_ROOT, else ./Stores when it exists, \
-            else /var/lib/certstore), one folder per location (LocalMachine) and store (My, CA, Root).
+            else /var/lib/certstore), one folder per location (LocalMachine) and store (My, CA, Root, REQUEST).
 
             Exit status: 0 success; 1 not found; 2 refused; 64 usage error; 65 bad data or wrong \
             password; 66 input file unreadable; 70 internal error; 73 write failed; 75 store busy; \
@@ -28,6 +28,7 @@ struct CertStoreCommand: ParsableCommand {
         version: "certstore \(version) (\(OpenSSLProviders.version))",
         subcommands: [
             ListCommand.self, ShowCommand.self, ImportCommand.self, ExportCommand.self,
+            RequestCommand.self, CompleteCommand.self,
             EnableCommand.self, DisableCommand.self, BindingsCommand.self,
             ConnectorCommand.self, DependencyCommand.self,
             RemoveCommand.self, PruneCommand.self, TrashCommand.self, RestoreCommand.self,

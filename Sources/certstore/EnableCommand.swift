@@ -55,32 +55,40 @@ struct EnableCommand: ParsableCommand {
             let answer: BindingManager.OverwriteAnswer = overwriteDefault ? .overwrite : keepDefault ? .keep : .ask(Confirmation.overwriteDefault)
             let outcome = try BindingManager(store: store).enable(try Thumbprint(parsing: thumbprint), services: list, answer: answer,
                                                                   serviceUser: serviceUser, securityLevel: tls.securityLevel)
-            let result = outcome.value
             defer { Consequences.report(outcome, store: store) }
-            for warning in result.warnings { Terminal.warn(warning) }
-            if global.format == .json {
-                let object: [String: Any] = [
-                    "thumbprint": result.thumbprint.value,
-                    "servicesAdded": result.newlyBound.map(\.rawValue),
-                    "servicesAlreadyBound": result.alreadyBound.map(\.rawValue),
-                    "previousDefaultSmtpCertificate": result.previousDefault?.value ?? NSNull(),
-                    "defaultSmtpCertificate": result.newDefault?.value ?? NSNull(),
-                    "warnings": result.warnings,
-                ]
-                Terminal.outRaw(JSONText.render(object))
-                return
-            }
-            let added = result.newlyBound.map(\.rawValue).joined(separator: ", ")
-            Terminal.out(result.newlyBound.isEmpty ? "\(result.thumbprint) was already bound to \(list.map(\.rawValue).joined(separator: ", "))."
-                                                   : "Enabled \(added) on \(result.thumbprint).")
-            if list.contains(.smtp) {
-                if result.defaultChanged {
-                    Terminal.out("Default SMTP certificate: \(result.newDefault?.value ?? "none")" + (result.previousDefault.map { " (was \($0))" } ?? " (first SMTP certificate)"))
-                } else if let current = result.newDefault {
-                    Terminal.out("Default SMTP certificate: \(current) (unchanged)")
-                }
+            Self.report(outcome.value, services: list, format: global.format)
+        }
+    }
+
+    /// What `enable` prints (also for `request --self-signed --services`, which binds through the same code).
+    static func report(_ result: BindingManager.EnableResult, services list: [ExchangeService], format: OutputFormat) {
+        for warning in result.warnings { Terminal.warn(warning) }
+        if format == .json {
+            Terminal.outRaw(JSONText.render(json(result)))
+            return
+        }
+        let added = result.newlyBound.map(\.rawValue).joined(separator: ", ")
+        Terminal.out(result.newlyBound.isEmpty ? "\(result.thumbprint) was already bound to \(list.map(\.rawValue).joined(separator: ", "))."
+                                               : "Enabled \(added) on \(result.thumbprint).")
+        if list.contains(.smtp) {
+            if result.defaultChanged {
+                Terminal.out("Default SMTP certificate: \(result.newDefault?.value ?? "none")" + (result.previousDefault.map { " (was \($0))" } ?? " (first SMTP certificate)"))
+            } else if let current = result.newDefault {
+                Terminal.out("Default SMTP certificate: \(current) (unchanged)")
             }
         }
+    }
+
+    /// `enable --format json`'s object.
+    static func json(_ result: BindingManager.EnableResult) -> [String: Any] {
+        [
+            "thumbprint": result.thumbprint.value,
+            "servicesAdded": result.newlyBound.map(\.rawValue),
+            "servicesAlreadyBound": result.alreadyBound.map(\.rawValue),
+            "previousDefaultSmtpCertificate": result.previousDefault?.value ?? NSNull(),
+            "defaultSmtpCertificate": result.newDefault?.value ?? NSNull(),
+            "warnings": result.warnings,
+        ]
     }
 }
 

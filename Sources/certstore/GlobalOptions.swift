@@ -11,7 +11,7 @@ struct GlobalOptions: ParsableArguments {
     var root: String?
 
     @Option(name: .long, help: ArgumentHelp(
-        "The store: LocalMachine/My (default), LocalMachine/CA, LocalMachine/Root; Cert:\\LocalMachine\\My works too.",
+        "The store: LocalMachine/My (default), LocalMachine/CA, LocalMachine/Root, LocalMachine/REQUEST (pending requests); Cert:\\LocalMachine\\My works too.",
         valueName: "store"))
     var store: String = "LocalMachine/My"
 

@@ -14,6 +14,10 @@ struct ImportCommand: ParsableCommand {
             kept (audit judges). A certificate already present is never duplicated. One bad file stops the \
             whole import before anything is written, unless --skip-invalid.
 
+            A certificate whose key is a pending request's (`certstore request`) completes that request, as \
+            `certstore complete` does: it lands in LocalMachine/My with the request's key, friendly name and \
+            exportability, and the request goes to the trash.
+
             Ctrl-C (SIGINT) or SIGTERM stops the import at the next file: whatever was staged (keys among it) \
             is removed again, nothing is imported, and the exit status is 130. A signal that comes while the \
             staged files are being renamed into place lets the import finish.
@@ -67,7 +71,7 @@ struct ImportCommand: ParsableCommand {
                 Terminal.err("the signal came while the import was being committed: it was finished, as listed below")
             }
             let result = outcome.value
-            report(result)
+            Self.report(result, format: global.format)
             // A key or a chain certificate that arrives changes what services present: the outcome says what.
             Consequences.report(outcome, store: store)
             if let first = result.failures.first {
@@ -77,7 +81,8 @@ struct ImportCommand: ParsableCommand {
         }
     }
 
-    private func report(_ result: ImportResult) {
+    /// What `import` and `complete` print.
+    static func report(_ result: ImportResult, format: OutputFormat) {
         for failure in result.failures {
             Failure.report(CertStoreError(failure.kind, failure.message, hint: failure.hint),
                            prefix: failure.message.contains(failure.file) ? nil : failure.file)
@@ -89,7 +94,7 @@ struct ImportCommand: ParsableCommand {
             Terminal.err("warning: " + Terminal.sanitize(warning.message))
             if let hint = warning.hint { Terminal.err("hint: " + hint) }
         }
-        switch global.format {
+        switch format {
         case .json:
             let items = result.items.map { item -> [String: Any] in
                 ["file": item.file, "thumbprint": item.thumbprint.value, "store": item.store.description, "subject": item.subject,
@@ -97,10 +102,15 @@ struct ImportCommand: ParsableCommand {
             }
             let failures = result.failures.map { ["file": $0.file, "kind": $0.kind.rawValue, "message": $0.message, "hint": $0.hint ?? NSNull()] as [String: Any] }
             let warnings = result.warnings.map { ["file": $0.file, "message": $0.message, "hint": $0.hint ?? NSNull()] as [String: Any] }
+            let completed = result.completedRequests.map {
+                ["request": $0.request.value, "certificate": $0.certificate.value, "trashId": $0.trashID] as [String: Any]
+            }
             let object: [String: Any] = [
                 "committed": result.committed, "items": items, "failures": failures, "warnings": warnings,
+                "completedRequests": completed,
                 "summary": ["added": result.addedCount, "keyAdded": result.keyAddedCount,
-                            "alreadyPresent": result.alreadyPresentCount, "updated": result.updatedCount, "failed": result.failures.count],
+                            "alreadyPresent": result.alreadyPresentCount, "updated": result.updatedCount,
+                            "completed": result.completedCount, "failed": result.failures.count],
             ]
             assert(JSONSerialization.isValidJSONObject(object), "not a JSON object: \(object)")
             if let data = try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]) {
@@ -114,10 +124,14 @@ struct ImportCommand: ParsableCommand {
                  (name: "HasPrivateKey", jsonKey: "hasPrivateKey", value: .bool(item.hasPrivateKey)),
                  (name: "Subject", jsonKey: "subject", value: .string(item.subject))]
             }
-            RecordWriter(format: global.format).write(rows, columns: ["Action", "Store", "Thumbprint", "HasPrivateKey", "Subject"])
-            if result.committed && global.format == .table {
+            RecordWriter(format: format).write(rows, columns: ["Action", "Store", "Thumbprint", "HasPrivateKey", "Subject"])
+            if result.committed && format == .table {
                 Terminal.out("Imported \(result.addedCount) new, \(result.keyAddedCount) re-linked to their key, \(result.alreadyPresentCount) already present" + (result.updatedCount > 0 ? ", \(result.updatedCount) updated" : "")
+                             + (result.completedCount > 0 ? ", \(result.completedCount) completing a pending request" : "")
                              + (result.failures.isEmpty ? "." : "; \(result.failures.count) file(s) failed."))
+                for completed in result.completedRequests {
+                    Terminal.out("Completed the pending request \(completed.request) with \(completed.certificate); the request is in the trash as \(completed.trashID).")
+                }
             }
         }
     }

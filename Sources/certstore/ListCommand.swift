@@ -99,7 +99,8 @@ struct ListCommand: ParsableCommand {
             if !property.isEmpty {
                 columns = try CertificateProperty.select(property)
             } else {
-                columns = global.format == .table ? CertificateProperty.defaultTable : CertificateProperty.all
+                columns = global.format != .table ? CertificateProperty.all
+                    : path.name == .request ? CertificateProperty.defaultRequestTable : CertificateProperty.defaultTable
             }
             func warn(_ problems: [StoreProblem]) {
                 for problem in problems { Terminal.warn("\(Terminal.sanitize(problem.description)) (skipped; run `certstore check`)") }

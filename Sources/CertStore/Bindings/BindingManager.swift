@@ -65,14 +65,44 @@ public struct BindingManager: Sendable {
     /// rules out a TLS server — is refused, with the reason and the level.
     public func enable(_ thumbprint: Thumbprint, services: [ExchangeService], answer: OverwriteAnswer,
                        serviceUser: String? = nil, securityLevel: Int? = nil, now: Date = Date()) throws -> OperationOutcome<EnableResult> {
+        try Self.checkServiceUser(serviceUser)
+        let entry = try store.requireEntry(thumbprint, in: personal)
+        let tls = TLSUsabilityJudge(store: store, securityLevel: securityLevel).verdict(for: entry)
+        let prepared = try prepare(entry, tls: tls, services: services, answer: answer, serviceUser: serviceUser, now: now)
+        return try store.perform(now: now) {
+            guard try store.entry(thumbprint, in: personal) != nil else {
+                throw CertStoreError.notFound("the certificate with thumbprint \(thumbprint) was removed meanwhile")
+            }
+            return try bind(prepared)
+        }
+    }
+
+    /// What `enable` checked and asked before taking the lock, applied under it by `bind`.
+    struct PreparedBinding: Sendable {
+        let thumbprint: Thumbprint
+        let services: [ExchangeService]
+        /// The answer to the default-SMTP question (false when it was not asked).
+        let overwrite: Bool
+        /// The default SMTP certificate the question was asked about, re-checked under the lock.
+        let askedDefault: Thumbprint?
+        let serviceUser: String?
+        let warnings: [String]
+    }
+
+    static func checkServiceUser(_ serviceUser: String?) throws {
         if let serviceUser, !serviceUser.isEmpty, ServiceFiles.account(serviceUser) == nil {
             throw CertStoreError(.usage, "there is no account \"\(serviceUser)\" on this machine",
                                  hint: "name the account the daemon runs as (postfix, dovecot, www-data)")
         }
-        let entry = try store.requireEntry(thumbprint, in: personal)
+    }
+
+    /// Exchange's checks, the TLS stack's verdict `tls`, the warnings, and the default-SMTP question: everything
+    /// `enable` does before the lock, for `entry` (in the store, or about to be written by the same operation:
+    /// `request --self-signed --services`). Throws the refusal; asks the question when `answer` says so.
+    func prepare(_ entry: StoreEntry, tls: TLSUsability, services: [ExchangeService], answer: OverwriteAnswer,
+                 serviceUser: String?, now: Date) throws -> PreparedBinding {
         let validity = ExchangeCertificateValidity.evaluate(entry)
         guard validity == .valid else { throw validity.error(thumbprint: entry.thumbprint) }
-        let tls = TLSUsabilityJudge(store: store, securityLevel: securityLevel).verdict(for: entry)
         if let problem = tls.problem {
             throw CertStoreError(.refused,
                 "The certificate with thumbprint \(entry.thumbprint) cannot serve TLS on this machine: \(problem) (OpenSSL security level \(tls.securityLevel)\(tls.detail.map { ": \($0)" } ?? ""))",
@@ -100,34 +130,37 @@ public struct BindingManager: Sendable {
             }
             asked = current
         }
-        return try store.perform(now: now) {
-            var bindings = try store.read(ServiceBindings.self)
-            if let asked, bindings.defaultSmtpCertificate != asked {
-                // A refusal (2), not "store busy" (75): the store was free, the answer no longer fits it.
-                throw CertStoreError(.refused, "the default SMTP certificate changed while the question was open; nothing was changed",
-                                     hint: "run the command again")
-            }
-            guard try store.entry(thumbprint, in: personal) != nil else {
-                throw CertStoreError.notFound("the certificate with thumbprint \(thumbprint) was removed meanwhile")
-            }
-            let previousDefault = bindings.defaultSmtpCertificate
-            var newly: [ExchangeService] = []
-            var already: [ExchangeService] = []
-            for service in services {
-                if bindings.thumbprints(for: service).contains(entry.thumbprint) { already.append(service) } else { newly.append(service) }
-                bindings.bind(entry.thumbprint, to: service)
-            }
-            if services.contains(.smtp) && (bindings.defaultSmtpCertificate == nil || overwrite) {
-                bindings.defaultSmtpCertificate = entry.thumbprint
-            }
-            if let serviceUser {
-                // An empty name clears the account: the key file goes back to the store's owner.
-                for service in services { bindings.serviceUsers[service] = serviceUser.isEmpty ? nil : serviceUser }
-            }
-            try store.write(bindings)
-            return EnableResult(thumbprint: entry.thumbprint, newlyBound: newly, alreadyBound: already,
-                                previousDefault: previousDefault, newDefault: bindings.defaultSmtpCertificate, warnings: warnings)
+        return PreparedBinding(thumbprint: entry.thumbprint, services: services, overwrite: overwrite, askedDefault: asked,
+                               serviceUser: serviceUser, warnings: warnings)
+    }
+
+    /// Writes the bindings `prepared` describes. The caller holds the lock, inside `perform`.
+    func bind(_ prepared: PreparedBinding) throws -> EnableResult {
+        var bindings = try store.read(ServiceBindings.self)
+        if let asked = prepared.askedDefault, bindings.defaultSmtpCertificate != asked {
+            // A refusal (2), not "store busy" (75): the store was free, the answer no longer fits it.
+            throw CertStoreError(.refused, "the default SMTP certificate changed while the question was open; nothing was changed",
+                                 hint: "run the command again")
         }
+        let thumbprint = prepared.thumbprint
+        let services = prepared.services
+        let previousDefault = bindings.defaultSmtpCertificate
+        var newly: [ExchangeService] = []
+        var already: [ExchangeService] = []
+        for service in services {
+            if bindings.thumbprints(for: service).contains(thumbprint) { already.append(service) } else { newly.append(service) }
+            bindings.bind(thumbprint, to: service)
+        }
+        if services.contains(.smtp) && (bindings.defaultSmtpCertificate == nil || prepared.overwrite) {
+            bindings.defaultSmtpCertificate = thumbprint
+        }
+        if let serviceUser = prepared.serviceUser {
+            // An empty name clears the account: the key file goes back to the store's owner.
+            for service in services { bindings.serviceUsers[service] = serviceUser.isEmpty ? nil : serviceUser }
+        }
+        try store.write(bindings)
+        return EnableResult(thumbprint: thumbprint, newlyBound: newly, alreadyBound: already,
+                            previousDefault: previousDefault, newDefault: bindings.defaultSmtpCertificate, warnings: prepared.warnings)
     }
 
     /// Unbinds `services` (all of the certificate's when nil). The default SMTP certificate is not left

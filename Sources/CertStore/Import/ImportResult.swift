@@ -9,6 +9,19 @@ public struct ImportResult: Sendable, Codable {
         case keyAdded = "KeyAdded"
         /// The certificate was there; this import changed its store properties (--exportable, --friendly-name).
         case updated = "Updated"
+        /// The certificate was issued for a pending request: it joined the request's key (which never left the
+        /// store), and the request went to the trash.
+        case completed = "Completed"
+    }
+
+    /// A pending request completed by the import.
+    public struct CompletedRequest: Sendable, Codable, Equatable {
+        /// The request's entry in `REQUEST` (its dummy certificate), now in the trash.
+        public let request: Thumbprint
+        /// The issued certificate that completed it.
+        public let certificate: Thumbprint
+        /// The trash entry holding the request (`certstore restore` brings it back).
+        public let trashID: String
     }
 
     public struct Item: Sendable, Codable, Equatable {
@@ -39,6 +52,8 @@ public struct ImportResult: Sendable, Codable {
     /// What was imported but not as the file meant: e.g. a key that could not be paired with its certificate
     /// (the certificate is imported all the same). Never stops the import.
     public var warnings: [Failure] = []
+    /// Pending requests this import completed.
+    public var completedRequests: [CompletedRequest] = []
     /// False when a failure stopped the whole import before anything was written.
     public var committed = false
 
@@ -46,4 +61,5 @@ public struct ImportResult: Sendable, Codable {
     public var keyAddedCount: Int { items.filter { $0.action == .keyAdded }.count }
     public var alreadyPresentCount: Int { items.filter { $0.action == .alreadyPresent }.count }
     public var updatedCount: Int { items.filter { $0.action == .updated }.count }
+    public var completedCount: Int { items.filter { $0.action == .completed }.count }
 }

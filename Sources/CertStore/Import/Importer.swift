@@ -6,6 +6,11 @@ import Foundation
 /// (with a key → the target store; a CA certificate without a key → `CA` when the target is `My`; anything
 /// else → the target store) and each key is paired with its certificate by public key. By default one bad
 /// file stops the whole import before anything is written, so the store is left exactly as it was.
+///
+/// A certificate imported into `My` whose public key is a pending request's (`REQUEST`, made by `request`)
+/// completes that request: it joins the request's key, takes the friendly name and exportability chosen at
+/// request time, and the request goes to the trash (`certstore complete` is this, requiring that every
+/// end-entity certificate completes a request).
 public struct Importer: Sendable {
     public struct Options: Sendable {
         public var target: StorePath = .personal
@@ -26,6 +31,9 @@ public struct Importer: Sendable {
         /// SIGTERM): every staged temporary file is removed and nothing is imported. Once the staged files are
         /// being renamed into place, the import finishes.
         public var cancellation: Cancellation?
+        /// `complete`: every end-entity certificate of the files must complete a pending request (or already be in
+        /// `My` with its key, as after an interrupted completion); otherwise nothing is imported (refused).
+        public var completing = false
 
         public init() {}
     }
@@ -43,6 +51,14 @@ public struct Importer: Sendable {
         }
         if options.rootCAType != nil && options.target.name != .root {
             throw CertStoreError.usage("--root-ca-type applies to imports into LocalMachine/Root", hint: "add --store LocalMachine/Root")
+        }
+        if options.target.name == .request {
+            throw CertStoreError.usage("\(options.target) holds the pending requests `certstore request` makes; nothing is imported into it",
+                                       hint: "import the issued certificate into \(options.target.sibling(.my)) (the default): it completes its request")
+        }
+        if options.completing && options.target.name != .my {
+            throw CertStoreError.usage("a request is completed into \(options.target.sibling(.my)), not \(options.target)",
+                                       hint: "leave out --store")
         }
         var result = ImportResult()
         var parsed: [(path: String, file: CredentialFile)] = []
@@ -73,10 +89,12 @@ public struct Importer: Sendable {
             for (identifier, key) in batch.keys where certificate.matches(key) { batch.certificateKeyIDs.insert(identifier) }
         }
         return try store.perform(now: options.now, changed: { $0.committed }) {
+            let pending = options.target.name == .my ? try pendingRequests() : [:]
+            if options.completing { try requireCompletion(parsed, pending: pending, options: options) }
             var plans: [(path: String, plan: Plan)] = []
             for (path, file) in parsed {
                 do {
-                    plans.append((path, try plan(file, batch: batch, options: options, warnings: &result.warnings, path: path)))
+                    plans.append((path, try plan(file, batch: batch, pending: pending, options: options, warnings: &result.warnings, path: path)))
                 } catch let error as CertStoreError {
                     result.failures.append(.init(file: path, error: error))
                 }
@@ -93,7 +111,52 @@ public struct Importer: Sendable {
             try options.cancellation?.check("nothing was imported; the store is unchanged (every staged file removed again)")
             try batch.commit()
             result.committed = true
+            // Completed requests go to the trash once their certificates are committed (a run killed in between
+            // leaves the request pending; running the import again consumes it).
+            let trash = Trash(store: store)
+            for (request, certificate) in state.completed {
+                var plan = RemovalPlan(entry: request)
+                plan.notes = ["completed: the issued certificate \(certificate) is in \(options.target) with this request's key"]
+                let entry = try trash.put(request, plan: plan, forced: false, now: options.now)
+                result.completedRequests.append(.init(request: request.thumbprint, certificate: certificate, trashID: entry.id))
+            }
             return result
+        }
+    }
+
+    /// The pending requests of the location with a usable key, by public key identifier. The caller holds the lock.
+    private func pendingRequests() throws -> [String: StoreEntry] {
+        var pending: [String: StoreEntry] = [:]
+        for entry in try store.entries(in: StorePath(trustedLocation: store.location, name: .request)).entries where entry.hasPrivateKey {
+            if pending[entry.properties.publicKeyIdentifier] == nil { pending[entry.properties.publicKeyIdentifier] = entry }
+        }
+        return pending
+    }
+
+    /// `complete`: refuses (changing nothing) unless the files hold an end-entity certificate and every one of them
+    /// completes a pending request or is already in `My` with its key.
+    private func requireCompletion(_ parsed: [(path: String, file: CredentialFile)], pending: [String: StoreEntry], options: Options) throws {
+        var endEntities = 0
+        var unmatched: [String] = []
+        for (path, file) in parsed {
+            for item in file.certificates where !item.value.properties().isCertificateAuthority {
+                endEntities += 1
+                let properties = item.value.properties()
+                if pending[properties.publicKeyIdentifier] != nil { continue }
+                if let existing = try store.entry(properties.thumbprint, in: options.target), existing.hasPrivateKey { continue }
+                unmatched.append("\(properties.subjectString) (\(properties.thumbprint), from \(URL(fileURLWithPath: path).lastPathComponent))")
+            }
+        }
+        let requests = options.target.sibling(.request)
+        guard endEntities > 0 else {
+            throw CertStoreError(.refused, "nothing to complete: the files hold no issued (end-entity) certificate, only CA certificates",
+                                 hint: "give the certificate the CA issued for the request (PEM, DER or the CA's PKCS#7 chain)")
+        }
+        guard unmatched.isEmpty else {
+            throw CertStoreError(.refused,
+                "no pending request in \(requests) has the key of " + unmatched.joined(separator: "; ")
+                    + ": completing it would put a certificate without its private key into \(options.target) (KB 4495258); nothing was imported",
+                hint: "complete it on the machine that made the request (its key is there), or import a PKCS#12 (.pfx) that holds the key; `certstore list --store \(requests)` shows the pending requests here")
         }
     }
 
@@ -137,6 +200,8 @@ public struct Importer: Sendable {
             let friendlyName: String
             /// `--friendly-name` applies to this certificate (see `takesFriendlyName`).
             let takesFriendlyName: Bool
+            /// The pending request this certificate completes (its key is that request's).
+            let request: StoreEntry?
         }
         var placements: [Placement] = []
         var orphanKeys: [(key: PrivateKey, certificates: [StoreEntry])] = []
@@ -149,8 +214,8 @@ public struct Importer: Sendable {
         var certificates: [Certificate] = []
     }
 
-    private func plan(_ file: CredentialFile, batch: Batch, options: Options, warnings: inout [ImportResult.Failure],
-                      path: String) throws -> Plan {
+    private func plan(_ file: CredentialFile, batch: Batch, pending: [String: StoreEntry], options: Options,
+                      warnings: inout [ImportResult.Failure], path: String) throws -> Plan {
         var plan = Plan()
         var keysByIdentifier: [String: CredentialFile.Item<PrivateKey>] = [:]
         for item in file.keys {
@@ -187,8 +252,10 @@ public struct Importer: Sendable {
                 case .failed(let warning): warnings.append(.init(file: path, error: warning))
                 }
             }
+            // Its key is a pending request's: it completes that request (and so goes to `My`, even a CA certificate).
+            let request = pending[properties.publicKeyIdentifier]
             let destination: StorePath
-            if key == nil && options.target.name == .my && properties.isCertificateAuthority {
+            if key == nil && request == nil && options.target.name == .my && properties.isCertificateAuthority {
                 destination = options.target.sibling(.ca)
             } else {
                 destination = options.target
@@ -198,7 +265,7 @@ public struct Importer: Sendable {
             let name = (takesFriendlyName ? options.friendlyName : nil) ?? item.friendlyName ?? keyBagName ?? ""
             plan.placements.append(.init(certificate: certificate, store: destination, key: key?.value,
                                          friendlyName: StoreProperties.sanitizeFriendlyName(name),
-                                         takesFriendlyName: takesFriendlyName))
+                                         takesFriendlyName: takesFriendlyName, request: request))
         }
         for (identifier, item) in keysByIdentifier where !usedKeys.contains(identifier) && !batch.certificateKeyIDs.contains(identifier) {
             var owners = try store.certificates(withPublicKey: identifier).filter { (try? $0.loadCertificate())?.matches(item.value) ?? false }
@@ -267,7 +334,8 @@ public struct Importer: Sendable {
 
     /// Certificates of this location's stores that may be `certificate`'s issuers or theirs (by subject name).
     private func storeIssuers(of certificate: Certificate) -> [Certificate] {
-        let stored = StoreName.allCases.flatMap { name in
+        // Not REQUEST: a pending request's dummy certificate issues nothing.
+        let stored = StoreName.allCases.filter { $0 != .request }.flatMap { name in
             (try? store.entries(in: store.path(of: name)).entries) ?? []
         }
         var names: Set<String> = [certificate.properties().issuerString]
@@ -288,6 +356,8 @@ public struct Importer: Sendable {
     struct ApplyState {
         var written = Set<String>()
         var stagedKeys = Set<String>()
+        /// Requests completed by this call, with the thumbprint of the certificate that completes each.
+        var completed: [(request: StoreEntry, certificate: Thumbprint)] = []
     }
 
     /// Stages `key` under `identifier` (its certificate's; the key's own unless the certificate inherits DSA parameters).
@@ -328,6 +398,12 @@ public struct Importer: Sendable {
                     properties.friendlyName = name
                     changed = true
                 }
+                // Already here (an import before the request was completed, or an interrupted completion): what was
+                // chosen at request time still applies where nothing else was chosen.
+                if let request = placement.request?.storeProperties {
+                    if properties.friendlyName.isEmpty && !request.friendlyName.isEmpty { properties.friendlyName = request.friendlyName; changed = true }
+                    if request.exportable && !properties.exportable { properties.exportable = true; changed = true }
+                }
                 if changed {
                     try store.writeStoreProperties(properties, thumbprint: thumbprint, in: placement.store, batch: batch)
                     if action == .alreadyPresent { action = .updated }
@@ -342,10 +418,21 @@ public struct Importer: Sendable {
                                                  exportable: placement.key != nil && options.exportable,
                                                  importedAt: options.now, source: URL(fileURLWithPath: file).lastPathComponent)
                 if placement.store.name == .root { properties.rootCAType = options.rootCAType }
+                if let request = placement.request?.storeProperties {
+                    // What was chosen at request time (Windows keeps it with the pending request): a --friendly-name
+                    // given now wins; exportable when either says so.
+                    if !placement.takesFriendlyName && !request.friendlyName.isEmpty { properties.friendlyName = request.friendlyName }
+                    properties.exportable = request.exportable || options.exportable
+                }
                 try store.writeCertificate(certificate, properties: properties, in: placement.store, batch: batch)
                 action = .added
                 hasKey = placement.key != nil || state.stagedKeys.contains(identifier)
                     || store.keyStatus(for: certificate, identifier: identifier) == .present
+            }
+            if let request = placement.request, !state.completed.contains(where: { $0.request.thumbprint == request.thumbprint }) {
+                state.completed.append((request, thumbprint))
+                action = .completed
+                hasKey = true
             }
             state.written.insert("\(placement.store)/\(thumbprint)")
             result.items.append(.init(file: file, thumbprint: thumbprint, store: placement.store,

@@ -81,6 +81,10 @@ public struct CertificateProperty: Sendable, Equatable {
     /// `Get-ChildItem Cert:\LocalMachine\My`'s table columns.
     public static let defaultTable = ["Thumbprint", "Subject"].map { named($0)! }
 
+    /// The table columns for `REQUEST`: each pending request with its names, when it was made (its dummy
+    /// certificate's NotBefore) and whether its key is there.
+    public static let defaultRequestTable = ["Thumbprint", "Subject", "DnsNameList", "NotBefore", "HasPrivateKey"].map { named($0)! }
+
     public static func named(_ name: String) -> CertificateProperty? {
         (all + onDemand).first { $0.name.caseInsensitiveCompare(name) == .orderedSame }
     }

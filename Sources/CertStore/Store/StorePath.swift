@@ -6,6 +6,9 @@ public enum StoreName: String, Sendable, CaseIterable, Codable {
     case ca = "CA"
     /// Trusted root certification authorities.
     case root = "Root"
+    /// Pending certificate requests ("Certificate Enrollment Requests"): each a dummy self-signed certificate
+    /// holding the request's key, subject and DNS names until `complete` (or an import) brings the issued one.
+    case request = "REQUEST"
 }
 
 /// A store inside a location, e.g. `LocalMachine/My`. Accepts PowerShell's `Cert:\LocalMachine\My` too.
@@ -27,7 +30,7 @@ public struct StorePath: Sendable, Hashable, CustomStringConvertible, Codable {
     public func sibling(_ name: StoreName) -> StorePath { StorePath(trustedLocation: location, name: name) }
 
     /// `LocalMachine/My`, `LocalMachine\My`, `Cert:\LocalMachine\My`, `cert:/localmachine/my`, or a bare
-    /// store name (`My`, `CA`, `Root`) in LocalMachine. Names are case-insensitive.
+    /// store name (`My`, `CA`, `Root`, `REQUEST`) in LocalMachine. Names are case-insensitive.
     public init(parsing text: String) throws {
         var rest = Substring(text)
         if rest.lowercased().hasPrefix("cert:") { rest = rest.dropFirst(5) }
