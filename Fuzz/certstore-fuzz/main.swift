@@ -155,7 +155,7 @@ enum FuzzTargets {
     }
 
     static let logURL = scratch.appendingPathComponent("SEND-fuzz.log")
-    static let emptyStore = CertificateStore(root: scratch.appendingPathComponent("no-store", isDirectory: true))
+    static let emptyStore = StoreLocation(root: scratch.appendingPathComponent("no-store", isDirectory: true))
 
     static func protocolLog(_ bytes: [UInt8]) {
         do {

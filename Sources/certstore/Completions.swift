@@ -17,7 +17,7 @@ enum Completions {
 
     static func thumbprints(words: [String], prefix: String) -> [String] {
         guard let path = try? StorePath(parsing: optionValue("--store", in: words) ?? "LocalMachine/My") else { return [] }
-        let store = CertificateStore(root: CertificateStore.defaultRoot(explicit: optionValue("--root", in: words)), location: path.location)
+        let store = StoreLocation(root: StoreLocation.defaultRoot(explicit: optionValue("--root", in: words)), location: path.location)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: store.directory(of: path).path)) ?? []
         let upper = prefix.uppercased()
         var found: [String] = []

@@ -8,7 +8,7 @@ import Foundation
 enum Consequences {
     /// Returns the error when the service files could not be brought in line (already reported as a warning).
     @discardableResult
-    static func report<Value>(_ outcome: OperationOutcome<Value>, store: CertificateStore, hookTimeout: Double = 60) -> CertStoreError? {
+    static func report<Value>(_ outcome: OperationOutcome<Value>, store: StoreLocation, hookTimeout: Double = 60) -> CertStoreError? {
         for change in outcome.connectorChanges {
             let line = Terminal.sanitize(change.summary)
             if change.after.map({ $0.severity == .critical }) == true {

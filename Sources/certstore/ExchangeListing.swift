@@ -31,7 +31,7 @@ struct ExchangeListing {
         ("FriendlyName", { .string($0.entry.storeProperties.friendlyName) }),
     ]
 
-    func run(store: CertificateStore, filter: CertificateFilter) throws {
+    func run(store: StoreLocation, filter: CertificateFilter) throws {
         try global.requirePersonalStore("list --view exchange")
         let view = try ExchangeCertificateView(store: store)
         var certificates: [ExchangeCertificate]

@@ -30,7 +30,7 @@ struct GlobalOptions: ParsableArguments {
     /// path), so that a pasted suggestion acts on the store that was looked at.
     var commandPrefix: String {
         guard let root, !root.isEmpty else { return "certstore" }
-        return "certstore --root " + ShellQuote.quote(CertificateStore.defaultRoot(explicit: root).standardizedFileURL.path)
+        return "certstore --root " + ShellQuote.quote(StoreLocation.defaultRoot(explicit: root).standardizedFileURL.path)
     }
 
     func storePath() throws -> StorePath {
@@ -57,7 +57,7 @@ struct GlobalOptions: ParsableArguments {
         case anyway
     }
 
-    func openStore(_ access: StoreAccess = .existing) throws -> CertificateStore {
+    func openStore(_ access: StoreAccess = .existing) throws -> StoreLocation {
         let path = try storePath()
         var limits = Limits.default
         if let maxIterations {
@@ -72,9 +72,9 @@ struct GlobalOptions: ParsableArguments {
         // A cold look at a big store parses thousands of certificates: show how far it is, on a terminal only.
         let progress = Terminal.Progress("reading certificates")
         // A ./Stores nobody named must pass the store rule (resolveRoot); the source is said when there is no store.
-        let rootURL = try CertificateStore.resolveRoot(explicit: root)
-        let source = CertificateStore.chooseRoot(explicit: root).source
-        let store = CertificateStore(root: rootURL, location: path.location, limits: limits, lockTimeout: lockTimeout,
+        let rootURL = try StoreLocation.resolveRoot(explicit: root)
+        let source = StoreLocation.chooseRoot(explicit: root).source
+        let store = StoreLocation(root: rootURL, location: path.location, limits: limits, lockTimeout: lockTimeout,
                                      parseProgress: { done, total in progress.update(done, total) })
         switch access {
         case .existing where !store.exists:

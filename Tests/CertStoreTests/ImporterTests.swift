@@ -302,7 +302,7 @@ struct ImporterTests {
         // Refusing the import would be fine; reporting CurrentUser/My while writing LocalMachine/My is not.
         if let result = try? t.importFiles(["other.pem"], options: TestStore.options { $0.target = target }), result.committed {
             #expect(result.items.map(\.store.description) == ["CurrentUser/My"])
-            let currentUser = CertificateStore(root: t.root, location: "CurrentUser")
+            let currentUser = StoreLocation(root: t.root, location: "CurrentUser")
             #expect(try currentUser.entries(in: target).entries.count == 1)
         }
         #expect(try t.store.entries(in: TestStore.my).entries.isEmpty)
@@ -413,7 +413,7 @@ struct ImporterTests {
     func busy() throws {
         let t = try TestStore()
         try t.store.withWriteLock {
-            let other = CertificateStore(root: t.root, lockTimeout: 0.1)
+            let other = StoreLocation(root: t.root, lockTimeout: 0.1)
             let error = try #require(throws: CertStoreError.self) {
                 try Importer(store: other).importFiles([t.fixtures.path("leaf.pem")], options: TestStore.options())
             }

@@ -177,7 +177,7 @@ struct ServicesUnitTests {
 
     static func hooksStore() throws -> (DeployHooks, URL) {
         let root = try Scratch.makeDirectory("hooks")
-        let store = CertificateStore(root: root)
+        let store = StoreLocation(root: root)
         let hooks = DeployHooks(store: store)
         try FileManager.default.createDirectory(at: hooks.directory, withIntermediateDirectories: true)
         chmod(store.directory.path, 0o755)
@@ -418,7 +418,7 @@ struct ServicesUnitTests {
     @Test("paths a daemon's syntax cannot carry are refused, not printed broken")
     func unprintablePaths() throws {
         let root = try Scratch.makeDirectory("with space, comma")
-        let store = CertificateStore(root: root)
+        let store = StoreLocation(root: root)
         let live = ServiceConfig.LiveState.unavailable(tried: "postconf -n -x", reason: "test")
         #expect(throws: CertStoreError.self) { try ServiceConfig.plan(.postfix, store: store, live: live) }
         let nginx = try ServiceConfig.plan(.nginx, store: store, live: live)

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import CertStore
 
-@Suite("CertificateStore")
+@Suite("StoreLocation")
 struct StoreTests {
     @Test("an empty (not yet created) store reads as empty and is not created by reading")
     func emptyStore() throws {
@@ -147,7 +147,7 @@ struct StoreTests {
     @Test("the writer lock is exclusive: a second writer gets \"busy\" after its timeout")
     func lock() throws {
         let t = try TestStore()
-        let impatient = CertificateStore(root: t.root, lockTimeout: 0.05)
+        let impatient = StoreLocation(root: t.root, lockTimeout: 0.05)
         try t.store.withWriteLock {
             let error = try #require(throws: CertStoreError.self) { try impatient.withWriteLock {} }
             #expect(error.kind == .busy)
@@ -170,14 +170,14 @@ struct StoreTests {
     @Test("defaultRoot: --root, then CERTSTORE_ROOT, then ./Stores, then /var/lib/certstore")
     func defaultRoot() throws {
         let cwd = try Scratch.makeDirectory("cwd")
-        #expect(CertificateStore.defaultRoot(explicit: "/opt/x", environment: ["CERTSTORE_ROOT": "/env"], currentDirectory: cwd.path).path == "/opt/x")
-        #expect(CertificateStore.defaultRoot(explicit: "", environment: ["CERTSTORE_ROOT": "/env"], currentDirectory: cwd.path).path == "/env")
-        #expect(CertificateStore.defaultRoot(explicit: nil, environment: ["CERTSTORE_ROOT": ""], currentDirectory: cwd.path).path == "/var/lib/certstore")
+        #expect(StoreLocation.defaultRoot(explicit: "/opt/x", environment: ["CERTSTORE_ROOT": "/env"], currentDirectory: cwd.path).path == "/opt/x")
+        #expect(StoreLocation.defaultRoot(explicit: "", environment: ["CERTSTORE_ROOT": "/env"], currentDirectory: cwd.path).path == "/env")
+        #expect(StoreLocation.defaultRoot(explicit: nil, environment: ["CERTSTORE_ROOT": ""], currentDirectory: cwd.path).path == "/var/lib/certstore")
         try Data().write(to: cwd.appendingPathComponent("Stores"))  // a file is not a store directory
-        #expect(CertificateStore.defaultRoot(explicit: nil, environment: [:], currentDirectory: cwd.path).path == "/var/lib/certstore")
+        #expect(StoreLocation.defaultRoot(explicit: nil, environment: [:], currentDirectory: cwd.path).path == "/var/lib/certstore")
         try FileManager.default.removeItem(at: cwd.appendingPathComponent("Stores"))
         try FileManager.default.createDirectory(at: cwd.appendingPathComponent("Stores"), withIntermediateDirectories: false)
-        #expect(CertificateStore.defaultRoot(explicit: nil, environment: [:], currentDirectory: cwd.path).path == cwd.appendingPathComponent("Stores").path)
+        #expect(StoreLocation.defaultRoot(explicit: nil, environment: [:], currentDirectory: cwd.path).path == cwd.appendingPathComponent("Stores").path)
     }
 }
 

@@ -11,7 +11,7 @@ public struct Auditor: Sendable {
         public init() {}
     }
 
-    public let store: CertificateStore
+    public let store: StoreLocation
     public var thresholds = Thresholds()
     public var now = Date()
     /// How fix commands start (`certstore`; the CLI adds `--root DIR` when the root was named), so every
@@ -26,7 +26,7 @@ public struct Auditor: Sendable {
     /// The deadline of each probe, in seconds.
     public var probeTimeout: Double = 10
 
-    public init(store: CertificateStore) { self.store = store }
+    public init(store: StoreLocation) { self.store = store }
 
     public func run() throws -> AuditReport {
         var report = AuditReport(location: store.location, checkedAt: now, findings: [], certificates: [], connectors: [])

@@ -49,8 +49,8 @@ public struct BindingManager: Sendable {
         public let warnings: [String]
     }
 
-    public let store: CertificateStore
-    public init(store: CertificateStore) { self.store = store }
+    public let store: StoreLocation
+    public init(store: StoreLocation) { self.store = store }
 
     public var personal: StorePath { store.path(of: .my) }
 

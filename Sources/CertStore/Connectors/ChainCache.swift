@@ -50,7 +50,7 @@ struct ChainCache: Sendable {
         boundaries = readable ? times.sorted() : nil
     }
 
-    static func url(_ store: CertificateStore) -> URL {
+    static func url(_ store: StoreLocation) -> URL {
         store.directory.appendingPathComponent(".cache", isDirectory: true).appendingPathComponent(fileName)
     }
 
@@ -138,7 +138,7 @@ extension ConnectorResolver {
     /// for (`ChainCache`) are taken from it, the others are verified on all cores, and the cache is saved when
     /// anything was verified afresh (only when the writer lock is free at once, as the index is). Afterwards
     /// `chainResult(for:)` answers from memory for each of them, exactly as it would have answered itself.
-    func verifyChains(of entries: [StoreEntry], store: CertificateStore) {
+    func verifyChains(of entries: [StoreEntry], store: StoreLocation) {
         let cache = ChainCache(validator: validator)
         let url = ChainCache.url(store)
         let kept = store.indexProblem(url) == nil ? cache.load(url) : [:]

@@ -2,8 +2,8 @@ import Foundation
 
 /// `connector add|set|remove`: send connectors and their `TLSCertificateName`, validated like Set-SendConnector.
 public struct ConnectorManager: Sendable {
-    public let store: CertificateStore
-    public init(store: CertificateStore) { self.store = store }
+    public let store: StoreLocation
+    public init(store: StoreLocation) { self.store = store }
 
     public func connectors() throws -> [SendConnector] { try store.read(SendConnectors.self).sendConnectors }
 

@@ -32,7 +32,7 @@ public struct ConnectorResolver: Sendable {
     }
 
     /// Reads `My`, `CA` and `Root` of the store's location.
-    public init(store: CertificateStore, now: Date = Date()) throws {
+    public init(store: StoreLocation, now: Date = Date()) throws {
         let path = store.path(of: .my)
         self.init(personal: try store.entries(in: path).entries,
                   roots: try store.entries(in: path.sibling(.root)).entries.compactMap { try? $0.loadCertificate() },

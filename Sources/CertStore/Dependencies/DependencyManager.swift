@@ -2,8 +2,8 @@ import Foundation
 
 /// `dependency add|list|remove`: applications outside certstore that use a certificate.
 public struct DependencyManager: Sendable {
-    public let store: CertificateStore
-    public init(store: CertificateStore) { self.store = store }
+    public let store: StoreLocation
+    public init(store: StoreLocation) { self.store = store }
 
     public func dependencies() throws -> [Dependency] { try store.read(Dependencies.self).dependencies }
 

@@ -14,8 +14,8 @@ public struct LogDiagnoser: Sendable {
         public var malformed: [ProtocolLogReader.Malformed] { Array((exchange.malformed + mail.malformed).prefix(100)) }
     }
 
-    public let store: CertificateStore
-    public init(store: CertificateStore) { self.store = store }
+    public let store: StoreLocation
+    public init(store: StoreLocation) { self.store = store }
 
     public func diagnose(_ paths: [String]) throws -> Result {
         let files = try ProtocolLogReader.files(paths)

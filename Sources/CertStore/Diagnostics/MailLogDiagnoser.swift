@@ -57,10 +57,10 @@ public struct MailLogDiagnoser: Sendable {
         public var daemons: Set<MailDaemon> = []
     }
 
-    public let store: CertificateStore
+    public let store: StoreLocation
     /// At most this many processes' unfinished lines are kept; memory is bounded by it, not by the log.
     public var maxOpenProcesses = 10_000
-    public init(store: CertificateStore) { self.store = store }
+    public init(store: StoreLocation) { self.store = store }
 
     /// Diagnoses the files (each already detected as a mail log).
     public func diagnose(_ files: [URL]) throws -> Result {

@@ -36,7 +36,7 @@ public struct MailLogDiagnosis: Sendable {
 
 /// Relates failures to the store. Reads the store once, lazily, per diagnose run.
 final class MailLogExplainer {
-    let store: CertificateStore
+    let store: StoreLocation
     let serviceFiles: ServiceFiles
     let bindings: ServiceBindings
     let connectors: [SendConnector]
@@ -44,7 +44,7 @@ final class MailLogExplainer {
     let servicesPrefixes: [String]
     private var resolverValue: ConnectorResolver??
 
-    init(store: CertificateStore) {
+    init(store: StoreLocation) {
         self.store = store
         serviceFiles = ServiceFiles(store: store)
         bindings = (try? store.read(ServiceBindings.self)) ?? ServiceBindings()

@@ -27,11 +27,11 @@ public struct ProtocolLogDiagnoser: Sendable {
         public var sessionsForgotten = 0
     }
 
-    public let store: CertificateStore
+    public let store: StoreLocation
     /// At most this many sessions are followed at once: memory is bounded by it, not by the log, even when
     /// sessions never log their disconnect. The oldest open session is forgotten first.
     public var maxOpenSessions = 10_000
-    public init(store: CertificateStore) { self.store = store }
+    public init(store: StoreLocation) { self.store = store }
 
     public func diagnose(_ paths: [String]) throws -> Result {
         try diagnose(files: try ProtocolLogReader.files(paths))
@@ -176,7 +176,7 @@ public struct ProtocolLogDiagnoser: Sendable {
         let bindings: ServiceBindings
         let trash: [TrashEntry]
 
-        init(store: CertificateStore) throws {
+        init(store: StoreLocation) throws {
             let my = store.path(of: .my)
             all = try StoreName.allCases.flatMap { try store.entries(in: my.sibling($0)).entries }
             bindings = try store.read(ServiceBindings.self)

@@ -12,13 +12,13 @@ public struct ExchangeCertificateView: Sendable {
         public init() {}
     }
 
-    public let store: CertificateStore
+    public let store: StoreLocation
     public let now: Date
     private let resolver: ConnectorResolver
     private let bindings: ServiceBindings
     private let roots: [StoreEntry]
 
-    public init(store: CertificateStore, now: Date = Date()) throws {
+    public init(store: StoreLocation, now: Date = Date()) throws {
         self.store = store
         self.now = now
         resolver = try ConnectorResolver(store: store, now: now)

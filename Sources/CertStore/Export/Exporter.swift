@@ -15,8 +15,8 @@ public struct Exporter: Sendable {
         }
     }
 
-    public let store: CertificateStore
-    public init(store: CertificateStore) { self.store = store }
+    public let store: StoreLocation
+    public init(store: StoreLocation) { self.store = store }
 
     /// Issuers of `entry` found in the location's `CA` and `Root` stores, nearest first, up to a self-signed root.
     public func chain(for entry: StoreEntry) throws -> [StoreEntry] {

@@ -47,9 +47,9 @@ public struct Importer: Sendable {
         public init() {}
     }
 
-    public let store: CertificateStore
+    public let store: StoreLocation
 
-    public init(store: CertificateStore) { self.store = store }
+    public init(store: StoreLocation) { self.store = store }
 
     /// Imports `paths`: one operation (see `OperationOutcome`). Every file is parsed before the lock is taken;
     /// when nothing is committed (a bad file without `skipInvalid`), nothing follows from it either.

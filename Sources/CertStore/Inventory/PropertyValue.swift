@@ -40,7 +40,7 @@ public struct PropertyContext: Sendable {
 
     /// The context of a store location as it is on disk; TLS usability judged at `securityLevel` (the system's
     /// when nil).
-    public init(store: CertificateStore, securityLevel: Int? = nil) throws {
+    public init(store: StoreLocation, securityLevel: Int? = nil) throws {
         self.init(bindings: try store.read(ServiceBindings.self), tls: TLSUsabilityJudge(store: store, securityLevel: securityLevel))
     }
 }

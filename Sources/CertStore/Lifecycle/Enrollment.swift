@@ -12,8 +12,8 @@ import Foundation
 /// with its key and, when services are named, is bound in the same operation through `enable`'s own checks,
 /// question and binding code.
 public struct Enrollment: Sendable {
-    public let store: CertificateStore
-    public init(store: CertificateStore) { self.store = store }
+    public let store: StoreLocation
+    public init(store: StoreLocation) { self.store = store }
 
     /// The names of this machine: Exchange's defaults are CN=<host name> and the DNS names host name and FQDN.
     public struct HostNames: Sendable, Equatable {

@@ -1,6 +1,6 @@
 import Foundation
 
-extension CertificateStore {
+extension StoreLocation {
     /// Runs one user operation as one transaction: takes the writer lock once, runs `body` (which plans,
     /// refuses by throwing before it writes, then commits the store change), brings the service files in
     /// line with what the store now says, works out what changed for send connectors, and lists the hooks

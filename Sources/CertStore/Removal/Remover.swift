@@ -7,8 +7,8 @@ import Foundation
 /// resolve to it today. A connector that would fall through to a usable twin is not a blocker — that is
 /// the KB 4495258 fix, which Exchange itself refuses because both twins match the connector.
 public struct Remover: Sendable {
-    public let store: CertificateStore
-    public init(store: CertificateStore) { self.store = store }
+    public let store: StoreLocation
+    public init(store: StoreLocation) { self.store = store }
 
     /// What removing `thumbprint` from `path` would do.
     public func plan(_ thumbprint: Thumbprint, in path: StorePath, deleteKey: Bool, now: Date = Date()) throws -> RemovalPlan {
@@ -185,7 +185,7 @@ public struct Remover: Sendable {
             return set
         }
 
-        init(store: CertificateStore, now: Date) throws {
+        init(store: StoreLocation, now: Date) throws {
             bindings = try store.read(ServiceBindings.self)
             connectors = try store.read(SendConnectors.self)
             dependencies = try store.read(Dependencies.self)

@@ -4,8 +4,8 @@ import Foundation
 ///
 /// An entry is staged in a hidden directory and renamed into place, so it is complete or absent.
 public struct Trash: Sendable {
-    public let store: CertificateStore
-    public init(store: CertificateStore) { self.store = store }
+    public let store: StoreLocation
+    public init(store: StoreLocation) { self.store = store }
 
     var directory: URL { store.directory.appendingPathComponent("Trash", isDirectory: true) }
 

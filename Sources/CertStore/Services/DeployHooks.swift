@@ -16,10 +16,10 @@ public struct DeployHooks: Sendable {
         public var succeeded: Bool { exitStatus == 0 && !timedOut && !exitStatusUnknown }
     }
 
-    public let store: CertificateStore
+    public let store: StoreLocation
     public var timeout: Double = 60
 
-    public init(store: CertificateStore) { self.store = store }
+    public init(store: StoreLocation) { self.store = store }
 
     public var directory: URL { store.directory.appendingPathComponent("Hooks", isDirectory: true) }
 

@@ -11,7 +11,7 @@ public struct ProbeEndpoints: LocationDocument, Equatable {
     public func targets() throws -> [Prober.Target] { try endpoints.map(Prober.Target.init(parsing:)) }
 }
 
-extension CertificateStore {
+extension StoreLocation {
     /// The endpoints `audit --probe` checks.
     public func probeEndpoints() throws -> ProbeEndpoints { try read(ProbeEndpoints.self) }
 

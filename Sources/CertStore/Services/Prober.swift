@@ -68,11 +68,11 @@ public struct Prober: Sendable {
         public let findings: [String]
     }
 
-    public let store: CertificateStore
+    public let store: StoreLocation
     public var timeout: Double = 10
     public var now = Date()
 
-    public init(store: CertificateStore) { self.store = store }
+    public init(store: StoreLocation) { self.store = store }
 
     /// `timeout` is a deadline for the whole probe (connection, plaintext exchange, TLS handshake), not for each
     /// read: a server that drips a byte now and then cannot keep a probe running.

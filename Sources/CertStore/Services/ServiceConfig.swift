@@ -143,7 +143,7 @@ public enum ServiceConfig {
     }
 
     /// Plans `daemon`'s lines against `live`.
-    public static func plan(_ daemon: Daemon, store: CertificateStore, live: LiveState) throws -> Plan {
+    public static func plan(_ daemon: Daemon, store: StoreLocation, live: LiveState) throws -> Plan {
         try ServiceConfigPlanner(daemon: daemon, store: store, live: live).plan()
     }
 

@@ -13,7 +13,7 @@ struct ServiceConfigPlanner {
     typealias LiveConfiguration = ServiceConfig.LiveConfiguration
 
     let daemon: Daemon
-    let store: CertificateStore
+    let store: StoreLocation
     let live: ServiceConfig.LiveState
 
     /// What one setting comes to: comments, the lines to print (none when the live value is kept), a drift.

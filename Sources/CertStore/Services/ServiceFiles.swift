@@ -95,8 +95,8 @@ public struct ServiceFiles: Sendable {
         var extras: [String: [UInt8]] = [:]
     }
 
-    public let store: CertificateStore
-    public init(store: CertificateStore) { self.store = store }
+    public let store: StoreLocation
+    public init(store: StoreLocation) { self.store = store }
 
     public var directory: URL { store.directory.appendingPathComponent("Services", isDirectory: true) }
 
@@ -341,7 +341,7 @@ public struct ServiceFiles: Sendable {
         try store.perform(now: now) { true }
     }
 
-    /// Carries out `plans`. The caller holds the writer lock (see `CertificateStore.perform`). A failure
+    /// Carries out `plans`. The caller holds the writer lock (see `StoreLocation.perform`). A failure
     /// leaves the live files as they were and no half-written version behind.
     func apply(_ plans: [Plan], bindings: ServiceBindings, connectors: [SendConnector] = [], resolver: ConnectorResolver? = nil,
                now: Date) throws -> [Change] {

@@ -8,13 +8,13 @@ import Synchronization
 ///
 /// Verdicts are kept per certificate, so asking twice costs one handshake; `CA` and `Root` are read once.
 public final class TLSUsabilityJudge: Sendable {
-    public let store: CertificateStore
+    public let store: StoreLocation
     /// The OpenSSL security level asked for; nil means the system's (``TLSServerCheck/systemSecurityLevel``).
     public let securityLevel: Int?
     private let verdicts = Mutex<[Thumbprint: TLSUsability]>([:])
     private let authorities = Mutex<[(entry: StoreEntry, certificate: Certificate)]?>(nil)
 
-    public init(store: CertificateStore, securityLevel: Int? = nil) {
+    public init(store: StoreLocation, securityLevel: Int? = nil) {
         self.store = store
         self.securityLevel = securityLevel
     }

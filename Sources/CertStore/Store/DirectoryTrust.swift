@@ -56,7 +56,7 @@ enum DirectoryTrust {
     }
 }
 
-extension CertificateStore {
+extension StoreLocation {
     /// `check` and `audit`: every directory of this location that breaks `DirectoryTrust`'s rule, and every
     /// store index that is ignored because someone else could have written it, as CRITICAL findings.
     /// `skippingLinksOf`: directories whose symbolic links the caller reports itself.

@@ -7,7 +7,7 @@ protocol LocationDocument: Codable, Sendable {
     init()
 }
 
-extension CertificateStore {
+extension StoreLocation {
     func documentURL<D: LocationDocument>(_ type: D.Type) -> URL {
         directory.appendingPathComponent(D.fileName)
     }

@@ -81,8 +81,8 @@ public struct StoreChecker: Sendable {
         return vouchers
     }
 
-    public let store: CertificateStore
-    public init(store: CertificateStore) { self.store = store }
+    public let store: StoreLocation
+    public init(store: StoreLocation) { self.store = store }
 
     /// Checks the location; with `repair`, one operation (see `OperationOutcome`) that removes debris under the
     /// lock and brings the service files in line afterwards.

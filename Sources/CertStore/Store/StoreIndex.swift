@@ -45,7 +45,7 @@ struct StoreIndex {
     static let magic: [UInt8] = Array("CSIDX005".utf8)
     static let schema: [UInt8] = Array(JSONRecordTemplate.schema.utf8)
 
-    static func url(_ store: CertificateStore, _ path: StorePath) -> URL {
+    static func url(_ store: StoreLocation, _ path: StorePath) -> URL {
         store.directory.appendingPathComponent(".cache", isDirectory: true).appendingPathComponent("\(path.name.rawValue).index")
     }
 

@@ -28,7 +28,7 @@ struct ConnectorAddCommand: ParsableCommand {
 
 enum ConnectorSupport {
     /// The TLSCertificateName from --tls-certificate-name, or built from --from-certificate.
-    static func tlsCertificateName(_ options: ConnectorOptions, store: CertificateStore) throws -> String? {
+    static func tlsCertificateName(_ options: ConnectorOptions, store: StoreLocation) throws -> String? {
         if let thumbprint = options.fromCertificate {
             let entry = try store.requireEntry(try Thumbprint(parsing: thumbprint), in: store.path(of: .my))
             return TLSCertificateName(certificate: entry.properties).description
@@ -36,7 +36,7 @@ enum ConnectorSupport {
         return options.tlsCertificateName
     }
 
-    static func rows(_ connectors: [SendConnector], store: CertificateStore) throws -> [RecordWriter.Row] {
+    static func rows(_ connectors: [SendConnector], store: StoreLocation) throws -> [RecordWriter.Row] {
         let resolver = try ConnectorResolver(store: store)
         return connectors.map { connector in
             let selection = resolver.resolve(connector)
@@ -55,7 +55,7 @@ enum ConnectorSupport {
         }
     }
 
-    static func print(_ connector: SendConnector, store: CertificateStore, format: OutputFormat) {
+    static func print(_ connector: SendConnector, store: StoreLocation, format: OutputFormat) {
         let rows = (try? self.rows([connector], store: store)) ?? []
         if format == .json, let row = rows.first {
             Terminal.outRaw(RecordWriter.jsonObject(row))

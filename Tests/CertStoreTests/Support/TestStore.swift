@@ -5,13 +5,13 @@ import Testing
 /// A certificate store in a fresh temporary root, with shortcuts for importing fixture files.
 struct TestStore {
     let root: URL
-    let store: CertificateStore
+    let store: StoreLocation
     let fixtures: Fixtures
 
     init(lockTimeout: Double = 10, limits: Limits = .default) throws {
         fixtures = try Fixtures.get()
         root = try Scratch.makeDirectory("store")
-        store = CertificateStore(root: root, limits: limits, lockTimeout: lockTimeout)
+        store = StoreLocation(root: root, limits: limits, lockTimeout: lockTimeout)
     }
 
     static let my = StorePath.personal

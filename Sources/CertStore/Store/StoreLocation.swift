@@ -2,8 +2,8 @@ import Foundation
 
 /// One store location on disk (`<root>/LocalMachine`): its stores, its key directory and its lock.
 ///
-/// Despite its name, a `CertificateStore` is a *location* — Windows' `Cert:\LocalMachine` — holding the stores
-/// `My`, `CA` and `Root`. One store of it is a ``StorePath`` (``path(of:)``); an entry says which with
+/// A location — Windows' `Cert:\LocalMachine` — holding the stores `My`, `CA`, `Root` and `REQUEST`, the
+/// keys they pair with, the bindings and the lock. One store of it is a ``StorePath`` (``path(of:)``); an entry says which with
 /// ``StoreEntry/store`` (compare ``StorePath/name`` with ``StoreName``, never text).
 ///
 /// Layout:
@@ -13,7 +13,7 @@ import Foundation
 /// <root>/<Location>/Keys/<SPKI-SHA256>.key      PKCS#8 PEM, 0600, directory 0700
 /// <root>/<Location>/.lock                        writers hold an exclusive flock
 /// ```
-public final class CertificateStore: Sendable {
+public final class StoreLocation: Sendable {
     public let root: URL
     public let location: String
     public let limits: Limits
