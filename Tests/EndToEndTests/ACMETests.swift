@@ -83,6 +83,9 @@ struct ACMETests {
         #expect(notURL.stderr.contains("not an ACME directory URL"), "\(notURL)")
         #expect(!FileManager.default.fileExists(atPath: f.location.appendingPathComponent("acme.json").path))
         #expect(!FileManager.default.fileExists(atPath: f.location.appendingPathComponent("ACME/account.key").path))
+        // An existing store without an account (nothing above created one).
+        #expect(!FileManager.default.fileExists(atPath: f.location.path))
+        try FileManager.default.createDirectory(at: f.location, withIntermediateDirectories: true)
         let none = try certstore(expecting: 1, ["acme", "account"] + f.args)
         #expect(none.stderr.contains("no ACME account"), "\(none)")
         let noAccountOrder = try certstore(expecting: 1, ["acme", "order", "--dns-name", "mail.example.com"] + f.args)
@@ -138,10 +141,13 @@ struct ACMETests {
         #expect(try f.list("LocalMachine/REQUEST").isEmpty)
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: f.location.appendingPathComponent("Keys").path)) == keys,
                 "the failed order's key is not left in Keys/")
+        // The trash holds the first order's completed request (its key stayed with its certificate) and the failed
+        // order's request with its key.
         let trash = try f.trash()
-        try #require(trash.count == 1, "\(trash)")
-        #expect(trash[0]["store"] as? String == "LocalMachine/REQUEST")
-        #expect(trash[0]["keyInTrash"] as? Bool == true, "\(trash[0])")
+        let withKey = trash.filter { $0["keyInTrash"] as? Bool == true }
+        try #require(withKey.count == 1, "\(trash)")
+        #expect(withKey[0]["store"] as? String == "LocalMachine/REQUEST")
+        #expect(withKey[0]["subject"] as? String == "CN=mail2.example.com")
     }
 
     @Test("order with http-01 webroot: the response files are written where a web server (python3 http.server) serves them, and removed after")
@@ -202,7 +208,9 @@ struct ACMETests {
         #expect(failed.stderr.contains("exit status 3"), "\(failed)")
         #expect(failed.stderr.contains("provider said no"), "\(failed)")
         #expect(try f.list().count == 1)
-        #expect(try f.trash().count == 1)
+        let trash = try f.trash()
+        let withKey = trash.filter { $0["keyInTrash"] as? Bool == true }
+        #expect(withKey.count == 1 && withKey.first?["subject"] as? String == "CN=other.example.com", "\(trash)")
     }
 
     @Test("badNonce: Pebble rejecting every nonce makes register retry once with the fresh nonce, then fail cleanly (exit 2), nothing written")
@@ -233,5 +241,53 @@ struct ACMETests {
         let account = try certstore(expecting: 0, ["acme", "account"] + f.args)
         #expect(account.stdout.contains("REVOKED"), "\(account)")
         #expect(try f.list().count == 1, "revocation leaves the certificate in the store")
+    }
+
+    @Test("renew: nothing due by default (exit 0, nothing-due); --dry-run --days says what is due; --days renews with the same settings, linked in acme.json; a bound one awaits its handover (exit 3)")
+    func renew() throws {
+        let f = try Fixture("acme-renew")
+        let plain = try parseJSONObject(try f.order(["plain.example.com"], extra: ["--key-type", "ec:p384", "--format", "json"]).stdout)["thumbprint"] as? String
+        let bound = try parseJSONObject(try f.order(["bound.example.com"], extra: ["--services", "SMTP", "--format", "json"]).stdout)["thumbprint"] as? String
+        let plainThumbprint = try #require(plain), boundThumbprint = try #require(bound)
+
+        // Pebble's certificates are valid five years: nothing is due with a third of the lifetime as the rule.
+        let quiet = try certstore(expecting: 0, ["acme", "renew", "--format", "json"] + f.args, timeout: 120)
+        let quietReport = try parseJSONObject(quiet.stdout)
+        #expect(quietReport["result"] as? String == "nothing-due", "\(quiet)")
+        #expect((quietReport["certificates"] as? [[String: Any]])?.allSatisfy { $0["status"] as? String == "not-due" } == true)
+        let table = try certstore(expecting: 0, ["acme", "renew"] + f.args, timeout: 120)
+        #expect(table.stdout.contains("not due: \(plainThumbprint) (plain.example.com): a third of its lifetime left: due from"), "\(table)")
+
+        let dry = try parseJSONObject(try certstore(expecting: 0, ["acme", "renew", "--dry-run", "--days", "3000", "--format", "json"] + f.args).stdout)
+        #expect(dry["result"] as? String == "due")
+        #expect(try f.list().count == 2, "a dry run orders nothing")
+
+        let bindings = try #require(fileBytes(f.location.appendingPathComponent("bindings.json")))
+        let renewed = try certstore(expecting: 3, ["acme", "renew", "--days", "3000", "--format", "json"] + f.args, timeout: 120)
+        let report = try parseJSONObject(renewed.stdout)
+        #expect(report["result"] as? String == "partial", "\(renewed)")
+        let entries = try #require(report["certificates"] as? [[String: Any]])
+        let plainEntry = try #require(entries.first { $0["thumbprint"] as? String == plainThumbprint })
+        let boundEntry = try #require(entries.first { $0["thumbprint"] as? String == boundThumbprint })
+        #expect(plainEntry["status"] as? String == "renewed")
+        #expect(boundEntry["status"] as? String == "awaiting-handover")
+        #expect(boundEntry["servicesAwaitingHandover"] as? [String] == ["SMTP"])
+        let newPlain = try #require(plainEntry["renewedBy"] as? String)
+        #expect(newPlain != plainThumbprint)
+        #expect(fileBytes(f.location.appendingPathComponent("bindings.json")) == bindings, "renew binds nothing: the services move by handover")
+        let my = try f.list()
+        #expect(my.count == 4, "\(my)")
+        let renewedCert = try #require(my.first { $0["thumbprint"] as? String == newPlain })
+        #expect(renewedCert["dnsNameList"] as? [String] == ["plain.example.com"])
+        #expect(renewedCert["hasPrivateKey"] as? Bool == true)
+        #expect((renewedCert["publicKeyAlgorithm"] as? String ?? renewedCert["keyAlgorithm"] as? String ?? "EC").contains("EC"),
+                "renewed with the key type it was ordered with: \(renewedCert)")
+        let account = try parseJSONObject(try certstore(expecting: 0, ["acme", "account", "--format", "json"] + f.args).stdout)
+        #expect((account["certificates"] as? [[String: Any]])?.count == 4)
+
+        // The renewed certificates are not renewed again; the new ones are not due.
+        let after = try parseJSONObject(try certstore(expecting: 0, ["acme", "renew", "--format", "json"] + f.args, timeout: 120).stdout)
+        #expect(after["result"] as? String == "nothing-due")
+        #expect((after["certificates"] as? [[String: Any]])?.count == 2)
     }
 }

@@ -12,6 +12,8 @@ extension ACMEManager {
         /// The default-SMTP question's answer when `services` has SMTP and another certificate is the default.
         public var overwriteDefault = false
         public var friendlyName: String?
+        /// The ACME-managed certificate this order renews (`acme renew`): acme.json links the two.
+        public var renews: Thumbprint?
 
         public init(dnsNames: [String]) { self.dnsNames = dnsNames }
     }
@@ -65,6 +67,9 @@ extension ACMEManager {
             throw error
         }
 
+        // What follows is judged at the time of issuance, not of the order's start: the CA's notBefore may be later
+        // than `now` (Pebble does not backdate), and a binding must not call the new certificate "not yet valid".
+        let issuedNow = max(now, Date())
         // The chain, completed into My by complete's own code (the key paired by public key, CA certificates into CA).
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("certstore-acme-\(getpid())-\(UUID().uuidString)")
         try FileSystem.ensureDirectory(scratch, mode: 0o700)
@@ -75,23 +80,27 @@ extension ACMEManager {
         var options = Importer.Options()
         options.target = store.path(of: .my)
         options.completing = true
-        options.now = now
+        options.now = issuedNow
         let completion = try Importer(store: store).importFiles([chainFile.path], options: options)
         if let failure = completion.value.failures.first { throw CertStoreError(failure.kind, failure.message) }
 
         let managed = ACMEManagedCertificate(thumbprint: leaf.thumbprint, account: account.url, server: account.server,
                                              dnsNames: pending.value.dnsNames, keySpec: request.keySpec, challenge: request.challenge,
-                                             services: request.services, issuedAt: now, revokedAt: nil)
-        _ = try store.perform(now: now, changed: { _ in false }) {
+                                             services: request.services, issuedAt: issuedNow, revokedAt: nil,
+                                             renewedBy: nil, renews: request.renews)
+        _ = try store.perform(now: issuedNow, changed: { _ in false }) {
             var registry = try store.read(ACMERegistry.self)
             registry.certificates.removeAll { $0.thumbprint == managed.thumbprint }
             registry.certificates.append(managed)
+            if let old = request.renews, let index = registry.certificates.firstIndex(where: { $0.thumbprint == old }) {
+                registry.certificates[index].renewedBy = managed.thumbprint
+            }
             try store.write(registry)
         }
         var binding: OperationOutcome<BindingManager.EnableResult>? = nil
         if !request.services.isEmpty {
             binding = try BindingManager(store: store).enable(leaf.thumbprint, services: request.services,
-                                                              answer: request.overwriteDefault ? .overwrite : .keep, now: now)
+                                                              answer: request.overwriteDefault ? .overwrite : .keep, now: issuedNow)
         }
         return OrderResult(thumbprint: leaf.thumbprint, dnsNames: pending.value.dnsNames, notAfter: leaf.properties().notAfter,
                            request: pending, completion: completion, binding: binding, cleanupProblems: cleanupProblems,
