@@ -52,7 +52,7 @@ struct ACMERenewCommand: ParsableCommand {
                     case .renewed: line = "renewed: \(renewal.certificate.thumbprint) → \(renewal.renewedBy?.value ?? "?") (\(names))"
                     case .awaitingHandover:
                         line = "renewed: \(renewal.certificate.thumbprint) → \(renewal.renewedBy?.value ?? "?") (\(names)); "
-                            + "\(renewal.boundServices.map(\.rawValue).joined(separator: ", ")) still present the old certificate: hand it over to the new one"
+                            + "still bound to the old certificate: \(renewal.boundServices.map(\.rawValue).joined(separator: ", ")) (hand it over to the new one)"
                     case .failed: line = "FAILED: \(renewal.certificate.thumbprint) (\(names)): \(renewal.error?.message ?? "")"
                     }
                     Terminal.out(line)
