@@ -29,7 +29,12 @@ struct ImportCommand: ParsableCommand {
             """)
 
     @Argument(help: ArgumentHelp("Files to import; a directory stands for every file in it and below.", valueName: "file"), completion: .file())
-    var files: [String]
+    var files: [String] = []
+
+    @Option(name: .customLong("certbot-lineage"),
+            help: ArgumentHelp("Import a certbot lineage's current certificate, chain and key (its fullchain.pem and privkey.pem), e.g. /etc/letsencrypt/live/NAME; dist/certbot/deploy-hook does this for certbot --deploy-hook.", valueName: "dir"),
+            completion: .directory)
+    var certbotLineage: String?
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var passwords: PasswordOptions
@@ -49,8 +54,14 @@ struct ImportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("For roots imported into LocalMachine/Root: the RootCAType the Exchange view reports (ThirdParty, Enterprise, Registry, GroupPolicy; default ThirdParty).", valueName: "type"))
     var rootCAType: String?
 
+    func validate() throws {
+        if files.isEmpty && certbotLineage == nil { throw ValidationError("Missing expected argument '<file> ...'") }
+        if !files.isEmpty && certbotLineage != nil { throw ValidationError("give files or --certbot-lineage, not both") }
+    }
+
     func run() throws {
         try Failure.run(global) {
+            let files = try certbotLineage.map(Importer.certbotLineageFiles) ?? self.files
             let store = try global.openStore(.creating)
             var options = Importer.Options()
             options.target = try global.storePath()

@@ -157,3 +157,14 @@ struct RenewalScheduleTests {
         #expect(!RenewalSchedule(notBefore: notBefore, notAfter: notAfter, now: notBefore.addingTimeInterval(10 * day), days: 30).due)
     }
 }
+
+@Suite("ACME: challenge tokens")
+struct ACMETokenTests {
+    @Test("only base64url bytes pass: a token with / or . (a path from a hostile server) does not")
+    func base64URLTokens() {
+        #expect("evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA".utf8.allSatisfy(ACMEManager.isBase64URLByte))
+        for bad in ["../../etc/passwd", "abc/def", "a.b", "a b", "a+b", "a=b", "ä"] {
+            #expect(!bad.utf8.allSatisfy(ACMEManager.isBase64URLByte), "\(bad)")
+        }
+    }
+}

@@ -141,6 +141,11 @@ extension ACMEManager {
                 guard let challenge = authorization.challenges.first(where: { $0.type == type }), let token = challenge.token else {
                     throw CertStoreError(.refused, "the ACME server offers no \(type) challenge for \(authorization.identifier.value) (offered: \(authorization.challenges.map(\.type).joined(separator: ", ")))")
                 }
+                // RFC 8555 §8.3: a token is base64url (at least 128 bits). It becomes a file name in a webroot and a URL
+                // path: anything else (a "../" from a hostile server) is refused before it touches the disk.
+                guard token.count >= 22, token.utf8.allSatisfy(Self.isBase64URLByte) else {
+                    throw CertStoreError.badData("the ACME server sent the challenge token \(token.debugDescription), which is not base64url (RFC 8555 §8.3)")
+                }
                 let name = (authorization.wildcard == true ? "*." : "") + authorization.identifier.value
                 try responder.publish(name: name, token: token, keyAuthorization: signer.keyAuthorization(token: token),
                                       dnsValue: signer.dnsValue(token: token))
@@ -185,6 +190,11 @@ extension ACMEManager {
             throw CertStoreError.badData("the ACME server's certificate download is not a PEM chain (application/pem-certificate-chain)")
         }
         return (pem, cleanupProblems)
+    }
+
+    /// A-Z, a-z, 0-9, "-" and "_".
+    static func isBase64URLByte(_ byte: UInt8) -> Bool {
+        (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte) || byte == 0x2D || byte == 0x5F
     }
 
     static func challengeHint(_ method: ChallengeMethod) -> String {
