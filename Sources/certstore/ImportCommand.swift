@@ -130,6 +130,10 @@ struct ImportCommand: ParsableCommand {
             let object: [String: Any] = [
                 "committed": result.committed, "items": items, "failures": failures, "warnings": warnings,
                 "completedRequests": completed,
+                "renewals": result.renewals.map {
+                    ["renewed": $0.renewed.value, "certificate": $0.certificate.value, "handedOver": $0.handedOver,
+                     "steps": $0.steps, "commands": $0.commands] as [String: Any]
+                },
                 "summary": ["added": result.addedCount, "keyAdded": result.keyAddedCount,
                             "alreadyPresent": result.alreadyPresentCount, "updated": result.updatedCount,
                             "completed": result.completedCount, "failed": result.failures.count],
@@ -153,6 +157,15 @@ struct ImportCommand: ParsableCommand {
                              + (result.failures.isEmpty ? "." : "; \(result.failures.count) file(s) failed."))
                 for completed in result.completedRequests {
                     Terminal.out("Completed the pending request \(completed.request) with \(completed.certificate); the request is in the trash as \(completed.trashID).")
+                }
+            }
+            for renewal in result.renewals where format == .table {
+                Terminal.out(renewal.handedOver ? "Renewal of \(renewal.renewed): handed over to \(renewal.certificate):"
+                                                : "Renewal of \(renewal.renewed): \(renewal.certificate) did NOT take over:")
+                for step in renewal.steps { Terminal.out(Terminal.sanitize("  " + step)) }
+                if !renewal.commands.isEmpty {
+                    Terminal.warn((renewal.handedOver ? "a send connector does not follow; run: " : "hand over once the cause is understood: ")
+                                  + renewal.commands.joined(separator: "; "))
                 }
             }
         }
