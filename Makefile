@@ -64,7 +64,7 @@ $(EXIM):
 
 # The ACME tests (Tests/EndToEndTests/ACMETests.swift) run Debian's pebble (2.4.0: `pebble`, a test ACME server, and
 # `pebble-challtestsrv`, its DNS) on loopback with free ports, and Debian's certbot against it with certstore's
-# deploy hook (dist/certbot/deploy-hook); neither package starts a service (certbot's timer only runs `certbot renew`,
+# deploy hook (dist/certbot/deploy-hook.in, CertbotBridgeTests); neither package starts a service (certbot's timer only runs `certbot renew`,
 # which finds nothing to renew on a machine without lineages).
 ACME_DEPS := pebble certbot
 
@@ -148,9 +148,11 @@ install: release $(ANSIBLE_GALAXY)
 	  dist/systemd/certstore-acme-renew.service.in > $(DESTDIR)$(SYSTEMDDIR)/certstore-acme-renew.service
 	install -m 644 dist/systemd/certstore-acme-renew.timer $(DESTDIR)$(SYSTEMDDIR)/certstore-acme-renew.timer
 	install -d $(DESTDIR)$(PREFIX)/share/certstore/prometheus $(DESTDIR)$(PREFIX)/share/certstore/ansible
-	install -d $(DESTDIR)$(PREFIX)/share/certstore/certbot
-	install -m 755 dist/certbot/deploy-hook $(DESTDIR)$(PREFIX)/share/certstore/certbot/deploy-hook
 	install -m 644 dist/prometheus/certstore.rules.yml $(DESTDIR)$(PREFIX)/share/certstore/prometheus/certstore.rules.yml
+	install -d $(DESTDIR)$(PREFIX)/share/certstore/certbot
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(PREFIX)/share/certstore|g' \
+	  dist/certbot/deploy-hook.in > $(DESTDIR)$(PREFIX)/share/certstore/certbot/deploy-hook
+	chmod 755 $(DESTDIR)$(PREFIX)/share/certstore/certbot/deploy-hook
 	$(ANSIBLE_GALAXY) collection build dist/ansible --force --output-path $(DESTDIR)$(PREFIX)/share/certstore/ansible >/dev/null
 	@echo "installed under $(DESTDIR)$(PREFIX); enable the audit timer with: systemctl enable --now certstore-audit.timer"
 
@@ -160,7 +162,8 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/certstore.fish \
 	  $(DESTDIR)$(SYSTEMDDIR)/certstore-audit.service $(DESTDIR)$(SYSTEMDDIR)/certstore-audit.timer \
 	  $(DESTDIR)$(SYSTEMDDIR)/certstore-acme-renew.service $(DESTDIR)$(SYSTEMDDIR)/certstore-acme-renew.timer \
-	  $(DESTDIR)$(PREFIX)/share/certstore/prometheus/certstore.rules.yml $(DESTDIR)$(PREFIX)/share/certstore/certbot/deploy-hook \
+	  $(DESTDIR)$(PREFIX)/share/certstore/prometheus/certstore.rules.yml \
+	  $(DESTDIR)$(PREFIX)/share/certstore/certbot/deploy-hook \
 	  $(DESTDIR)$(PREFIX)/share/certstore/ansible/certstore-store-*.tar.gz
 
 clean:

@@ -290,48 +290,4 @@ struct ACMETests {
         #expect(after["result"] as? String == "nothing-due")
         #expect((after["certificates"] as? [[String: Any]])?.count == 2)
     }
-
-    @Test("certbot bridge: Debian's certbot against Pebble with dist/certbot/deploy-hook imports each issued lineage (certificate, key, chain); import --certbot-lineage errors",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/certbot"), "Debian's certbot is not installed (make acme-deps)"))
-    func certbotDeployHook() throws {
-        let f = try Fixture("acme-cb", register: false)
-        let hook = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("dist/certbot/deploy-hook")
-        let certbotDir = f.dir.path("letsencrypt")
-        let common = ["--non-interactive", "--config-dir", certbotDir.appendingPathComponent("etc").path,
-                      "--work-dir", certbotDir.appendingPathComponent("work").path, "--logs-dir", certbotDir.appendingPathComponent("logs").path,
-                      "--server", f.pebble.directoryURL, "--http-01-port", "\(f.pebble.httpPort)", "--http-01-address", "127.0.0.1",
-                      "--deploy-hook", hook.path]
-        var environment = CertStoreCLI.environment(["REQUESTS_CA_BUNDLE": f.pebble.caBundle.path, "CERTSTORE_ROOT": f.root,
-                                                    "CERTSTORE": try CertStoreCLI.requireBinary().path])
-        environment.removeValue(forKey: "CERTSTORE_MAX_ITERATIONS")
-        let issued = try runProgram(URL(fileURLWithPath: "/usr/bin/certbot"),
-                                    ["certonly", "--standalone", "--agree-tos", "--register-unsafely-without-email", "-d", "cb.example.com"] + common,
-                                    environment: environment, timeout: 180)
-        try #require(issued.status == 0, "\(issued)")
-        let live = certbotDir.appendingPathComponent("etc/live/cb.example.com")
-        func thumbprint(_ file: URL) throws -> String {
-            try openssl(["x509", "-in", file.path, "-noout", "-fingerprint", "-sha1"], in: f.dir.url)
-                .split(separator: "=").last.map { $0.replacingOccurrences(of: ":", with: "").trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
-        }
-        let first = try thumbprint(live.appendingPathComponent("cert.pem"))
-        var my = try f.list()
-        #expect(my.map { $0["thumbprint"] as? String } == [first], "\(my)")
-        #expect(my.first?["hasPrivateKey"] as? Bool == true)
-        #expect(try f.list("LocalMachine/CA").contains { ($0["subject"] as? String ?? "").contains("Pebble Intermediate") })
-
-        // certbot renews (forced here: Pebble's certificates last five years); the hook imports the new lineage files.
-        let renewed = try runProgram(URL(fileURLWithPath: "/usr/bin/certbot"), ["renew", "--force-renewal"] + common,
-                                     environment: environment, timeout: 180)
-        try #require(renewed.status == 0, "\(renewed)")
-        let second = try thumbprint(live.appendingPathComponent("cert.pem"))
-        #expect(second != first)
-        my = try f.list()
-        #expect(Set(my.compactMap { $0["thumbprint"] as? String }) == [first, second], "\(my)")
-        #expect(my.allSatisfy { $0["hasPrivateKey"] as? Bool == true })
-
-        let missing = try certstore(expecting: 66, ["import", "--certbot-lineage", f.dir.path("nope").path] + f.args)
-        #expect(missing.stderr.contains("is not a certbot lineage"), "\(missing)")
-        try certstore(expecting: 64, ["import", "--certbot-lineage", live.path, live.appendingPathComponent("cert.pem").path] + f.args)
-    }
 }
