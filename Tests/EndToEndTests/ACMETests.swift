@@ -243,7 +243,7 @@ struct ACMETests {
         #expect(try f.list().count == 1, "revocation leaves the certificate in the store")
     }
 
-    @Test("renew: nothing due by default (exit 0, nothing-due); --dry-run --days says what is due; --days renews with the same settings, linked in acme.json; a bound one awaits its handover (exit 3)")
+    @Test("renew: nothing due by default (exit 0, nothing-due); --dry-run --days says what is due; --days renews with the same settings and hands over (bindings, default SMTP; old archived)")
     func renew() throws {
         let f = try Fixture("acme-renew")
         let plain = try parseJSONObject(try f.order(["plain.example.com"], extra: ["--key-type", "ec:p384", "--format", "json"]).stdout)["thumbprint"] as? String
@@ -262,32 +262,54 @@ struct ACMETests {
         #expect(dry["result"] as? String == "due")
         #expect(try f.list().count == 2, "a dry run orders nothing")
 
-        let bindings = try #require(fileBytes(f.location.appendingPathComponent("bindings.json")))
-        let renewed = try certstore(expecting: 3, ["acme", "renew", "--days", "3000", "--format", "json"] + f.args, timeout: 120)
+        let renewed = try certstore(expecting: 0, ["acme", "renew", "--days", "3000", "--format", "json"] + f.args, timeout: 120)
         let report = try parseJSONObject(renewed.stdout)
-        #expect(report["result"] as? String == "partial", "\(renewed)")
+        #expect(report["result"] as? String == "renewed", "\(renewed)")
         let entries = try #require(report["certificates"] as? [[String: Any]])
         let plainEntry = try #require(entries.first { $0["thumbprint"] as? String == plainThumbprint })
         let boundEntry = try #require(entries.first { $0["thumbprint"] as? String == boundThumbprint })
         #expect(plainEntry["status"] as? String == "renewed")
-        #expect(boundEntry["status"] as? String == "awaiting-handover")
-        #expect(boundEntry["servicesAwaitingHandover"] as? [String] == ["SMTP"])
+        #expect(boundEntry["status"] as? String == "renewed")
+        #expect(boundEntry["handedOver"] as? Bool == true, "\(boundEntry)")
         let newPlain = try #require(plainEntry["renewedBy"] as? String)
-        #expect(newPlain != plainThumbprint)
-        #expect(fileBytes(f.location.appendingPathComponent("bindings.json")) == bindings, "renew binds nothing: the services move by handover")
+        let newBound = try #require(boundEntry["renewedBy"] as? String)
+        #expect(newPlain != plainThumbprint && newBound != boundThumbprint)
+        // The handover moved SMTP and the default SMTP role to the renewal, and archived the old certificates.
+        let bindings = try parseJSONObject(String(decoding: try #require(fileBytes(f.location.appendingPathComponent("bindings.json"))), as: UTF8.self))
+        #expect("\(bindings)".contains(newBound) && !"\(bindings)".contains(boundThumbprint), "\(bindings)")
+        #expect(renewed.stderr.contains("SMTP now presents \(newBound) (was \(boundThumbprint))"), "\(renewed)")
         let my = try f.list()
-        #expect(my.count == 4, "\(my)")
+        #expect(Set(my.compactMap { $0["thumbprint"] as? String }) == [newPlain, newBound], "the old ones are archived (hidden): \(my)")
         let renewedCert = try #require(my.first { $0["thumbprint"] as? String == newPlain })
         #expect(renewedCert["dnsNameList"] as? [String] == ["plain.example.com"])
         #expect(renewedCert["hasPrivateKey"] as? Bool == true)
-        #expect((renewedCert["publicKeyAlgorithm"] as? String ?? renewedCert["keyAlgorithm"] as? String ?? "EC").contains("EC"),
-                "renewed with the key type it was ordered with: \(renewedCert)")
         let account = try parseJSONObject(try certstore(expecting: 0, ["acme", "account", "--format", "json"] + f.args).stdout)
         #expect((account["certificates"] as? [[String: Any]])?.count == 4)
+        #expect((account["certificates"] as? [[String: Any]])?.first { $0["thumbprint"] as? String == newPlain }?["keyType"] as? String == "ec:p384",
+                "renewed with the key type it was ordered with")
 
         // The renewed certificates are not renewed again; the new ones are not due.
         let after = try parseJSONObject(try certstore(expecting: 0, ["acme", "renew", "--format", "json"] + f.args, timeout: 120).stdout)
         #expect(after["result"] as? String == "nothing-due")
         #expect((after["certificates"] as? [[String: Any]])?.count == 2)
+    }
+
+    @Test("order --replaces: the new certificate takes over the old one's SMTP binding and default role, the old one is archived; an unknown thumbprint writes nothing")
+    func orderReplaces() throws {
+        let f = try Fixture("acme-repl")
+        let old = try #require(try parseJSONObject(try f.order(["mx.example.com"], extra: ["--services", "SMTP", "--format", "json"]).stdout)["thumbprint"] as? String)
+        let replaced = try f.order(["mx.example.com", "mx2.example.com"], extra: ["--replaces", old])
+        let new = try #require(replaced.stdout.split(separator: " ").dropFirst().first.map(String.init))
+        #expect(replaced.stdout.contains("Handed over from \(old):"), "\(replaced)")
+        #expect(replaced.stderr.contains("SMTP now presents \(new) (was \(old))"), "\(replaced)")
+        let bindings = try certstore(expecting: 0, ["bindings", "--format", "json"] + f.args).stdout
+        #expect(bindings.contains(new) && !bindings.contains(old), "\(bindings)")
+        #expect(try f.list().compactMap { $0["thumbprint"] as? String } == [new], "the old certificate is archived")
+
+        let before = try DirectorySnapshot.take(f.location)
+        let unknown = try certstore(expecting: 1, ["acme", "order", "--dns-name", "mx.example.com", "--http-01", "standalone:\(f.pebble.httpPort)",
+                                                   "--replaces", String(repeating: "CD", count: 20)] + f.args)
+        #expect(unknown.stderr.contains("not found"), "\(unknown)")
+        #expect(try DirectorySnapshot.take(f.location) == before, "nothing written, not even a pending request")
     }
 }

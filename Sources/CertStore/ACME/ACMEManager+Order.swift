@@ -12,7 +12,9 @@ extension ACMEManager {
         /// The default-SMTP question's answer when `services` has SMTP and another certificate is the default.
         public var overwriteDefault = false
         public var friendlyName: String?
-        /// The ACME-managed certificate this order renews (`acme renew`): acme.json links the two.
+        /// The certificate of `My` this order replaces (`--replaces`, `acme renew`): the pending request remembers
+        /// it, so completing the issued certificate hands over from it (``Handover``: bindings, the default SMTP
+        /// role, dependencies and connectors move, the old certificate is archived); acme.json links the two.
         public var renews: Thumbprint?
 
         public init(dnsNames: [String]) { self.dnsNames = dnsNames }
@@ -27,6 +29,9 @@ extension ACMEManager {
         public let request: OperationOutcome<Enrollment.RequestResult>
         /// The completion into `My` (the chain's CA certificates into `CA`).
         public let completion: OperationOutcome<ImportResult>
+        /// The handover from the replaced certificate (`renews`), done under the completion's lock; refused
+        /// handovers say why and give the command that forces them.
+        public var handover: ImportResult.CompletedRenewal? { completion.value.renewals.first }
         /// The binding, when services were named.
         public let binding: OperationOutcome<BindingManager.EnableResult>?
         /// Responses that could not be withdrawn afterwards (a webroot file, a DNS record): warnings.
@@ -53,13 +58,19 @@ extension ACMEManager {
         let (account, signer, client) = try session()
         let directory = try client.directory()
 
-        let pending = try Enrollment(store: store).request(subject, now: now)
+        // RFC 9773 §5: tell a server that has renewalInfo which certificate the order replaces.
+        var replacesIdentifier: String? = nil
+        if directory.renewalInfo != nil, let old = request.renews,
+           let certificate = try store.entry(old, in: store.path(of: .my))?.loadCertificate(), let aki = certificate.authorityKeyIdentifier {
+            replacesIdentifier = RenewalSchedule.certificateIdentifier(authorityKeyIdentifier: aki, serialNumber: certificate.serialNumberOctets)
+        }
+        let pending = try makeRequest(subject, renewing: request.renews, now: now)
         let requestPath = store.path(of: .request)
         let chainPEM: String
         var cleanupProblems: [String] = []
         do {
             (chainPEM, cleanupProblems) = try obtainChain(pending.value, request: request, account: account, signer: signer,
-                                                          client: client, directory: directory)
+                                                          client: client, directory: directory, replaces: replacesIdentifier)
         } catch {
             // Nothing reached My: the pending request and its key go to the trash (restorable, never lost).
             _ = try? Remover(store: store).remove(pending.value.thumbprint, in: requestPath, deleteKey: true, force: true,
@@ -107,6 +118,26 @@ extension ACMEManager {
                            badNonceRetries: client.badNonceRetries)
     }
 
+    /// The pending request the order is finalized with: `request`'s, or — replacing a certificate — one that
+    /// remembers it (``StoreProperties/renews``), with its friendly name unless another was chosen.
+    private func makeRequest(_ subject: Enrollment.Subject, renewing old: Thumbprint?, now: Date) throws -> OperationOutcome<Enrollment.RequestResult> {
+        guard let old else { return try Enrollment(store: store).request(subject, now: now) }
+        let my = store.path(of: .my)
+        let current = try store.requireEntry(old, in: my)
+        let (name, dnsNames) = try subject.resolved()
+        let key = try PrivateKey.generate(subject.keySpec)
+        var properties = StoreProperties(friendlyName: subject.friendlyName ?? current.storeProperties.friendlyName, archived: false,
+                                         exportable: current.storeProperties.exportable, importedAt: now,
+                                         source: "certstore acme order --replaces \(old)")
+        properties.renews = old
+        return try Enrollment(store: store).request(name: name, dnsNames: dnsNames, keySpec: subject.keySpec, key: key, keyIsStored: false,
+                                                    properties: properties, file: nil, now: now, check: {
+            guard try store.entry(old, in: my) != nil else {
+                throw CertStoreError.notFound("the certificate with thumbprint \(old) was removed meanwhile")
+            }
+        })
+    }
+
     /// The issued chain's first certificate (the end entity).
     static func leaf(of chainPEM: String) throws -> Certificate {
         guard let block = PEMBlock.all(in: Array(chainPEM.utf8)).first(where: { $0.label == "CERTIFICATE" }) else {
@@ -118,9 +149,9 @@ extension ACMEManager {
     /// The protocol part of an order: newOrder, every authorization's challenge, finalize with the pending request's
     /// CSR, and the PEM chain. Publishes and withdraws the challenge responses.
     private func obtainChain(_ pending: Enrollment.RequestResult, request: OrderRequest, account: ACMEAccount, signer: JWSSigner,
-                             client: ACMEClient, directory: ACME.Directory) throws -> (String, [String]) {
+                             client: ACMEClient, directory: ACME.Directory, replaces: String?) throws -> (String, [String]) {
         let kid = JWSSigner.KeyReference.kid(account.url)
-        let payload = try JSONEncoder().encode(ACME.NewOrderRequest(identifiers: pending.dnsNames.map(ACME.Identifier.dns)))
+        let payload = try JSONEncoder().encode(ACME.NewOrderRequest(identifiers: pending.dnsNames.map(ACME.Identifier.dns), replaces: replaces))
         let created = try client.post(directory.newOrder, payload: payload, signer: signer, key: kid)
         guard let orderURL = created.location else { throw CertStoreError.badData("the ACME server's newOrder answer has no Location") }
         var order = try client.decode(ACME.Order.self, created, what: "order")

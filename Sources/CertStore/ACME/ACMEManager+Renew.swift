@@ -8,10 +8,11 @@ extension ACMEManager {
             case notDue = "not-due"
             /// Due; `--dry-run` ordered nothing.
             case due
-            /// Renewed, and nothing was bound to the old certificate.
+            /// Renewed and handed over: the old certificate's bindings, roles and connectors moved to the new one,
+            /// the old one is archived.
             case renewed
-            /// Renewed, but the old certificate's services still present it: the handover to the new one is the
-            /// remaining step (`certstore handover OLD NEW`, issue 15).
+            /// Renewed, but the handover was refused (it would break something, e.g. a name a role needs): the old
+            /// certificate's services still present it; `order.handover` says why and gives the forcing command.
             case awaitingHandover = "awaiting-handover"
             /// The order failed: the old certificate, its bindings and its service files are untouched.
             case failed
@@ -95,12 +96,14 @@ extension ACMEManager {
             var request = OrderRequest(dnsNames: managed.dnsNames)
             request.keySpec = managed.keySpec
             request.challenge = managed.challenge
-            request.services = []  // the services move by handover, not by binding the new one beside the old
+            request.services = []  // the services move by the handover, not by binding the new one beside the old
             request.renews = managed.thumbprint
             do {
                 let order = try self.order(request, now: now)
+                // Completing the request handed over from the old certificate (Handover, under the completion's lock).
+                let handedOver = order.handover?.handedOver == true
                 renewals.append(Renewal(certificate: managed, notAfter: notAfter, schedule: schedule,
-                                        status: bound.isEmpty ? .renewed : .awaitingHandover, renewedBy: order.thumbprint,
+                                        status: handedOver || bound.isEmpty ? .renewed : .awaitingHandover, renewedBy: order.thumbprint,
                                         boundServices: bound, error: nil, order: order))
             } catch let error as CertStoreError {
                 renewals.append(Renewal(certificate: managed, notAfter: notAfter, schedule: schedule, status: .failed, renewedBy: nil,

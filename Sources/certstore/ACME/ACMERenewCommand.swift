@@ -11,9 +11,11 @@ struct ACMERenewCommand: ParsableCommand {
             renewal window when its directory offers ACME Renewal Information (RFC 9773), or --days before it \
             expires. Each due certificate is ordered again with the names, key type, challenge settings and \
             account it was ordered with, soonest expiry first; a failing order leaves the certificate, its \
-            bindings and its service files untouched and does not stop the others. A renewed certificate whose \
-            old one is bound to services is reported "awaiting-handover": the services keep presenting the old \
-            certificate until it is handed over to the new one. Exit status: 0 when everything due was renewed \
+            bindings and its service files untouched and does not stop the others. The new certificate takes \
+            over from the old one as `certstore handover` does (bindings, default SMTP role, dependencies, \
+            connectors; the old one archived), under the lock that completes it; a handover that would break \
+            something is not forced, and the certificate is reported "awaiting-handover" with the reason and \
+            the command. Exit status: 0 when everything due was renewed \
             or nothing was due (--format json says which: "renewed" or "nothing-due"), 3 when a renewal failed \
             or awaits its handover ("partial" or "failed"), 75 when the store was busy.
             """)
@@ -49,10 +51,15 @@ struct ACMERenewCommand: ParsableCommand {
                     switch renewal.status {
                     case .notDue: line = "not due: \(renewal.certificate.thumbprint) (\(names)): \(renewal.schedule?.explanation ?? "")"
                     case .due: line = "due: \(renewal.certificate.thumbprint) (\(names)): \(renewal.schedule?.explanation ?? "")"
-                    case .renewed: line = "renewed: \(renewal.certificate.thumbprint) → \(renewal.renewedBy?.value ?? "?") (\(names))"
+                    case .renewed:
+                        let moved = renewal.order?.handover?.handedOver == true ? ", handed over" : ""
+                        line = "renewed: \(renewal.certificate.thumbprint) → \(renewal.renewedBy?.value ?? "?") (\(names))\(moved)"
                     case .awaitingHandover:
-                        line = "renewed: \(renewal.certificate.thumbprint) → \(renewal.renewedBy?.value ?? "?") (\(names)); "
-                            + "still bound to the old certificate: \(renewal.boundServices.map(\.rawValue).joined(separator: ", ")) (hand it over to the new one)"
+                        let why = renewal.order?.handover?.steps.joined(separator: "; ") ?? ""
+                        let commands = renewal.order?.handover?.commands.joined(separator: "; ") ?? ""
+                        line = "renewed: \(renewal.certificate.thumbprint) → \(renewal.renewedBy?.value ?? "?") (\(names)), NOT handed over: "
+                            + "\(renewal.boundServices.map(\.rawValue).joined(separator: ", ")) still present the old certificate (\(why))"
+                            + (commands.isEmpty ? "" : "; run: \(commands)")
                     case .failed: line = "FAILED: \(renewal.certificate.thumbprint) (\(names)): \(renewal.error?.message ?? "")"
                     }
                     Terminal.out(line)
@@ -77,6 +84,8 @@ struct ACMERenewCommand: ParsableCommand {
             "reason": renewal.schedule.map { $0.explanation as Any } ?? NSNull(),
             "renewedBy": renewal.renewedBy.map { $0.value as Any } ?? NSNull(),
             "servicesAwaitingHandover": renewal.status == .awaitingHandover ? renewal.boundServices.map(\.rawValue) : [],
+            "handedOver": renewal.order?.handover?.handedOver ?? false,
+            "handoverSteps": renewal.order?.handover?.steps ?? [],
             "error": renewal.error.map { $0.message as Any } ?? NSNull(),
         ]
     }
