@@ -312,4 +312,50 @@ struct ACMETests {
         #expect(unknown.stderr.contains("not found"), "\(unknown)")
         #expect(try DirectorySnapshot.take(f.location) == before, "nothing written, not even a pending request")
     }
+
+    @Test("renew verifies with the saved probe endpoints: a service still presenting the old certificate is NOT verified (exit 3); one its hook restarted is verified (exit 0)")
+    func renewVerifies() throws {
+        let f = try Fixture("acme-vfy")
+        let old = try #require(try parseJSONObject(try f.order(["vfy.example.com"], extra: ["--services", "SMTP", "--format", "json"]).stdout)["thumbprint"] as? String)
+        let current = f.location.appendingPathComponent("Services/SMTP/current")
+        // A TLS server that read SMTP's files once and is never reloaded.
+        let (stale, stalePort) = try BackgroundServer.opensslServer(cert: current.appendingPathComponent("fullchain.pem"),
+                                                                    key: current.appendingPathComponent("privkey.pem"))
+        defer { stale.stop() }
+        try certstore(expecting: 0, ["probe", "smtps://127.0.0.1:\(stalePort)", "--save"] + f.args)
+        let unverified = try certstore(expecting: 3, ["acme", "renew", "--days", "3000"] + f.args, timeout: 120)
+        #expect(unverified.stdout.contains("NOT verified: smtps://127.0.0.1:\(stalePort) presents \(old), not "), "\(unverified)")
+        let new = try #require(unverified.stdout.split(separator: " ").dropFirst(3).first.map(String.init))
+        #expect(unverified.stdout.contains("renewed: \(old) → \(new) (vfy.example.com), handed over"), "\(unverified)")
+        stale.stop()
+
+        // A reload hook that restarts the server on the switched files: the next renewal is verified.
+        let port = try Loopback.freePort()
+        let pidFile = f.dir.path("server.pid")
+        let hooks = f.location.appendingPathComponent("Hooks")
+        try FileManager.default.createDirectory(at: hooks, withIntermediateDirectories: true)
+        let hook = try hooks.appendingPathComponent("10-restart").writing("""
+            #!/bin/sh
+            [ -f \(pidFile.path) ] && kill $(cat \(pidFile.path)) 2>/dev/null && sleep 0.3
+            \(opensslBinary.path) s_server -accept 127.0.0.1:\(port) -cert \(current.path)/fullchain.pem -key \(current.path)/privkey.pem -quiet </dev/null >/dev/null 2>&1 &
+            echo $! > \(pidFile.path)
+            """)
+        chmod(hook.path, 0o755)
+        defer {
+            if let pid = try? String(contentsOf: pidFile, encoding: .utf8), let number = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(number, SIGKILL)
+            }
+        }
+        let started = try runProgram(hook, [], timeout: 30)
+        try #require(started.status == 0 && Loopback.waitUntilAccepting(port, timeout: 10), "\(started)")
+        // Only the restarted server is probed from now on.
+        try Data(#"{"endpoints":["smtps://127.0.0.1:\#(port)"]}"#.utf8).write(to: f.location.appendingPathComponent("probes.json"))
+        let verified = try certstore(expecting: 0, ["acme", "renew", "--days", "3000", "--format", "json"] + f.args, timeout: 120)
+        let report = try parseJSONObject(verified.stdout)
+        #expect(report["result"] as? String == "renewed", "\(verified)")
+        let checks = try #require(report["verifications"] as? [[String: Any]])
+        #expect(checks.count == 1 && checks.first?["verified"] as? Bool == true, "\(checks)")
+        #expect(checks.first?["presented"] as? String == checks.first?["expected"] as? String)
+        #expect(checks.first?["presented"] as? String != new)
+    }
 }

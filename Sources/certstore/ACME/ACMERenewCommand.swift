@@ -15,7 +15,9 @@ struct ACMERenewCommand: ParsableCommand {
             over from the old one as `certstore handover` does (bindings, default SMTP role, dependencies, \
             connectors; the old one archived), under the lock that completes it; a handover that would break \
             something is not forced, and the certificate is reported "awaiting-handover" with the reason and \
-            the command. Exit status: 0 when everything due was renewed \
+            the command. When probe endpoints are saved (`certstore probe --save`), each service that moved is \
+            probed after the deploy hooks ran, and a renewal counts only once the live service presents the new \
+            certificate. Exit status: 0 when everything due was renewed \
             or nothing was due (--format json says which: "renewed" or "nothing-due"), 3 when a renewal failed \
             or awaits its handover ("partial" or "failed"), 75 when the store was busy.
             """)
@@ -38,10 +40,19 @@ struct ACMERenewCommand: ParsableCommand {
                 Consequences.report(order.request, store: store)
                 Consequences.report(order.completion, store: store)
             }
+            // The hooks have run (Consequences.report): now the live services must present the new certificates.
+            let verifications = try ACMEManager(store: store).verify(report)
+            let unverified = verifications.filter { !$0.verified }
+            let result = unverified.isEmpty ? report.result : "partial"
             if global.format == .json {
                 Terminal.outRaw(JSONText.render([
-                    "result": report.result, "dryRun": report.dryRun,
+                    "result": result, "dryRun": report.dryRun,
                     "certificates": report.renewals.map(Self.json),
+                    "verifications": verifications.map { v -> [String: Any] in
+                        ["target": v.target, "service": v.service.rawValue, "expected": v.expected.value,
+                         "presented": v.presented.map { $0.value as Any } ?? NSNull(), "verified": v.verified,
+                         "error": v.detail.map { $0 as Any } ?? NSNull()]
+                    },
                 ]))
             } else {
                 if report.renewals.isEmpty { Terminal.out("No ACME-managed certificate to renew.") }
@@ -64,8 +75,12 @@ struct ACMERenewCommand: ParsableCommand {
                     }
                     Terminal.out(line)
                 }
+                for v in verifications {
+                    Terminal.out(v.verified ? "verified: \(v.target) presents \(v.expected)"
+                                            : "NOT verified: \(v.target) presents \(v.presented?.value ?? "nothing (\(v.detail ?? "probe failed"))"), not \(v.expected): reload the service (a hook in Hooks/)")
+                }
             }
-            switch report.result {
+            switch result {
             case "partial", "failed":
                 let busy = report.renewals.contains { $0.error?.kind == .busy }
                 throw ExitCode(busy ? 75 : 3)
