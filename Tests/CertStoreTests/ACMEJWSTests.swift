@@ -57,9 +57,9 @@ struct ACMEJWSTests {
         func parts(_ data: Data) throws -> (header: [String: Any], payload: String, signature: [UInt8], input: String) {
             let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: String])
             let protected = try #require(object["protected"]), payload = try #require(object["payload"])
-            let signatureText = try #require(object["signature"])
             let headerBytes = try #require(Base64URL.decode(protected))
             let header = try #require(try JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any])
+            let signatureText = try #require(object["signature"])
             let signature = try #require(Base64URL.decode(signatureText))
             return (header, payload, signature, "\(protected).\(payload)")
         }
