@@ -295,4 +295,22 @@ struct HandoverTests {
         try certstore(expecting: 64, ["renew", pki.ca.thumbprint, "--store", "LocalMachine/Root", "--root", root])
         #expect(try DirectorySnapshot.take(dir.root) == withKeyless)
     }
+
+    @Test("the KB 4495258 machine: handing over from the keyless certificate to its twin archives it, and the connector's TLSCertificateName can no longer pick it")
+    func kbTwinTrapClosed() throws {
+        let m = try KBMachine.build("ho-kb")
+        try m.importTwin()
+        let (_, before) = try m.resolve()
+        #expect((before["chosen"] as? [String: Any])?["thumbprint"] as? String == m.keyless.thumbprint, "first in store order: \(before)")
+        let moved = try certstore(expecting: 0, ["handover", m.keyless.thumbprint, m.twin.thumbprint] + m.args)
+        #expect(moved.stdout.contains("send connector \"\(KBMachine.connector)\" follows"), "\(moved)")
+        let (_, after) = try m.resolve()
+        #expect((after["chosen"] as? [String: Any])?["thumbprint"] as? String == m.twin.thumbprint, "\(after)")
+        #expect("\(after)".contains("skipped: archived"), "\(after)")
+        // With the twin enabled for SMTP the connector works; audit has no keyless-twin ambiguity left.
+        try certstore(expecting: 0, ["enable", m.twin.thumbprint, "--services", "SMTP", "--keep-default"] + m.args)
+        let (_, report) = try m.audit()
+        let connector = try #require((report["connectors"] as? [[String: Any]])?.first)
+        #expect(connector["usable"] as? Bool == true && connector["keylessTwin"] as? Bool == false, "\(connector)")
+    }
 }
