@@ -122,7 +122,7 @@ struct ACMETests {
     @Test("a failing challenge (nothing answers on Pebble's http-01 port): exit 2, My, CA and bindings untouched, the order's key in the trash")
     func failingChallenge() throws {
         let f = try Fixture("acme-fail")
-        try f.order(["mail.example.com"], extra: ["--services", "SMTP"])
+        _ = try f.order(["mail.example.com"], extra: ["--services", "SMTP"])
         let bindings = try #require(fileBytes(f.location.appendingPathComponent("bindings.json")))
         let acmeJSON = try #require(fileBytes(f.location.appendingPathComponent("acme.json")))
         let my = try DirectorySnapshot.take(f.dir.storeDirectory("My"))
