@@ -36,6 +36,12 @@ public struct ChainValidator: Sendable {
     }
 
     /// Verifies `certificate` at `time`; with `serverAuthentication`, every certificate must allow TLS server use.
+    ///
+    /// An issuer whose DSA key inherits its parameters (RFC 3279 §2.3.2, NIST PKITS 4.1.5) has a key OpenSSL cannot
+    /// decode, so OpenSSL alone neither places it in the chain nor checks what it signed. Such an issuer is
+    /// accepted by name while the chain is built, OpenSSL's "unable to decode issuer public key" is set aside
+    /// for it, and every signature it made in the built chain is then checked here with its key completed along
+    /// its own issuers (`isIssued(by:completingAmong:)`): one that fails makes the chain Invalid.
     public func validate(_ certificate: Certificate, at time: Date = Date(), serverAuthentication: Bool = false) -> Result {
         ERR_clear_error()
         guard let store = X509_STORE_new(), let context = X509_STORE_CTX_new() else {
@@ -46,6 +52,19 @@ public struct ChainValidator: Sendable {
             X509_STORE_free(store)
         }
         for root in roots { X509_STORE_add_cert(store, root.verifiableX509) }
+        X509_STORE_set_check_issued(store) { _, subject, issuer in
+            guard let subject, let issuer else { return 0 }
+            if X509_check_issued(issuer, subject) == X509_V_OK { return 1 }
+            // Names only here: its signatures are checked after the chain is built (see above).
+            ERR_clear_error()
+            return Certificate.inheritsDSAParameters(issuer)
+                && X509_NAME_cmp(X509_get_issuer_name(subject), X509_get_subject_name(issuer)) == 0 ? 1 : 0
+        }
+        X509_STORE_set_verify_cb(store) { ok, context in
+            guard ok == 0, let context, X509_STORE_CTX_get_error(context) == X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY,
+                  let issuer = X509_STORE_CTX_get_current_cert(context), Certificate.inheritsDSAParameters(issuer) else { return ok }
+            return 1
+        }
         let untrusted = shim_sk_X509_new_null()
         defer { shim_sk_X509_free(untrusted) }
         for intermediate in intermediates { _ = shim_sk_X509_push(untrusted, intermediate.verifiableX509) }
@@ -56,7 +75,7 @@ public struct ChainValidator: Sendable {
         if serverAuthentication { X509_STORE_CTX_set_purpose(context, X509_PURPOSE_SSL_SERVER) }
         X509_VERIFY_PARAM_set_time(X509_STORE_CTX_get0_param(context), time_t(time.timeIntervalSince1970))
         let ok = X509_verify_cert(context) == 1
-        let code = ok ? 0 : X509_STORE_CTX_get_error(context)
+        var code = ok ? 0 : X509_STORE_CTX_get_error(context)
         var chain: [Thumbprint] = []
         if let built = X509_STORE_CTX_get0_chain(context) {
             for index in 0..<shim_sk_X509_num(built) {
@@ -67,6 +86,9 @@ public struct ChainValidator: Sendable {
             }
         }
         ERR_clear_error()
+        if code == 0 || code == X509_V_ERR_UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY, !inheritedSignaturesVerify(chain, leaf: certificate) {
+            code = X509_V_ERR_CERT_SIGNATURE_FAILURE
+        }
         let text = openSSLString(X509_verify_cert_error_string(Int(code))) ?? "error \(code)"
         let outcome: Result.Outcome
         switch code {
@@ -79,5 +101,18 @@ public struct ChainValidator: Sendable {
         default: outcome = .invalid
         }
         return Result(outcome: outcome, errorCode: code, errorText: text, chain: chain)
+    }
+
+    /// Whether every certificate of `chain` (thumbprints, leaf first) whose issuer inherits its DSA parameters is
+    /// signed by that issuer's completed key. True when there is none such.
+    private func inheritedSignaturesVerify(_ chain: [Thumbprint], leaf: Certificate) -> Bool {
+        let known = [leaf] + intermediates + roots
+        let certificates = chain.map { thumbprint in known.first { $0.thumbprint == thumbprint } }
+        let authorities = intermediates + roots
+        for index in certificates.indices.dropLast() {
+            guard let issuer = certificates[index + 1], issuer.inheritsDSAParameters else { continue }
+            guard let subject = certificates[index], subject.isIssued(by: issuer, completingAmong: authorities) else { return false }
+        }
+        return true
     }
 }

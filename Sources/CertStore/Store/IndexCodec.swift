@@ -170,6 +170,7 @@ extension ByteWriter {
         string(s.friendlyName); bool(s.archived); bool(s.exportable)
         optional(s.importedAt) { $0.date($1) }; optional(s.source) { $0.string($1) }
         optional(s.rootCAType) { $0.string($1.rawValue) }
+        optional(s.keylessImportedAt) { $0.date($1) }
     }
 }
 
@@ -226,6 +227,7 @@ extension ByteReader {
         var s = StoreProperties(friendlyName: try string(), archived: try bool(), exportable: try bool(),
                                 importedAt: try optional { try $0.date() }, source: try optional { try $0.string() })
         s.rootCAType = try optional { ExchangeCertificate.RootCAType(rawValue: try $0.string()) } ?? nil
+        s.keylessImportedAt = try optional { try $0.date() }
         return s
     }
 }

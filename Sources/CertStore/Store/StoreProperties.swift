@@ -14,6 +14,10 @@ public struct StoreProperties: Sendable, Equatable, Codable {
     public var source: String?
     /// For a root in `Root`: the kind Exchange reports as `RootCAType` (ThirdParty when not set).
     public var rootCAType: ExchangeCertificate.RootCAType?
+    /// When an end-entity certificate was put into `My` without its private key on purpose (`import` or
+    /// `complete` with `--allow-keyless`): the key is on another machine, and until it is imported here the
+    /// certificate is the KB 4495258 twin `audit` reports as CRITICAL. Nil for every other certificate.
+    public var keylessImportedAt: Date?
 
     public static let maxFriendlyNameLength = 63
 
@@ -35,6 +39,7 @@ public struct StoreProperties: Sendable, Equatable, Codable {
         importedAt = try container.decodeIfPresent(Date.self, forKey: .importedAt)
         source = try container.decodeIfPresent(String.self, forKey: .source)
         rootCAType = try container.decodeIfPresent(ExchangeCertificate.RootCAType.self, forKey: .rootCAType)
+        keylessImportedAt = try container.decodeIfPresent(Date.self, forKey: .keylessImportedAt)
     }
 
     /// Checks a friendly name a user typed: under 64 characters, no control characters.
