@@ -269,5 +269,16 @@ struct InheritedDSAParametersTests {
         #expect(verdict.chain == [ee.thumbprint, inter.thumbprint, root.thumbprint], "\(verdict)")
         let withoutRoot = ChainValidator(roots: [], intermediates: [interCertificate]).validate(eeCertificate)
         #expect(withoutRoot.outcome == .untrusted, "\(withoutRoot)")
+        // The intermediate itself, its parameters completed from the root.
+        #expect(validator.validate(interCertificate).outcome == .valid)
+
+        // A forgery: the same names, signed by a key that is not the intermediate's (the end entity's own, same
+        // parameters). Neither the chain walk nor the verdict accepts it.
+        let eeKey = try PrivateKey(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: pki.path("ee.key")))), password: nil)
+        let forged = try Certificate(der: try Self.withoutParameters(pki.path("ee-full.pem"), signedBy: eeKey))
+        #expect(forged.inheritsDSAParameters && forged.namesIssuer(interCertificate))
+        #expect(!forged.isIssued(by: interCertificate, completingAmong: [interCertificate, root]))
+        let forgedVerdict = validator.validate(forged)
+        #expect(forgedVerdict.outcome == .invalid && forgedVerdict.errorCode == X509_V_ERR_CERT_SIGNATURE_FAILURE, "\(forgedVerdict)")
     }
 }
