@@ -15,7 +15,7 @@ extension Auditor {
             report.findings.append(Finding(.critical, check: "keyless-imported", object: entry.thumbprint.value,
                 title: "a certificate imported without its private key (--allow-keyless) is in LocalMachine/My",
                 detail: "\(context.name(entry)) was imported\(source) on \(importedAt.formatted(.iso8601)) with HasPrivateKey False: its key is on the machine that made the certificate's request. "
-                    + "A send connector whose TLSCertificateName names its issuer and subject selects it as soon as it is the newest such certificate, and outbound TLS then fails with NoCredentials (KB 4495258: 421 4.4.1, mail queues). "
+                    + "A send connector whose TLSCertificateName names its issuer and subject (a renewal keeps both) can select it, since the selection makes no private-key check, and outbound TLS then fails with NoCredentials (KB 4495258: 421 4.4.1, mail queues). "
                     + "Bring a PKCS#12 with the key from that machine (Export-ExchangeCertificate, certstore export --type pfx) and import it here, which pairs the key with this certificate; or remove it (into the trash, restorable)",
                 fix: ["certstore remove \(entry.thumbprint)"]))
         }
