@@ -133,6 +133,10 @@ install: release $(ANSIBLE_GALAXY)
 	install -m 644 dist/systemd/certstore-audit.timer $(DESTDIR)$(SYSTEMDDIR)/certstore-audit.timer
 	install -d $(DESTDIR)$(PREFIX)/share/certstore/prometheus $(DESTDIR)$(PREFIX)/share/certstore/ansible
 	install -m 644 dist/prometheus/certstore.rules.yml $(DESTDIR)$(PREFIX)/share/certstore/prometheus/certstore.rules.yml
+	install -d $(DESTDIR)$(PREFIX)/share/certstore/certbot
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DATADIR@|$(PREFIX)/share/certstore|g' \
+	  dist/certbot/deploy-hook.in > $(DESTDIR)$(PREFIX)/share/certstore/certbot/deploy-hook
+	chmod 755 $(DESTDIR)$(PREFIX)/share/certstore/certbot/deploy-hook
 	$(ANSIBLE_GALAXY) collection build dist/ansible --force --output-path $(DESTDIR)$(PREFIX)/share/certstore/ansible >/dev/null
 	@echo "installed under $(DESTDIR)$(PREFIX); enable the audit timer with: systemctl enable --now certstore-audit.timer"
 
@@ -142,6 +146,7 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/certstore.fish \
 	  $(DESTDIR)$(SYSTEMDDIR)/certstore-audit.service $(DESTDIR)$(SYSTEMDDIR)/certstore-audit.timer \
 	  $(DESTDIR)$(PREFIX)/share/certstore/prometheus/certstore.rules.yml \
+	  $(DESTDIR)$(PREFIX)/share/certstore/certbot/deploy-hook \
 	  $(DESTDIR)$(PREFIX)/share/certstore/ansible/certstore-store-*.tar.gz
 
 clean:

@@ -28,7 +28,7 @@ struct CertStoreCommand: ParsableCommand {
         version: "certstore \(version) (\(OpenSSLProviders.version))",
         subcommands: [
             ListCommand.self, ShowCommand.self, ImportCommand.self, ExportCommand.self,
-            RequestCommand.self, CompleteCommand.self,
+            RequestCommand.self, CompleteCommand.self, RenewCommand.self, HandoverCommand.self,
             EnableCommand.self, DisableCommand.self, BindingsCommand.self,
             ConnectorCommand.self, DependencyCommand.self,
             RemoveCommand.self, PruneCommand.self, TrashCommand.self, RestoreCommand.self,

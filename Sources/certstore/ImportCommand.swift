@@ -29,7 +29,10 @@ struct ImportCommand: ParsableCommand {
             """)
 
     @Argument(help: ArgumentHelp("Files to import; a directory stands for every file in it and below.", valueName: "file"), completion: .file())
-    var files: [String]
+    var files: [String] = []
+
+    @Option(help: ArgumentHelp("Import a certbot lineage (/etc/letsencrypt/live/NAME: its cert.pem, chain.pem and privkey.pem, one generation) instead of files: what dist/certbot/deploy-hook runs with $RENEWED_LINEAGE.", valueName: "dir"), completion: .directory)
+    var certbotLineage: String?
 
     @OptionGroup var global: GlobalOptions
     @OptionGroup var passwords: PasswordOptions
@@ -49,8 +52,18 @@ struct ImportCommand: ParsableCommand {
     @Option(help: ArgumentHelp("For roots imported into LocalMachine/Root: the RootCAType the Exchange view reports (ThirdParty, Enterprise, Registry, GroupPolicy; default ThirdParty).", valueName: "type"))
     var rootCAType: String?
 
+    func validate() throws {
+        if certbotLineage != nil && !files.isEmpty {
+            throw ValidationError("--certbot-lineage imports one lineage: give no files with it")
+        }
+        if certbotLineage == nil && files.isEmpty {
+            throw ValidationError("Missing expected argument '<file> ...' (or --certbot-lineage)")
+        }
+    }
+
     func run() throws {
         try Failure.run(global) {
+            let lineage = try certbotLineage.map { try CertbotLineage(directory: $0) }
             let store = try global.openStore(.creating)
             var options = Importer.Options()
             options.target = try global.storePath()
@@ -74,7 +87,7 @@ struct ImportCommand: ParsableCommand {
             let cancellation = Cancellation()
             options.cancellation = cancellation
             let interrupts = Interrupts(cancelling: cancellation)
-            let outcome = try Importer(store: store).importFiles(files, options: options)
+            let outcome = try Importer(store: store).importFiles(lineage?.files ?? files, options: options)
             interrupts.stop()
             if cancellation.isCancelled {
                 Terminal.err("the signal came while the import was being committed: it was finished, as listed below")
@@ -117,6 +130,10 @@ struct ImportCommand: ParsableCommand {
             let object: [String: Any] = [
                 "committed": result.committed, "items": items, "failures": failures, "warnings": warnings,
                 "completedRequests": completed,
+                "renewals": result.renewals.map {
+                    ["renewed": $0.renewed.value, "certificate": $0.certificate.value, "handedOver": $0.handedOver,
+                     "steps": $0.steps, "commands": $0.commands] as [String: Any]
+                },
                 "summary": ["added": result.addedCount, "keyAdded": result.keyAddedCount,
                             "alreadyPresent": result.alreadyPresentCount, "updated": result.updatedCount,
                             "completed": result.completedCount, "failed": result.failures.count],
@@ -140,6 +157,15 @@ struct ImportCommand: ParsableCommand {
                              + (result.failures.isEmpty ? "." : "; \(result.failures.count) file(s) failed."))
                 for completed in result.completedRequests {
                     Terminal.out("Completed the pending request \(completed.request) with \(completed.certificate); the request is in the trash as \(completed.trashID).")
+                }
+            }
+            for renewal in result.renewals where format == .table {
+                Terminal.out(renewal.handedOver ? "Renewal of \(renewal.renewed): handed over to \(renewal.certificate):"
+                                                : "Renewal of \(renewal.renewed): \(renewal.certificate) did NOT take over:")
+                for step in renewal.steps { Terminal.out(Terminal.sanitize("  " + step)) }
+                if !renewal.commands.isEmpty {
+                    Terminal.warn((renewal.handedOver ? "a send connector does not follow; run: " : "hand over once the cause is understood: ")
+                                  + renewal.commands.joined(separator: "; "))
                 }
             }
         }

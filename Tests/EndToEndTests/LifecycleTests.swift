@@ -305,7 +305,7 @@ struct LifecycleTests {
         #expect(plan.after["status"] as? String == "OK", "\(plan.after)")
         #expect(try list(root, store: "REQUEST").isEmpty)
         // A negative threshold is UNKNOWN (3), as the other thresholds.
-        let bad = try certstore(expecting: 3, ["audit", "--root", root, "--stale-request-days", "-1"])
+        let bad = try certstore(expecting: 3, ["audit", "--root", root, "--stale-request-days=-1"])
         #expect(bad.stderr.contains("--stale-request-days"), "\(bad)")
     }
 

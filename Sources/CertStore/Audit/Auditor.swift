@@ -78,6 +78,7 @@ public struct Auditor: Sendable {
         checkFiles(problems: problems, context: context, report: &report)
         checkServiceFiles(context: context, report: &report)
         checkConnectorFiles(connectors, context: context, report: &report)
+        checkLifecycle(connectors: connectors, context: context, report: &report)
         if let probeTargets { checkProbes(probeTargets, context: context, report: &report) }
 
         for entry in stores.values.flatMap({ $0 }) {
@@ -131,7 +132,7 @@ public struct Auditor: Sendable {
         func renewal(of entry: StoreEntry) -> StoreEntry? {
             let subject = DistinguishedName.normalize(entry.properties.subjectString), issuer = DistinguishedName.normalize(entry.properties.issuerString)
             return personal.filter {
-                $0.thumbprint != entry.thumbprint && $0.hasPrivateKey && $0.properties.isTimeValid(at: now)
+                $0.thumbprint != entry.thumbprint && !$0.storeProperties.archived && $0.hasPrivateKey && $0.properties.isTimeValid(at: now)
                     && ExchangeCertificateValidity.evaluate($0) == .valid
                     && DistinguishedName.normalize($0.properties.subjectString) == subject && DistinguishedName.normalize($0.properties.issuerString) == issuer
                     && ($0.properties.notAfter ?? .distantPast) > (entry.properties.notAfter ?? .distantPast)
@@ -154,6 +155,7 @@ public struct Auditor: Sendable {
         func takeOver(from entry: StoreEntry, by renewal: StoreEntry) -> [String] {
             let services = bindings.services(of: entry.thumbprint).sorted()
             guard !services.isEmpty else { return [] }
+            if Auditor.coversNames(of: entry, renewal) { return ["certstore handover \(entry.thumbprint) \(renewal.thumbprint)"] }
             let list = services.map(\.rawValue).joined(separator: ",")
             var commands: [String]
             if services.contains(.smtp) {
@@ -401,8 +403,8 @@ public struct Auditor: Sendable {
         let days = Int((notAfter.timeIntervalSince(context.now) / 86_400).rounded(.down))
         // The renewal already in the store takes over; without one, the detail says what to bring.
         let renewal = context.renewal(of: entry)
-        let renew = renewal.map { context.takeOver(from: entry, by: $0) } ?? []
-        let bring = renewal == nil ? "; import the renewed certificate with its key (a PKCS#12)" : "; its renewal \(renewal!.thumbprint) is in the store"
+        let renew = renewal.map { context.takeOver(from: entry, by: $0) } ?? renewFix(for: entry)
+        let bring = renewal == nil ? renewNote(for: entry) : "; its renewal \(renewal!.thumbprint) is in the store"
         if notAfter < context.now {
             report.findings.append(Finding(.critical, check: "certificate-expired", object: entry.thumbprint.value,
                 title: "'\(entry.thumbprint)' Has expired and will cause problems.",
@@ -448,7 +450,8 @@ public struct Auditor: Sendable {
     private func checkUnbound(connectors: SendConnectors, dependencies: Dependencies, context: Context, report: inout AuditReport) {
         let used = context.bindings.allBoundThumbprints.union(dependencies.dependencies.compactMap(\.thumbprint))
             .union(connectors.sendConnectors.compactMap { context.resolver.resolve($0).chosen?.thumbprint })
-        for entry in context.personal where entry.hasPrivateKey && !used.contains(entry.thumbprint) && !entry.properties.isCertificateAuthority {
+        for entry in context.personal where entry.hasPrivateKey && !used.contains(entry.thumbprint) && !entry.properties.isCertificateAuthority
+            && !entry.storeProperties.archived {
             let p = entry.properties
             if let notAfter = p.notAfter, notAfter < context.now {
                 report.findings.append(Finding(.warning, check: "unbound-expired", object: entry.thumbprint.value,
@@ -707,6 +710,74 @@ public struct Auditor: Sendable {
                     detail: "\(path) has mode \(String(info.st_mode & 0o777, radix: 8)); it must be 600",
                     fix: ["certstore check --repair"]))
             }
+        }
+    }
+
+    // MARK: lifecycle (renew, handover)
+
+    /// `renewal` covers every DNS name of `entry`, as `handover` requires.
+    static func coversNames(of entry: StoreEntry, _ renewal: StoreEntry) -> Bool {
+        let offered = renewal.properties.dnsNameList
+        return entry.properties.dnsNameList.allSatisfy {
+            ConnectorResolver.matches($0, names: offered, wildcard: false) || ConnectorResolver.matches($0, names: offered, wildcard: true)
+        }
+    }
+
+    /// The pending request (`renew`) that renews `thumbprint`, if one is under way.
+    private func pendingRenewal(of thumbprint: Thumbprint) -> StoreEntry? {
+        (try? store.entries(in: store.path(of: .request)).entries)?.first { $0.storeProperties.renews == thumbprint }
+    }
+
+    /// The fix for a certificate running out with no renewal in the store: `renew`, unless a renewal is under way.
+    private func renewFix(for entry: StoreEntry) -> [String] {
+        pendingRenewal(of: entry.thumbprint) == nil ? ["certstore renew \(entry.thumbprint)"] : []
+    }
+
+    /// What the detail says about renewing a certificate that has no renewal in the store.
+    private func renewNote(for entry: StoreEntry) -> String {
+        if let pending = pendingRenewal(of: entry.thumbprint) {
+            return "; the pending request \(pending.thumbprint) renews it: give it to the CA and `certstore complete` what it issues (it hands over automatically)"
+        }
+        return "; renew it (`certstore renew` makes a self-signed renewal at once, or a request for the CA that hands over when completed), or import the renewed certificate with its key (a PKCS#12) and hand over"
+    }
+
+    /// Certificates in use (bound, or presented by a send connector) whose renewal is in the store but has not
+    /// taken over (CRITICAL when the old one is keyless or within the critical window, else WARNING: fix
+    /// `handover OLD NEW`), and archived certificates still bound (CRITICAL: hidden from listings and connector
+    /// resolution, still presented by the services).
+    private func checkLifecycle(connectors: SendConnectors, context: Context, report: inout AuditReport) {
+        var roles: [Thumbprint: [String]] = [:]
+        for thumbprint in context.bindings.allBoundThumbprints {
+            roles[thumbprint, default: []].append("bound to " + context.bindings.services(of: thumbprint).sorted().map(\.rawValue).joined(separator: ", "))
+        }
+        for connector in connectors.sendConnectors {
+            if let chosen = context.resolver.resolve(connector).chosen {
+                roles[chosen.thumbprint, default: []].append("presented by send connector \"\(connector.name)\"")
+            }
+        }
+        for (thumbprint, uses) in roles.sorted(by: { $0.key < $1.key }) {
+            guard let entry = context.entry(thumbprint) else { continue }
+            let role = uses.joined(separator: " and ")
+            if entry.storeProperties.archived {
+                let successor = entry.storeProperties.supersededBy.flatMap { context.entry($0) }.flatMap { $0.storeProperties.archived ? nil : $0 }
+                report.findings.append(Finding(.critical, check: "archived-in-use", object: thumbprint.value,
+                    title: "an archived certificate is still \(role)",
+                    detail: "\(context.name(entry)) is archived" + (entry.storeProperties.supersededBy.map { " (handed over to \($0))" } ?? "")
+                        + ": hidden from list, the Exchange view and connector resolution, yet the services still present it"
+                        + (successor == nil ? "; bind the certificate that replaces it (certstore enable NEW --services …)" : ""),
+                    fix: successor.map { ["certstore handover \(thumbprint) \($0.thumbprint)"] } ?? []))
+                continue
+            }
+            guard let renewal = context.renewal(of: entry) else { continue }
+            let days = entry.properties.notAfter.map { Int(($0.timeIntervalSince(context.now) / 86_400).rounded(.down)) }
+            let urgent = !entry.hasPrivateKey || (days ?? 0) < context.thresholds.criticalDays
+            let covers = Self.coversNames(of: entry, renewal)
+            report.findings.append(Finding(urgent ? .critical : .warning, check: "renewal-not-handed-over", object: thumbprint.value,
+                title: "a renewed certificate is in the store, but the old one is still \(role)",
+                detail: "\(context.name(entry)) " + (entry.hasPrivateKey ? "expires " + (entry.properties.notAfter.map { "on \($0.formatted(.iso8601))" } ?? "at an unknown date") + (days.map { " (\($0) day\($0 == 1 ? "" : "s") left)" } ?? "") : "has no usable private key (\(entry.keyStatus.rawValue))")
+                    + "; its renewal \(renewal.thumbprint) has a usable key and expires later"
+                    + (covers ? ": hand over, and the old one is archived" : ", but does not cover all of \(entry.properties.dnsNameList.joined(separator: ", ")): check the names, then hand over with --force"),
+                fix: covers ? ["certstore handover \(thumbprint) \(renewal.thumbprint)"] : []))
         }
     }
 }

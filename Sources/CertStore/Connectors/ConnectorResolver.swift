@@ -84,12 +84,17 @@ public struct ConnectorResolver: Sendable {
 
     /// `TLSCertificateName` resolution: certificates whose subject matches, that are valid (time and chain),
     /// then the first whose issuer matches, in store order. No private-key check — Exchange makes none here,
-    /// which is how a keyless twin gets picked (KB 4495258).
+    /// which is how a keyless twin gets picked (KB 4495258). Archived certificates are never chosen (Windows
+    /// enumerates them only when asked to): `handover` archives the certificate it replaces, so its twin wins.
     public func resolve(name: TLSCertificateName) -> CertificateSelection {
         var selection = CertificateSelection(status: .notFound, method: .tlsCertificateName(name))
         for entry in personal {
             let p = entry.properties
             guard DistinguishedName.normalize(p.subjectString) == DistinguishedName.normalize(name.subject) else { continue }
+            if entry.storeProperties.archived {
+                selection.steps.append(.init(entry: entry, accepted: false, verdict: "subject matches, skipped: archived"))
+                continue
+            }
             let chain = chainResult(for: entry)
             guard chain.outcome == .valid else {
                 selection.steps.append(.init(entry: entry, accepted: false,
@@ -114,11 +119,12 @@ public struct ConnectorResolver: Sendable {
     }
 
     /// FQDN resolution (`FindBest`): exact names first, then wildcards; candidates need a usable key and TLS
-    /// server usage; newest NotBefore first; a trusted CA-issued certificate beats a self-signed one.
+    /// server usage; newest NotBefore first; a trusted CA-issued certificate beats a self-signed one. Archived
+    /// certificates are not candidates.
     public func resolve(fqdn: String) -> CertificateSelection {
         var selection = CertificateSelection(status: .notFound, method: .fqdn(fqdn))
         for wildcard in [false, true] {
-            let matching = personal.filter { Self.matches(fqdn, names: $0.properties.dnsNameList, wildcard: wildcard) }
+            let matching = personal.filter { !$0.storeProperties.archived && Self.matches(fqdn, names: $0.properties.dnsNameList, wildcard: wildcard) }
                 .sorted { ($0.properties.notBefore ?? .distantPast) > ($1.properties.notBefore ?? .distantPast) }
             var selfSigned: StoreEntry? = nil
             var expiredCAIssued: StoreEntry? = nil
@@ -182,7 +188,7 @@ public struct ConnectorResolver: Sendable {
         guard let chosen else { return [] }
         let key = (DistinguishedName.normalize(chosen.properties.subjectString), DistinguishedName.normalize(chosen.properties.issuerString))
         let all = personal.filter {
-            DistinguishedName.normalize($0.properties.subjectString) == key.0 && DistinguishedName.normalize($0.properties.issuerString) == key.1
+            !$0.storeProperties.archived && DistinguishedName.normalize($0.properties.subjectString) == key.0 && DistinguishedName.normalize($0.properties.issuerString) == key.1
         }
         return all.count > 1 ? all : []
     }

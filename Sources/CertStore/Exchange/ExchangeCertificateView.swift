@@ -26,11 +26,11 @@ public struct ExchangeCertificateView: Sendable {
         roots = try store.entries(in: store.path(of: .root)).entries
     }
 
-    /// The certificates Exchange lists (keyless ones are silently hidden, as Exchange does), then the pending
-    /// requests (`Status PendingRequest`, see `pendingRequests`).
+    /// The certificates Exchange lists (keyless and archived ones are silently hidden, as Exchange does), then the
+    /// pending requests (`Status PendingRequest`, see `pendingRequests`).
     public func certificates(_ filter: Filter = Filter()) -> [ExchangeCertificate] {
         var candidates = resolver.personal
-            .filter { ExchangeCertificateValidity.evaluate($0) == .valid }
+            .filter { !$0.storeProperties.archived && ExchangeCertificateValidity.evaluate($0) == .valid }
             .sorted { ($0.properties.notBefore ?? .distantPast) > ($1.properties.notBefore ?? .distantPast) }
         // Status and RootCAType need every candidate's chain: kept verdicts where the chain cache vouches for
         // them, the others verified on all cores (`ChainCache`).

@@ -24,6 +24,20 @@ public struct ImportResult: Sendable, Codable {
         public let trashID: String
     }
 
+    /// A completed request that `renew` made: what became of the handover from the certificate it renews.
+    public struct CompletedRenewal: Sendable, Codable, Equatable {
+        /// The certificate the request renews.
+        public let renewed: Thumbprint
+        /// The issued certificate that completed it.
+        public let certificate: Thumbprint
+        /// The handover ran (bindings moved, the renewed certificate archived).
+        public let handedOver: Bool
+        /// What the handover did (``Handover/Plan/steps``), or why it did not run.
+        public let steps: [String]
+        /// Commands left to run: connectors that do not follow, or the handover itself when it was refused.
+        public let commands: [String]
+    }
+
     public struct Item: Sendable, Codable, Equatable {
         public let file: String
         public let thumbprint: Thumbprint
@@ -54,6 +68,8 @@ public struct ImportResult: Sendable, Codable {
     public var warnings: [Failure] = []
     /// Pending requests this import completed.
     public var completedRequests: [CompletedRequest] = []
+    /// Renewal requests this import completed, and their handovers.
+    public var renewals: [CompletedRenewal] = []
     /// False when a failure stopped the whole import before anything was written.
     public var committed = false
 

@@ -128,9 +128,32 @@ public struct Importer: Sendable {
                 plan.notes = ["completed: the issued certificate \(certificate) is in \(options.target) with this request's key"]
                 let entry = try trash.put(request, plan: plan, forced: false, now: options.now)
                 result.completedRequests.append(.init(request: request.thumbprint, certificate: certificate, trashID: entry.id))
+                if let renewed = request.storeProperties.renews {
+                    result.renewals.append(try handOver(from: renewed, to: certificate, now: options.now))
+                }
             }
             return result
         }
+    }
+
+    /// A completed renewal request hands over from the certificate it renews (``Handover``), under the import's
+    /// lock. A handover with obstacles is not forced: the import stands, and the command to run is reported.
+    private func handOver(from renewed: Thumbprint, to certificate: Thumbprint, now: Date) throws -> ImportResult.CompletedRenewal {
+        let my = store.path(of: .my)
+        guard let old = try store.entry(renewed, in: my), !old.storeProperties.archived else {
+            return .init(renewed: renewed, certificate: certificate, handedOver: false,
+                         steps: ["\(renewed), which the request renews, is no longer in use in \(my) (removed or archived): nothing to hand over"], commands: [])
+        }
+        let new = try store.requireEntry(certificate, in: my)
+        let handover = Handover(store: store)
+        let plan = try handover.plan(from: old, to: new, newTLS: nil, options: Handover.Options(now: now))
+        if plan.isRefused {
+            return .init(renewed: renewed, certificate: certificate, handedOver: false,
+                         steps: plan.obstacles.map { "not handed over: \($0)" },
+                         commands: ["certstore handover \(renewed) \(certificate) --force"])
+        }
+        try handover.commit(plan, old: old, new: new)
+        return .init(renewed: renewed, certificate: certificate, handedOver: true, steps: plan.steps, commands: plan.commandsToRun)
     }
 
     /// The pending requests of the location with a usable key, by public key identifier. The caller holds the lock.

@@ -131,6 +131,8 @@ public struct Enrollment: Sendable {
         public let request: CertificateRequest
         /// The file the request was written to, if one was asked for.
         public let file: RequestFile?
+        /// The certificate this request renews (`renew`): completing it hands over from that one.
+        public let renews: Thumbprint?
     }
 
     /// How long the dummy certificate of a pending request is valid (it only carries the key; nothing uses it).
@@ -144,15 +146,25 @@ public struct Enrollment: Sendable {
         let (name, dnsNames) = try subject.resolved()
         if let file { try Self.checkRequestFile(file.path) }
         let key = try PrivateKey.generate(subject.keySpec)
+        return try request(name: name, dnsNames: dnsNames, keySpec: subject.keySpec, key: key, keyIsStored: false,
+                           properties: StoreProperties(friendlyName: subject.friendlyName ?? "", archived: false, exportable: subject.exportable,
+                                                       importedAt: now, source: "certstore request"),
+                           file: file, now: now)
+    }
+
+    /// The request operation for a key made (or, `keyIsStored`, already in `Keys/`: `renew --reuse-key`) by the
+    /// caller; `check` runs first under the lock (a refusal there writes nothing).
+    func request(name: DistinguishedName, dnsNames: [String], keySpec: KeySpec, key: PrivateKey, keyIsStored: Bool,
+                 properties: StoreProperties, file: RequestFile?, now: Date,
+                 check: () throws -> Void = {}) throws -> OperationOutcome<RequestResult> {
         let request = try CertificateRequest(subject: name, dnsNames: dnsNames, key: key)
         let dummy = try Certificate.selfSigned(subject: name, dnsNames: dnsNames, key: key,
                                                notBefore: now, notAfter: now.addingTimeInterval(Self.dummyValidity))
         let path = StorePath(trustedLocation: store.location, name: .request)
-        let properties = StoreProperties(friendlyName: subject.friendlyName ?? "", archived: false, exportable: subject.exportable,
-                                         importedAt: now, source: "certstore request")
         return try store.perform(now: now) {
+            try check()
             let batch = WriteBatch(anchor: store.directory)
-            try store.writeKey(key, batch: batch)
+            if !keyIsStored { try store.writeKey(key, batch: batch) }
             try store.writeCertificate(dummy, properties: properties, in: path, batch: batch)
             if let file {
                 try OutputFile.write(file.der ? request.der : Array(request.pem.utf8), to: file.path, secret: false, overwrite: false)
@@ -165,8 +177,8 @@ public struct Enrollment: Sendable {
                 throw error
             }
             return RequestResult(thumbprint: dummy.thumbprint, store: path, subject: dummy.properties().subjectString,
-                                 dnsNames: dnsNames, keySpec: subject.keySpec, publicKeyIdentifier: key.publicKeyIdentifier,
-                                 request: request, file: file)
+                                 dnsNames: dnsNames, keySpec: keySpec, publicKeyIdentifier: key.publicKeyIdentifier,
+                                 request: request, file: file, renews: properties.renews)
         }
     }
 

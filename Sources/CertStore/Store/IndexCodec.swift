@@ -170,6 +170,7 @@ extension ByteWriter {
         string(s.friendlyName); bool(s.archived); bool(s.exportable)
         optional(s.importedAt) { $0.date($1) }; optional(s.source) { $0.string($1) }
         optional(s.rootCAType) { $0.string($1.rawValue) }
+        optional(s.renews) { $0.string($1.value) }; optional(s.supersededBy) { $0.string($1.value) }
         optional(s.keylessImportedAt) { $0.date($1) }
     }
 }
@@ -227,6 +228,8 @@ extension ByteReader {
         var s = StoreProperties(friendlyName: try string(), archived: try bool(), exportable: try bool(),
                                 importedAt: try optional { try $0.date() }, source: try optional { try $0.string() })
         s.rootCAType = try optional { ExchangeCertificate.RootCAType(rawValue: try $0.string()) } ?? nil
+        s.renews = try optional { Thumbprint(trusted: try $0.string()) }
+        s.supersededBy = try optional { Thumbprint(trusted: try $0.string()) }
         s.keylessImportedAt = try optional { try $0.date() }
         return s
     }

@@ -5,7 +5,8 @@ import Foundation
 public struct StoreProperties: Sendable, Equatable, Codable {
     /// Windows `FriendlyName`; Exchange requires fewer than 64 characters.
     public var friendlyName: String
-    /// Windows `Archived`: hidden from normal listings.
+    /// Windows `Archived`: hidden from `list` (unless `--include-archived`), from the Exchange view and from
+    /// connector resolution. `handover` archives the certificate it hands over from.
     public var archived: Bool
     /// Whether the private key may be exported (Windows: the key's exportable flag, set at import).
     public var exportable: Bool
@@ -14,6 +15,11 @@ public struct StoreProperties: Sendable, Equatable, Codable {
     public var source: String?
     /// For a root in `Root`: the kind Exchange reports as `RootCAType` (ThirdParty when not set).
     public var rootCAType: ExchangeCertificate.RootCAType?
+    /// For a pending request made by `renew`: the certificate it renews. Completing the request hands over from
+    /// that certificate to the issued one (``Handover``).
+    public var renews: Thumbprint?
+    /// For a certificate archived by `handover`: the certificate that took its place (`handover NEW OLD` undoes it).
+    public var supersededBy: Thumbprint?
     /// When an end-entity certificate was put into `My` without its private key on purpose (`import` or
     /// `complete` with `--allow-keyless`): the key is on another machine, and until it is imported here the
     /// certificate is the KB 4495258 twin `audit` reports as CRITICAL. Nil for every other certificate.
@@ -39,6 +45,8 @@ public struct StoreProperties: Sendable, Equatable, Codable {
         importedAt = try container.decodeIfPresent(Date.self, forKey: .importedAt)
         source = try container.decodeIfPresent(String.self, forKey: .source)
         rootCAType = try container.decodeIfPresent(ExchangeCertificate.RootCAType.self, forKey: .rootCAType)
+        renews = try container.decodeIfPresent(Thumbprint.self, forKey: .renews)
+        supersededBy = try container.decodeIfPresent(Thumbprint.self, forKey: .supersededBy)
         keylessImportedAt = try container.decodeIfPresent(Date.self, forKey: .keylessImportedAt)
     }
 

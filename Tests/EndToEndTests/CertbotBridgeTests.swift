@@ -1,0 +1,99 @@
+import Foundation
+import Testing
+
+/// `import --certbot-lineage` and `dist/certbot/deploy-hook`: a certbot lineage laid out as certbot lays it out
+/// (`live/NAME/*.pem` links to numbered files in `archive/NAME`), made with the openssl CLI at test time.
+@Suite("certbot bridge: import --certbot-lineage, deploy hook")
+struct CertbotBridgeTests {
+    /// `<dir>/letsencrypt/{archive,live}/NAME` with generation `generation` of `cert`, the CA as chain, and the key.
+    @discardableResult
+    static func writeLineage(_ name: String, cert: TestPKI.Cert, pki: TestPKI, generation: Int, in dir: TestDirectory) throws -> URL {
+        let fm = FileManager.default
+        let archive = dir.path("letsencrypt/archive/\(name)")
+        let live = dir.path("letsencrypt/live/\(name)")
+        try fm.createDirectory(at: archive, withIntermediateDirectories: true)
+        try fm.createDirectory(at: live, withIntermediateDirectories: true)
+        let leaf = try Data(contentsOf: cert.pem)
+        let chain = try Data(contentsOf: pki.ca.pem)
+        try leaf.write(to: archive.appendingPathComponent("cert\(generation).pem"))
+        try chain.write(to: archive.appendingPathComponent("chain\(generation).pem"))
+        try (leaf + chain).write(to: archive.appendingPathComponent("fullchain\(generation).pem"))
+        let key = archive.appendingPathComponent("privkey\(generation).pem")
+        try Data(contentsOf: try #require(cert.key)).write(to: key)
+        chmod(key.path, 0o600)
+        for file in ["cert", "chain", "fullchain", "privkey"] {
+            let link = live.appendingPathComponent("\(file).pem")
+            try? fm.removeItem(at: link)
+            try fm.createSymbolicLink(atPath: link.path, withDestinationPath: "../../archive/\(name)/\(file)\(generation).pem")
+        }
+        return live
+    }
+
+    func myEntries(_ root: String) throws -> [[String: Any]] {
+        try parseJSONArray(certstore(expecting: 0, ["list", "--root", root, "--format", "json"]).stdout)
+    }
+
+    @Test("the lineage's current generation lands in My with its key, the chain in CA; a later generation follows the links")
+    func importsCurrentGeneration() throws {
+        let dir = try TestDirectory("certbot")
+        let pki = try TestPKI(in: dir.path("pki"))
+        let first = try pki.issue("gen1", subject: "/CN=mail.example.org", days: 90, dnsNames: ["mail.example.org"])
+        let live = try Self.writeLineage("mail.example.org", cert: first, pki: pki, generation: 1, in: dir)
+        let imported = try certstore(expecting: 0, ["import", "--root", dir.rootPath, "--certbot-lineage", live.path + "/", "--format", "json"])
+        let report = try parseJSONObject(imported.stdout)
+        let items = try #require(report["items"] as? [[String: Any]])
+        #expect(items.contains { $0["thumbprint"] as? String == first.thumbprint && $0["store"] as? String == "LocalMachine/My" && $0["hasPrivateKey"] as? Bool == true }, "\(items)")
+        #expect(items.contains { $0["thumbprint"] as? String == pki.ca.thumbprint && $0["store"] as? String == "LocalMachine/CA" }, "\(items)")
+        #expect(dir.thumbprints(in: "My") == [first.thumbprint])
+
+        // certbot renews: a second generation, the links move; the import reads the new one.
+        let second = try pki.issue("gen2", subject: "/CN=mail.example.org", days: 90, dnsNames: ["mail.example.org"])
+        try Self.writeLineage("mail.example.org", cert: second, pki: pki, generation: 2, in: dir)
+        _ = try certstore(expecting: 0, ["import", "--root", dir.rootPath, "--certbot-lineage", live.path])
+        let keyed = try myEntries(dir.rootPath).filter { $0["hasPrivateKey"] as? Bool == true }.compactMap { $0["thumbprint"] as? String }
+        #expect(Set(keyed).isSuperset(of: [first.thumbprint, second.thumbprint]), "\(keyed)")
+    }
+
+    @Test("dist/certbot/deploy-hook imports $RENEWED_LINEAGE; without it, it refuses")
+    func deployHook() throws {
+        let dir = try TestDirectory("certbothook")
+        let pki = try TestPKI(in: dir.path("pki"))
+        let cert = try pki.issue("leaf", subject: "/CN=mail.example.org", days: 90, dnsNames: ["mail.example.org"])
+        let live = try Self.writeLineage("mail.example.org", cert: cert, pki: pki, generation: 1, in: dir)
+        let template = try String(contentsOf: ServiceConfigTests.packageRoot.appendingPathComponent("dist/certbot/deploy-hook.in"), encoding: .utf8)
+        // What `make install` does: @BINDIR@ becomes the install's bin directory; here the binary under test.
+        let hook = try dir.write("deploy-hook", template.replacingOccurrences(of: "@BINDIR@/certstore", with: try CertStoreCLI.requireBinary().path)
+                                              .replacingOccurrences(of: "@DATADIR@", with: "/usr/local/share/certstore"))
+        chmod(hook.path, 0o755)
+        var environment = ProcessInfo.processInfo.environment
+        environment["CERTSTORE_ROOT"] = dir.rootPath
+        environment["RENEWED_LINEAGE"] = live.path
+        let ran = try runProgram(hook, [], environment: environment)
+        #expect(ran.status == 0, "\(ran)")
+        #expect(dir.thumbprints(in: "My") == [cert.thumbprint])
+        environment["RENEWED_LINEAGE"] = nil
+        let refused = try runProgram(hook, [], environment: environment)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("RENEWED_LINEAGE"), "\(refused)")
+    }
+
+    @Test("not a lineage (no directory, no privkey.pem, a dangling link) exits 66 and creates nothing; files with the option exit 64")
+    func errors() throws {
+        let dir = try TestDirectory("certboterr")
+        let pki = try TestPKI(in: dir.path("pki"))
+        let cert = try pki.issue("leaf", subject: "/CN=mail.example.org", days: 90, dnsNames: ["mail.example.org"])
+        let live = try Self.writeLineage("mail.example.org", cert: cert, pki: pki, generation: 1, in: dir)
+
+        let missing = try certstore(expecting: 66, ["import", "--root", dir.rootPath, "--certbot-lineage", dir.path("letsencrypt/live/nope").path])
+        #expect(missing.stderr.contains("not a certbot lineage"), "\(missing.stderr)")
+        // certbot's own link into archive/ dangling (an archive deleted by hand).
+        try FileManager.default.removeItem(at: dir.path("letsencrypt/archive/mail.example.org/privkey1.pem"))
+        let dangling = try certstore(expecting: 66, ["import", "--root", dir.rootPath, "--certbot-lineage", live.path])
+        #expect(dangling.stderr.contains("has no privkey.pem"), "\(dangling.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir.rootPath), "a refused import created the store")
+
+        let both = try certstore(expecting: 64, ["import", "--root", dir.rootPath, "--certbot-lineage", live.path, cert.pem.path])
+        #expect(both.stderr.contains("give no files with it"), "\(both.stderr)")
+        _ = try certstore(expecting: 64, ["import", "--root", dir.rootPath])
+    }
+}
