@@ -218,6 +218,28 @@ struct LifecycleTests {
         #expect(mode(key) == 0o600)
     }
 
+    @Test("cancelling a renewal request made with --reuse-key keeps the key the certificate in My still uses; --delete-key is refused (exit 2)")
+    func cancelSharedKeyRequest() throws {
+        let dir = try TestDirectory("lifecycle-cancel-shared")
+        let pki = try TestPKI(in: dir.path("pki"))
+        let root = dir.rootPath
+        let issued = try pki.issue("mail", subject: "/O=Contoso Ltd/CN=mail.contoso.com", dnsNames: ["mail.contoso.com"])
+        try certstore(expecting: 0, ["import", pki.ca.pem.path, "--root", root])
+        try certstore(expecting: 0, ["import", try pki.withKey(issued).path, "--root", root])
+        try certstore(expecting: 0, ["renew", issued.thumbprint, "--reuse-key", "--out", dir.path("renew.csr").path, "--root", root])
+        let request = try #require(try list(root, store: "REQUEST").first)
+        let thumbprint = try #require(request["thumbprint"] as? String)
+        let key = dir.root.appendingPathComponent("LocalMachine/Keys/\(try #require(request["publicKeySha256"] as? String)).key")
+        #expect(try list(root).first?["publicKeySha256"] as? String == request["publicKeySha256"] as? String, "the same key")
+        let refused = try certstore(expecting: 2, ["remove", thumbprint, "--store", "REQUEST", "--delete-key", "--root", root])
+        #expect(refused.stderr.contains("also the key of \(issued.thumbprint)"), "\(refused)")
+        let removed = try certstore(expecting: 0, ["remove", thumbprint, "--store", "REQUEST", "--root", root])
+        #expect(removed.stdout.contains("its private key stays"), "\(removed)")
+        #expect(FileManager.default.fileExists(atPath: key.path))
+        #expect(try list(root).first?["hasPrivateKey"] as? Bool == true)
+        #expect(try list(root, store: "REQUEST").isEmpty)
+    }
+
     @Test("no keyless end-entity certificate enters My by accident: import and complete refuse it (exit 2, the KB explanation), CA certificates pass, --allow-keyless imports it and audit reports it")
     func keylessRefusedUnlessAllowed() throws {
         let dir = try TestDirectory("lifecycle-keyless")

@@ -21,10 +21,11 @@ extension Auditor {
         }
     }
 
-    /// Imported keyless with `--allow-keyless` and not expired: a connector can still select it (an expired one
-    /// is a keyless leftover like any other, `keyless-unused`).
+    /// Imported keyless with `--allow-keyless`, not expired and not archived: a connector can still select it (an
+    /// expired or archived one — connector resolution skips both — is a keyless leftover like any other,
+    /// `keyless-unused`).
     static func isKeylessImport(_ entry: StoreEntry, now: Date) -> Bool {
-        entry.storeProperties.keylessImportedAt != nil && (entry.properties.notAfter ?? .distantFuture) > now
+        entry.storeProperties.keylessImportedAt != nil && !entry.storeProperties.archived && (entry.properties.notAfter ?? .distantFuture) > now
     }
 
     /// A pending request older than `staleRequestDays` (from when it was made) is a WARNING: the CA never issued
