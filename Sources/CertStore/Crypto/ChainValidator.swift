@@ -30,9 +30,13 @@ public struct ChainValidator: Sendable {
     public let roots: [Certificate]
     public let intermediates: [Certificate]
 
+    /// Some intermediate's DSA key inherits its parameters (see `validate`); known once, not per certificate.
+    private let inheritingIntermediates: Bool
+
     public init(roots: [Certificate], intermediates: [Certificate]) {
         self.roots = roots
         self.intermediates = intermediates
+        inheritingIntermediates = intermediates.contains { $0.inheritsDSAParameters }
     }
 
     /// Verifies `certificate` at `time`; with `serverAuthentication`, every certificate must allow TLS server use.
@@ -48,7 +52,8 @@ public struct ChainValidator: Sendable {
         guard let store = X509_STORE_new(), let context = X509_STORE_CTX_new() else {
             return Result(outcome: .invalid, errorCode: -1, errorText: "out of memory", chain: [])
         }
-        let completed = CompletedCopies(leaf: certificate, intermediates: intermediates, roots: roots)
+        let completed = inheritingIntermediates || certificate.inheritsDSAParameters
+            ? CompletedCopies(leaf: certificate, intermediates: intermediates, roots: roots) : CompletedCopies()
         defer {
             X509_STORE_CTX_free(context)
             X509_STORE_free(store)
@@ -119,6 +124,9 @@ private final class CompletedCopies {
 
     /// The mark (ex_data 0, "app data") on a copy.
     private static var mark: UnsafeMutableRawPointer? { UnsafeMutableRawPointer(bitPattern: 0xC0FFEE) }
+
+    /// None: no certificate involved inherits its parameters.
+    init() { authorities = [] }
 
     init(leaf: Certificate, intermediates: [Certificate], roots: [Certificate]) {
         authorities = intermediates + roots
