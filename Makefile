@@ -3,7 +3,7 @@ PREFIX ?= /usr/local
 SWIFT ?= swift
 DEPS := libssl-dev libjemalloc-dev openssl pkg-config groff-base
 
-.PHONY: deps dist-deps mail-deps service-deps demo test test-dist build release clean install uninstall docs
+.PHONY: deps dist-deps mail-deps service-deps acme-deps demo test test-dist build release clean install uninstall docs
 
 BINDIR ?= $(PREFIX)/bin
 MANDIR ?= $(PREFIX)/share/man
@@ -62,6 +62,17 @@ $(EXIM):
 	chmod u-s $(EXIM) && \
 	$(EXIM) -C /dev/null -bV >/dev/null 2>&1 || { echo "$(EXIM) does not run"; $(EXIM) -C /dev/null -bV; exit 1; }
 
+# The ACME tests (Tests/EndToEndTests/ACMETests.swift) run Debian's pebble (2.4.0: `pebble`, a test ACME server, and
+# `pebble-challtestsrv`, its DNS) on loopback with free ports; the package has no service to start.
+ACME_DEPS := pebble
+
+acme-deps:
+	@missing=""; for p in $(ACME_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  sudo=""; [ "$$(id -u)" = 0 ] || { sudo=sudo; echo "installing:$$missing (needs root)"; }; \
+	  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
 # What the distribution tests (Tests/dist: the Ansible collection, the Prometheus rules, a real node_exporter and
 # Prometheus on loopback) need: Debian's prometheus (with promtool) and prometheus-node-exporter, and a virtualenv
 # with ansible-core and pytest. Debian starts services on install: a policy-rc.d keeps them from starting, and
@@ -104,7 +115,7 @@ demo: build
 	@$(SWIFT) run -q certstore audit || { status=$$?; [ $$status -eq 2 ] && echo "(exit status 2: CRITICAL, as expected on the demo store)"; }
 
 # The Swift suites, then the distribution tests (pytest, Tests/dist; see docs/ARCHITECTURE.md). Either failing fails.
-test: deps dist-deps service-deps
+test: deps dist-deps service-deps acme-deps
 	$(SWIFT) test
 	$(MAKE) --no-print-directory test-dist
 

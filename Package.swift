@@ -15,6 +15,11 @@ let package = Package(
         .package(url: "https://github.com/yaslab/CSV.swift", from: "2.5.2"),
         // `swift package generate-documentation --target CertStore` builds the DocC catalogue (CI checks it).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // ACME (RFC 8555): the HTTPS client (trusting a given CA bundle for a private ACME server), and SwiftNIO's
+        // HTTP/1 server for the standalone http-01 listener. Both come with async-http-client.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // System OpenSSL 3 (Debian: libssl-dev). Macros Swift cannot import are wrapped in shim.h.
@@ -27,7 +32,14 @@ let package = Package(
         .systemLibrary(name: "CLinux"),
         .target(
             name: "CertStore",
-            dependencies: ["COpenSSL", "CLinux", .product(name: "CSV", package: "CSV.swift")]
+            dependencies: [
+                "COpenSSL", "CLinux", .product(name: "CSV", package: "CSV.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
         ),
         .executableTarget(
             name: "certstore",

@@ -34,6 +34,7 @@ struct CertStoreCommand: ParsableCommand {
             RemoveCommand.self, PruneCommand.self, TrashCommand.self, RestoreCommand.self,
             AuditCommand.self, DiagnoseCommand.self, CheckCommand.self,
             ServiceConfigCommand.self, ProbeCommand.self, DeployCommand.self,
+            ACMECommand.self,
         ]
     )
 }

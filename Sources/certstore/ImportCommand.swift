@@ -31,7 +31,7 @@ struct ImportCommand: ParsableCommand {
     @Argument(help: ArgumentHelp("Files to import; a directory stands for every file in it and below.", valueName: "file"), completion: .file())
     var files: [String] = []
 
-    @Option(help: ArgumentHelp("Import a certbot lineage (/etc/letsencrypt/live/NAME: its cert.pem, chain.pem and privkey.pem, one generation) instead of files: what dist/certbot/deploy-hook runs with $RENEWED_LINEAGE.", valueName: "dir"), completion: .directory)
+    @Option(help: ArgumentHelp("Import a certbot lineage (/etc/letsencrypt/live/NAME: cert.pem, chain.pem and privkey.pem of one generation) instead of files, and hand over from the bound certificates it renews (a DNS name in common, earlier expiry): what dist/certbot/deploy-hook runs with $RENEWED_LINEAGE.", valueName: "dir"), completion: .directory)
     var certbotLineage: String?
 
     @OptionGroup var global: GlobalOptions
@@ -71,6 +71,8 @@ struct ImportCommand: ParsableCommand {
             options.exportable = exportable
             options.skipInvalid = skipInvalid
             options.allowKeyless = allowKeyless
+            // certbot renewed this lineage: its certificate takes over from the bound one it renews.
+            options.handOverRenewed = lineage != nil
             let progress = Terminal.Progress("reading")
             options.progress = { done, total in progress.update(done, total) }
             if let rootCAType {

@@ -33,25 +33,63 @@ struct CertbotBridgeTests {
         try parseJSONArray(certstore(expecting: 0, ["list", "--root", root, "--format", "json"]).stdout)
     }
 
-    @Test("the lineage's current generation lands in My with its key, the chain in CA; a later generation follows the links")
-    func importsCurrentGeneration() throws {
+    @Test("the lineage's current generation lands in My with its key, the chain in CA; the next generation takes over from the bound one (bindings, default, files), the old is archived; running it again changes nothing")
+    func importsCurrentGenerationAndHandsOver() throws {
         let dir = try TestDirectory("certbot")
         let pki = try TestPKI(in: dir.path("pki"))
-        let first = try pki.issue("gen1", subject: "/CN=mail.example.org", days: 90, dnsNames: ["mail.example.org"])
+        let root = dir.rootPath
+        let first = try pki.issue("gen1", subject: "/CN=mail.example.org", days: 60, dnsNames: ["mail.example.org"])
         let live = try Self.writeLineage("mail.example.org", cert: first, pki: pki, generation: 1, in: dir)
-        let imported = try certstore(expecting: 0, ["import", "--root", dir.rootPath, "--certbot-lineage", live.path + "/", "--format", "json"])
+        let imported = try certstore(expecting: 0, ["import", "--root", root, "--certbot-lineage", live.path + "/", "--format", "json"])
         let report = try parseJSONObject(imported.stdout)
         let items = try #require(report["items"] as? [[String: Any]])
         #expect(items.contains { $0["thumbprint"] as? String == first.thumbprint && $0["store"] as? String == "LocalMachine/My" && $0["hasPrivateKey"] as? Bool == true }, "\(items)")
         #expect(items.contains { $0["thumbprint"] as? String == pki.ca.thumbprint && $0["store"] as? String == "LocalMachine/CA" }, "\(items)")
+        #expect((report["renewals"] as? [Any])?.isEmpty == true, "nothing was bound: nothing to hand over")
         #expect(dir.thumbprints(in: "My") == [first.thumbprint])
+        _ = try certstore(expecting: 0, ["enable", first.thumbprint, "--services", "SMTP,IMAP", "--root", root], stdin: .text("Y\n"))
+        // An unrelated bound certificate with other names is not taken over.
+        let other = try pki.issue("other", subject: "/CN=www.example.org", days: 30, dnsNames: ["www.example.org"])
+        _ = try certstore(expecting: 0, ["import", try pki.withKey(other).path, "--root", root])
+        _ = try certstore(expecting: 0, ["enable", other.thumbprint, "--services", "IIS", "--root", root])
 
-        // certbot renews: a second generation, the links move; the import reads the new one.
+        // certbot renews: a second generation (later expiry), the links move; the import reads it and hands over.
         let second = try pki.issue("gen2", subject: "/CN=mail.example.org", days: 90, dnsNames: ["mail.example.org"])
         try Self.writeLineage("mail.example.org", cert: second, pki: pki, generation: 2, in: dir)
-        _ = try certstore(expecting: 0, ["import", "--root", dir.rootPath, "--certbot-lineage", live.path])
-        let keyed = try myEntries(dir.rootPath).filter { $0["hasPrivateKey"] as? Bool == true }.compactMap { $0["thumbprint"] as? String }
-        #expect(Set(keyed).isSuperset(of: [first.thumbprint, second.thumbprint]), "\(keyed)")
+        let renewed = try certstore(expecting: 0, ["import", "--root", root, "--certbot-lineage", live.path])
+        #expect(renewed.stdout.contains("Renewal of \(first.thumbprint): handed over to \(second.thumbprint)"), "\(renewed)")
+        #expect(renewed.stdout.contains("default SMTP certificate: \(second.thumbprint) replaces \(first.thumbprint)"), "\(renewed)")
+        #expect(renewed.stderr.contains("SMTP now presents \(second.thumbprint)"), "\(renewed)")
+        let bindings = "\(try parseJSONObject(certstore(expecting: 0, ["bindings", "--root", root, "--format", "json"]).stdout))"
+        #expect(bindings.contains(second.thumbprint) && !bindings.contains(first.thumbprint) && bindings.contains(other.thumbprint), "\(bindings)")
+        #expect(Set(try myEntries(root).compactMap { $0["thumbprint"] as? String }) == [second.thumbprint, other.thumbprint], "the old generation is archived")
+        let smtp = try String(contentsOf: dir.root.appendingPathComponent("LocalMachine/Services/SMTP/current/thumbprint"), encoding: .utf8)
+        #expect(smtp.trimmingCharacters(in: .whitespacesAndNewlines) == second.thumbprint)
+
+        // The deploy hook run again (certbot retried): nothing new, nothing handed over, nothing changed.
+        let before = try DirectorySnapshot.take(dir.root)
+        let again = try certstore(expecting: 0, ["import", "--root", root, "--certbot-lineage", live.path, "--format", "json"])
+        #expect((try parseJSONObject(again.stdout)["renewals"] as? [Any])?.isEmpty == true, "\(again)")
+        #expect(try DirectorySnapshot.take(dir.root) == before)
+    }
+
+    @Test("a renewal that drops a name the bound certificate has is imported but does not take over; the report gives the command")
+    func droppedNameDoesNotTakeOver() throws {
+        let dir = try TestDirectory("certbotdrop")
+        let pki = try TestPKI(in: dir.path("pki"))
+        let root = dir.rootPath
+        let first = try pki.issue("gen1", subject: "/CN=mail.example.org", days: 60, dnsNames: ["mail.example.org", "smtp.example.org"])
+        let live = try Self.writeLineage("mail.example.org", cert: first, pki: pki, generation: 1, in: dir)
+        _ = try certstore(expecting: 0, ["import", "--root", root, "--certbot-lineage", live.path])
+        _ = try certstore(expecting: 0, ["enable", first.thumbprint, "--services", "SMTP", "--root", root], stdin: .text("Y\n"))
+        let second = try pki.issue("gen2", subject: "/CN=mail.example.org", days: 90, dnsNames: ["mail.example.org"])
+        try Self.writeLineage("mail.example.org", cert: second, pki: pki, generation: 2, in: dir)
+        let imported = try certstore(expecting: 0, ["import", "--root", root, "--certbot-lineage", live.path])
+        #expect(imported.stdout.contains("Renewal of \(first.thumbprint): \(second.thumbprint) did NOT take over"), "\(imported)")
+        #expect(imported.stdout.contains("smtp.example.org"), "\(imported)")
+        #expect(imported.stderr.contains("certstore handover \(first.thumbprint) \(second.thumbprint) --force"), "\(imported)")
+        let bindings = "\(try parseJSONObject(certstore(expecting: 0, ["bindings", "--root", root, "--format", "json"]).stdout))"
+        #expect(bindings.contains(first.thumbprint) && !bindings.contains(second.thumbprint), "\(bindings)")
     }
 
     @Test("dist/certbot/deploy-hook imports $RENEWED_LINEAGE; without it, it refuses")

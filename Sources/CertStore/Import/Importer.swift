@@ -43,6 +43,10 @@ public struct Importer: Sendable {
         /// Import end-entity certificates into `My` even when the store has no key for them (Windows' import does):
         /// each is reported as a warning, and `audit` reports it.
         public var allowKeyless = false
+        /// A renewal that arrives from outside (a certbot lineage): each end-entity certificate imported into `My`
+        /// with its key takes over from the bound certificates it renews — those whose DNS names it covers and
+        /// that expire before it — through ``Handover``, under the import's lock.
+        public var handOverRenewed = false
 
         public init() {}
     }
@@ -132,6 +136,9 @@ public struct Importer: Sendable {
                     result.renewals.append(try handOver(from: renewed, to: certificate, now: options.now))
                 }
             }
+            if options.handOverRenewed {
+                result.renewals += try handOverFromRenewed(result.items, now: options.now)
+            }
             return result
         }
     }
@@ -154,6 +161,35 @@ public struct Importer: Sendable {
         }
         try handover.commit(plan, old: old, new: new)
         return .init(renewed: renewed, certificate: certificate, handedOver: true, steps: plan.steps, commands: plan.commandsToRun)
+    }
+
+    /// The bound certificates of `My` that the imported end-entity certificates renew, each handed over to its
+    /// renewal: a DNS name in common, an earlier expiry, not archived. ``Handover`` then refuses (and the result
+    /// reports, with the command that forces it) a renewal that drops a name the old one's roles need. A
+    /// certificate that was already in the store (certbot's deploy hook run twice) renews nothing. The caller
+    /// holds the lock.
+    private func handOverFromRenewed(_ items: [ImportResult.Item], now: Date) throws -> [ImportResult.CompletedRenewal] {
+        let my = store.path(of: .my)
+        let imported = items.filter { $0.store == my && $0.hasPrivateKey && ($0.action == .added || $0.action == .keyAdded) }
+        guard !imported.isEmpty else { return [] }
+        let bound = try store.read(ServiceBindings.self).allBoundThumbprints
+        var renewals: [ImportResult.CompletedRenewal] = []
+        var handedOver: Set<Thumbprint> = []
+        for item in imported {
+            guard let new = try store.entry(item.thumbprint, in: my), !new.properties.isCertificateAuthority,
+                  let newNotAfter = new.properties.notAfter else { continue }
+            let newNames = Set(new.properties.dnsNameList.map { $0.lowercased() })
+            guard !newNames.isEmpty else { continue }
+            for thumbprint in bound.sorted() where thumbprint != new.thumbprint && !handedOver.contains(thumbprint) {
+                guard let old = try store.entry(thumbprint, in: my), !old.storeProperties.archived,
+                      let oldNotAfter = old.properties.notAfter, oldNotAfter < newNotAfter else { continue }
+                let oldNames = Set(old.properties.dnsNameList.map { $0.lowercased() })
+                guard !oldNames.isDisjoint(with: newNames) else { continue }
+                handedOver.insert(thumbprint)
+                renewals.append(try handOver(from: thumbprint, to: new.thumbprint, now: now))
+            }
+        }
+        return renewals
     }
 
     /// The pending requests of the location with a usable key, by public key identifier. The caller holds the lock.

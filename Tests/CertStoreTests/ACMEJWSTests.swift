@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+@testable import CertStore
+
+/// The JOSE encoding the ACME client signs with, checked against RFC 7515 Appendix A.3 (the ES256 example key and
+/// its JWS) and RFC 7638 (the JWK thumbprint; the value for the A.3 key was computed independently with joserfc).
+@Suite("ACME: JWS (ES256) and JWK thumbprints")
+struct ACMEJWSTests {
+    /// RFC 7515 A.3's key (d = jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI) as PKCS#8.
+    static let rfc7515KeyPEM = """
+        -----BEGIN PRIVATE KEY-----
+        MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgjpsQnnGQmL+YBIff
+        H1136cspYG6+0iY7X1fCE9+E9LKhRANCAAR/zc4ncPbEXUGDy+5v20t7WAczNXvp
+        7xO6z248e9FURcfxRM0bvZt+hyzf7bnuufSzaV1uqQskrYpGIyiFiOWt
+        -----END PRIVATE KEY-----
+        """
+    static let signingInput = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+    static let signature = "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q"
+
+    func rfcKey() throws -> PrivateKey { try PrivateKey(bytes: Array(Self.rfc7515KeyPEM.utf8), password: nil) }
+
+    @Test("the public key renders as RFC 7515 A.3's JWK, and its RFC 7638 thumbprint is the canonical JSON's SHA-256")
+    func jwkAndThumbprint() throws {
+        let signer = try JWSSigner(key: try rfcKey())
+        #expect(signer.jwk.x == "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU")
+        #expect(signer.jwk.y == "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0")
+        #expect(signer.jwk.canonicalJSON == #"{"crv":"P-256","kty":"EC","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}"#)
+        #expect(signer.jwk.thumbprint == "oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U")
+        // RFC 8555 §8.1 and §8.4: token.thumbprint, and the TXT value is its SHA-256, base64url.
+        #expect(signer.keyAuthorization(token: "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA")
+                == "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U")
+        let value = signer.dnsValue(token: "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA")
+        #expect(value == Base64URL.encode(Digest.sha256(Array("evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.oKIywvGUpTVTyxMQ3bwIIeQUudfr_CkLMjCE19ECD-U".utf8))))
+        #expect(value.count == 43 && !value.contains("=") && !value.contains("+") && !value.contains("/"))
+    }
+
+    @Test("RFC 7515 A.3's r||s signature verifies with the key, and a signature of ours has that form and verifies")
+    func signatureEncoding() throws {
+        let key = try rfcKey()
+        let rfcSignature = try #require(Base64URL.decode(Self.signature))
+        #expect(rfcSignature.count == 64)
+        #expect(key.verifiesES256(rfcSignature, of: Array(Self.signingInput.utf8)))
+        var tampered = rfcSignature
+        tampered[10] ^= 1
+        #expect(!key.verifiesES256(tampered, of: Array(Self.signingInput.utf8)))
+        for _ in 0..<20 {  // r or s with leading zero bytes must still be 32 bytes each
+            let ours = try key.es256Signature(Array(Self.signingInput.utf8))
+            #expect(ours.count == 64)
+            #expect(key.verifiesES256(ours, of: Array(Self.signingInput.utf8)))
+        }
+    }
+
+    @Test("a flattened JWS: protected header with jwk or kid (never both), payload, and a signature over both")
+    func flattenedJWS() throws {
+        let key = try rfcKey()
+        let signer = try JWSSigner(key: key)
+        func parts(_ data: Data) throws -> (header: [String: Any], payload: String, signature: [UInt8], input: String) {
+            let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: String])
+            let protected = try #require(object["protected"]), payload = try #require(object["payload"])
+            let header = try #require(try JSONSerialization.jsonObject(with: Data(try #require(Base64URL.decode(protected)))) as? [String: Any])
+            return (header, payload, try #require(Base64URL.decode(try #require(object["signature"]))), "\(protected).\(payload)")
+        }
+        let withJWK = try parts(try signer.sign(payload: Data(#"{"termsOfServiceAgreed":true}"#.utf8), url: "https://ca/new-acct", nonce: "n1", key: .jwk))
+        #expect(withJWK.header["alg"] as? String == "ES256")
+        #expect(withJWK.header["nonce"] as? String == "n1")
+        #expect(withJWK.header["url"] as? String == "https://ca/new-acct")
+        #expect((withJWK.header["jwk"] as? [String: String])?["x"] == signer.jwk.x)
+        #expect(withJWK.header["kid"] == nil)
+        #expect(Base64URL.decode(withJWK.payload).map { String(decoding: $0, as: UTF8.self) } == #"{"termsOfServiceAgreed":true}"#)
+        #expect(key.verifiesES256(withJWK.signature, of: Array(withJWK.input.utf8)))
+
+        // POST-as-GET: the payload is the empty string (RFC 8555 §6.3), and the account URL is the kid.
+        let asGet = try parts(try signer.sign(payload: nil, url: "https://ca/order/1", nonce: "n2", key: .kid("https://ca/acct/7")))
+        #expect(asGet.payload == "")
+        #expect(asGet.header["kid"] as? String == "https://ca/acct/7")
+        #expect(asGet.header["jwk"] == nil)
+        #expect(key.verifiesES256(asGet.signature, of: Array(asGet.input.utf8)))
+    }
+
+    @Test("only P-256 keys sign ES256")
+    func refusesOtherKeys() throws {
+        #expect(throws: CertStoreError.self) { try JWSSigner(key: try PrivateKey.generate(.ecP384)) }
+        #expect(throws: CertStoreError.self) { try JWSSigner(key: try PrivateKey.generate(.rsa2048)) }
+    }
+
+    @Test("--http-01 parsing: standalone, standalone:PORT, webroot:DIR; anything else is a usage error")
+    func http01Parsing() throws {
+        #expect(try ChallengeMethod(http01: "standalone") == .standalone(port: 80))
+        #expect(try ChallengeMethod(http01: "standalone:8080") == .standalone(port: 8080))
+        #expect(try ChallengeMethod(http01: "webroot:/var/www/html") == .webroot(directory: "/var/www/html"))
+        for bad in ["standalone:0", "standalone:x", "webroot:relative", "ftp", ""] {
+            #expect(throws: CertStoreError.self, "\(bad)") { try ChallengeMethod(http01: bad) }
+        }
+    }
+}
