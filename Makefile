@@ -63,8 +63,9 @@ $(EXIM):
 	$(EXIM) -C /dev/null -bV >/dev/null 2>&1 || { echo "$(EXIM) does not run"; $(EXIM) -C /dev/null -bV; exit 1; }
 
 # The ACME tests (Tests/EndToEndTests/ACMETests.swift) run Debian's pebble (2.4.0: `pebble`, a test ACME server, and
-# `pebble-challtestsrv`, its DNS) on loopback with free ports; the package has no service to start.
-ACME_DEPS := pebble
+# `pebble-challtestsrv`, its DNS) on loopback with free ports; the package has no service to start. certbot (2.1) is
+# run against it by CertbotPebbleTests (its deploy hook is dist/certbot/deploy-hook), curl fetches Pebble's root.
+ACME_DEPS := pebble certbot curl
 
 acme-deps:
 	@missing=""; for p in $(ACME_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

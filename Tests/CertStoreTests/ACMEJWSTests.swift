@@ -57,8 +57,11 @@ struct ACMEJWSTests {
         func parts(_ data: Data) throws -> (header: [String: Any], payload: String, signature: [UInt8], input: String) {
             let object = try #require(try JSONSerialization.jsonObject(with: data) as? [String: String])
             let protected = try #require(object["protected"]), payload = try #require(object["payload"])
-            let header = try #require(try JSONSerialization.jsonObject(with: Data(try #require(Base64URL.decode(protected)))) as? [String: Any])
-            return (header, payload, try #require(Base64URL.decode(try #require(object["signature"]))), "\(protected).\(payload)")
+            let headerBytes = try #require(Base64URL.decode(protected))
+            let header = try #require(try JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any])
+            let signatureText = try #require(object["signature"])
+            let signature = try #require(Base64URL.decode(signatureText))
+            return (header, payload, signature, "\(protected).\(payload)")
         }
         let withJWK = try parts(try signer.sign(payload: Data(#"{"termsOfServiceAgreed":true}"#.utf8), url: "https://ca/new-acct", nonce: "n1", key: .jwk))
         #expect(withJWK.header["alg"] as? String == "ES256")

@@ -135,3 +135,52 @@ struct CertbotBridgeTests {
         _ = try certstore(expecting: 64, ["import", "--root", dir.rootPath])
     }
 }
+
+/// Debian's certbot (2.1) against Pebble: certbot issues and renews for real, its `--deploy-hook` is
+/// `dist/certbot/deploy-hook`, and the renewal takes over the SMTP binding through `import --certbot-lineage`.
+@Suite("certbot against Pebble: the deploy hook hands over", .enabled(if: PebbleBinaries.installed && FileManager.default.isExecutableFile(atPath: "/usr/bin/certbot"),
+                                                                  "Debian's pebble or certbot is not installed (make acme-deps)"))
+struct CertbotPebbleTests {
+    @Test("certbot certonly → the hook imports (SMTP enabled on it) → certbot renew --force-renewal → the hook hands over: SMTP presents the new certificate, the old is archived, audit OK")
+    func certbotRenewalHandsOver() throws {
+        let dir = try TestDirectory("certbotpb")
+        let pebble = try PebbleServer(in: dir.path("pebble"))
+        defer { _ = pebble.stop() }
+        let root = dir.rootPath
+        let template = try String(contentsOf: ServiceConfigTests.packageRoot.appendingPathComponent("dist/certbot/deploy-hook.in"), encoding: .utf8)
+        let hook = try dir.write("deploy-hook", template.replacingOccurrences(of: "@BINDIR@/certstore", with: try CertStoreCLI.requireBinary().path)
+                                              .replacingOccurrences(of: "@DATADIR@", with: "/usr/local/share/certstore"))
+        chmod(hook.path, 0o755)
+        var environment = ProcessInfo.processInfo.environment
+        environment["REQUESTS_CA_BUNDLE"] = pebble.caBundle.path   // certbot (python-requests) trusts Pebble's listener
+        environment["CERTSTORE_ROOT"] = root                        // the hook's store
+        let common = ["--non-interactive", "--agree-tos", "--register-unsafely-without-email", "--server", pebble.directoryURL,
+                      "--config-dir", dir.path("le/config").path, "--work-dir", dir.path("le/work").path, "--logs-dir", dir.path("le/logs").path]
+        let certbot = URL(fileURLWithPath: "/usr/bin/certbot")
+        let issued = try runProgram(certbot, ["certonly", "--standalone", "--http-01-address", "127.0.0.1", "--http-01-port", String(pebble.httpPort),
+                                              "-d", "mail.example.org", "--deploy-hook", hook.path] + common, environment: environment, timeout: 180)
+        try #require(issued.status == 0, "\(issued)")
+        let live = dir.path("le/config/live/mail.example.org")
+        let first = try Fixtures.thumbprint(live.appendingPathComponent("cert.pem"), in: dir.url)
+        #expect(dir.thumbprints(in: "My") == [first], "the deploy hook imported certbot's certificate")
+        _ = try certstore(expecting: 0, ["enable", first, "--services", "SMTP", "--root", root], stdin: .text("Y\n"))
+
+        // certbot renews (forced: the certificate is not due; no random sleep, which certbot adds when not on a
+        // terminal) and runs the deploy hook saved in the lineage's renewal configuration.
+        let renewed = try runProgram(certbot, ["renew", "--force-renewal", "--no-random-sleep-on-renew", "--http-01-address", "127.0.0.1", "--http-01-port", String(pebble.httpPort)] + common,
+                                     environment: environment, timeout: 180)
+        try #require(renewed.status == 0, "\(renewed)")
+        let second = try Fixtures.thumbprint(live.appendingPathComponent("cert.pem"), in: dir.url)
+        #expect(second != first)
+        let smtp = try String(contentsOf: dir.root.appendingPathComponent("LocalMachine/Services/SMTP/current/thumbprint"), encoding: .utf8)
+        #expect(smtp.trimmingCharacters(in: .whitespacesAndNewlines) == second, "SMTP's files switched to certbot's renewal")
+        let listed = try parseJSONArray(certstore(expecting: 0, ["list", "--root", root, "--format", "json"]).stdout)
+        #expect(listed.compactMap { $0["thumbprint"] as? String } == [second], "the old certificate is archived")
+        // Trusting this run's Pebble root (as Let's Encrypt's is trusted) lets the chain build: audit is then OK.
+        let rootPEM = try runProgram(URL(fileURLWithPath: "/usr/bin/curl"), ["-sSf", "--cacert", pebble.caBundle.path, pebble.managementURL + "/roots/0"])
+        try #require(rootPEM.status == 0, "\(rootPEM)")
+        _ = try certstore(expecting: 0, ["import", try dir.write("pebble-root.pem", rootPEM.stdout).path, "--store", "LocalMachine/Root", "--root", root])
+        let audit = try certstore(["audit", "--root", root, "--format", "json"])
+        #expect(try parseJSONObject(audit.stdout)["status"] as? String == "OK", "\(audit)")
+    }
+}
