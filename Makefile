@@ -143,6 +143,9 @@ install: release $(ANSIBLE_GALAXY)
 	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@STORE_ROOT@|$(STORE_ROOT)|g' -e 's|@TEXTFILE_DIR@|$(TEXTFILE_DIR)|g' \
 	  dist/systemd/certstore-audit.service.in > $(DESTDIR)$(SYSTEMDDIR)/certstore-audit.service
 	install -m 644 dist/systemd/certstore-audit.timer $(DESTDIR)$(SYSTEMDDIR)/certstore-audit.timer
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@STORE_ROOT@|$(STORE_ROOT)|g' \
+	  dist/systemd/certstore-acme-renew.service.in > $(DESTDIR)$(SYSTEMDDIR)/certstore-acme-renew.service
+	install -m 644 dist/systemd/certstore-acme-renew.timer $(DESTDIR)$(SYSTEMDDIR)/certstore-acme-renew.timer
 	install -d $(DESTDIR)$(PREFIX)/share/certstore/prometheus $(DESTDIR)$(PREFIX)/share/certstore/ansible
 	install -m 644 dist/prometheus/certstore.rules.yml $(DESTDIR)$(PREFIX)/share/certstore/prometheus/certstore.rules.yml
 	install -d $(DESTDIR)$(PREFIX)/share/certstore/certbot
@@ -157,6 +160,7 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions/certstore $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_certstore \
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/certstore.fish \
 	  $(DESTDIR)$(SYSTEMDDIR)/certstore-audit.service $(DESTDIR)$(SYSTEMDDIR)/certstore-audit.timer \
+	  $(DESTDIR)$(SYSTEMDDIR)/certstore-acme-renew.service $(DESTDIR)$(SYSTEMDDIR)/certstore-acme-renew.timer \
 	  $(DESTDIR)$(PREFIX)/share/certstore/prometheus/certstore.rules.yml \
 	  $(DESTDIR)$(PREFIX)/share/certstore/certbot/deploy-hook \
 	  $(DESTDIR)$(PREFIX)/share/certstore/ansible/certstore-store-*.tar.gz

@@ -96,3 +96,75 @@ struct ACMEJWSTests {
         }
     }
 }
+
+/// When `acme renew` renews: RFC 9773's certificate identifier and window, `--days`, and a third of the lifetime.
+@Suite("ACME: renewal schedule (RFC 9773 ARI, a third of the lifetime, --days)")
+struct RenewalScheduleTests {
+    let day: TimeInterval = 86_400
+
+    @Test("RFC 9773 §4.1's example: AKI 69:88:5B:… and serial 0x87654321 give aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE")
+    func certificateIdentifier() {
+        let aki: [UInt8] = [0x69, 0x88, 0x5B, 0x6B, 0x87, 0x46, 0x40, 0x41, 0xE1, 0xB3, 0x7B, 0x84, 0x7B, 0xA0, 0xAE, 0x2C, 0xDE, 0x01, 0xC8, 0xD4]
+        // The serial's DER content octets: 0x87654321 needs a leading zero to stay positive.
+        #expect(RenewalSchedule.certificateIdentifier(authorityKeyIdentifier: aki, serialNumber: [0x00, 0x87, 0x65, 0x43, 0x21])
+                == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE")
+    }
+
+    @Test("a certificate's serial octets for the identifier are the content octets .NET's SerialNumber shows")
+    func serialOctets() throws {
+        let key = try PrivateKey.generate(.ecP256)
+        let name = try DistinguishedName(windowsForm: "CN=ari.example.com")
+        let certificate = try Certificate.selfSigned(subject: name, dnsNames: ["ari.example.com"], key: key,
+                                                     notBefore: Date(), notAfter: Date().addingTimeInterval(90 * day))
+        let serial = certificate.serialNumberOctets
+        #expect(!serial.isEmpty && serial.count <= 21)
+        #expect(hexUpper(serial) == certificate.properties().serialNumber)
+        #expect(serial[0] < 0x80, "a DER INTEGER's content octets of a positive serial start below 0x80")
+    }
+
+    @Test("RFC 9773 §4.2: due once the time chosen uniformly inside the suggested window has come")
+    func renewalInfoWindow() {
+        let notBefore = Date(timeIntervalSince1970: 1_700_000_000), notAfter = notBefore.addingTimeInterval(90 * day)
+        let start = notBefore.addingTimeInterval(60 * day), end = notBefore.addingTimeInterval(62 * day)
+        let before = RenewalSchedule(notBefore: notBefore, notAfter: notAfter, now: start.addingTimeInterval(-1), window: (start, end), fraction: 0)
+        #expect(!before.due)
+        let atStart = RenewalSchedule(notBefore: notBefore, notAfter: notAfter, now: start, window: (start, end), fraction: 0)
+        #expect(atStart.due)
+        let middle = RenewalSchedule(notBefore: notBefore, notAfter: notAfter, now: start.addingTimeInterval(day), window: (start, end), fraction: 0.75)
+        #expect(!middle.due, "the chosen time is 1.5 days into the window")
+        #expect(middle.dueFrom == start.addingTimeInterval(1.5 * day))
+        let afterEnd = RenewalSchedule(notBefore: notBefore, notAfter: notAfter, now: end.addingTimeInterval(1), window: (start, end), fraction: 1)
+        #expect(afterEnd.due)
+        // A window in the past (the CA wants it replaced now, e.g. after a mass revocation) is due at once.
+        let past = RenewalSchedule(notBefore: notBefore, notAfter: notAfter, now: notBefore.addingTimeInterval(day),
+                                   window: (notBefore.addingTimeInterval(-2 * day), notBefore.addingTimeInterval(-day)), fraction: 0.5)
+        #expect(past.due)
+        if case .renewalInfo = past.basis {} else { Issue.record("the basis is the window: \(past.basis)") }
+    }
+
+    @Test("without a window: due with a third of the lifetime left (90 days: from day 60); --days N overrides")
+    func lifetimeAndDays() {
+        let notBefore = Date(timeIntervalSince1970: 1_700_000_000), notAfter = notBefore.addingTimeInterval(90 * day)
+        #expect(!RenewalSchedule(notBefore: notBefore, notAfter: notAfter, now: notBefore.addingTimeInterval(59 * day)).due)
+        let due = RenewalSchedule(notBefore: notBefore, notAfter: notAfter, now: notBefore.addingTimeInterval(60 * day))
+        #expect(due.due)
+        #expect(due.basis == .thirdOfLifetime)
+        #expect(due.dueFrom == notBefore.addingTimeInterval(60 * day))
+        let days = RenewalSchedule(notBefore: notBefore, notAfter: notAfter, now: notBefore.addingTimeInterval(10 * day), days: 85,
+                                   window: (notAfter, notAfter.addingTimeInterval(day)))
+        #expect(days.due, "85 days or fewer left, whatever the window says")
+        #expect(days.basis == .days(85))
+        #expect(!RenewalSchedule(notBefore: notBefore, notAfter: notAfter, now: notBefore.addingTimeInterval(10 * day), days: 30).due)
+    }
+}
+
+@Suite("ACME: challenge tokens")
+struct ACMETokenTests {
+    @Test("only base64url bytes pass: a token with / or . (a path from a hostile server) does not")
+    func base64URLTokens() {
+        #expect("evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA".utf8.allSatisfy(ACMEManager.isBase64URLByte))
+        for bad in ["../../etc/passwd", "abc/def", "a.b", "a b", "a+b", "a=b", "ä"] {
+            #expect(!bad.utf8.allSatisfy(ACMEManager.isBase64URLByte), "\(bad)")
+        }
+    }
+}

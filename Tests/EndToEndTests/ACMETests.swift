@@ -83,6 +83,9 @@ struct ACMETests {
         #expect(notURL.stderr.contains("not an ACME directory URL"), "\(notURL)")
         #expect(!FileManager.default.fileExists(atPath: f.location.appendingPathComponent("acme.json").path))
         #expect(!FileManager.default.fileExists(atPath: f.location.appendingPathComponent("ACME/account.key").path))
+        // An existing store without an account (nothing above created one).
+        #expect(!FileManager.default.fileExists(atPath: f.location.path))
+        try FileManager.default.createDirectory(at: f.location, withIntermediateDirectories: true)
         let none = try certstore(expecting: 1, ["acme", "account"] + f.args)
         #expect(none.stderr.contains("no ACME account"), "\(none)")
         let noAccountOrder = try certstore(expecting: 1, ["acme", "order", "--dns-name", "mail.example.com"] + f.args)
@@ -138,10 +141,13 @@ struct ACMETests {
         #expect(try f.list("LocalMachine/REQUEST").isEmpty)
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: f.location.appendingPathComponent("Keys").path)) == keys,
                 "the failed order's key is not left in Keys/")
+        // The trash holds the first order's completed request (its key stayed with its certificate) and the failed
+        // order's request with its key.
         let trash = try f.trash()
-        try #require(trash.count == 1, "\(trash)")
-        #expect(trash[0]["store"] as? String == "LocalMachine/REQUEST")
-        #expect(trash[0]["keyInTrash"] as? Bool == true, "\(trash[0])")
+        let withKey = trash.filter { $0["keyInTrash"] as? Bool == true }
+        try #require(withKey.count == 1, "\(trash)")
+        #expect(withKey[0]["store"] as? String == "LocalMachine/REQUEST")
+        #expect(withKey[0]["subject"] as? String == "CN=mail2.example.com")
     }
 
     @Test("order with http-01 webroot: the response files are written where a web server (python3 http.server) serves them, and removed after")
@@ -202,7 +208,9 @@ struct ACMETests {
         #expect(failed.stderr.contains("exit status 3"), "\(failed)")
         #expect(failed.stderr.contains("provider said no"), "\(failed)")
         #expect(try f.list().count == 1)
-        #expect(try f.trash().count == 1)
+        let trash = try f.trash()
+        let withKey = trash.filter { $0["keyInTrash"] as? Bool == true }
+        #expect(withKey.count == 1 && withKey.first?["subject"] as? String == "CN=other.example.com", "\(trash)")
     }
 
     @Test("badNonce: Pebble rejecting every nonce makes register retry once with the fresh nonce, then fail cleanly (exit 2), nothing written")
@@ -233,5 +241,121 @@ struct ACMETests {
         let account = try certstore(expecting: 0, ["acme", "account"] + f.args)
         #expect(account.stdout.contains("REVOKED"), "\(account)")
         #expect(try f.list().count == 1, "revocation leaves the certificate in the store")
+    }
+
+    @Test("renew: nothing due by default (exit 0, nothing-due); --dry-run --days says what is due; --days renews with the same settings and hands over (bindings, default SMTP; old archived)")
+    func renew() throws {
+        let f = try Fixture("acme-renew")
+        let plain = try parseJSONObject(try f.order(["plain.example.com"], extra: ["--key-type", "ec:p384", "--format", "json"]).stdout)["thumbprint"] as? String
+        let bound = try parseJSONObject(try f.order(["bound.example.com"], extra: ["--services", "SMTP", "--format", "json"]).stdout)["thumbprint"] as? String
+        let plainThumbprint = try #require(plain), boundThumbprint = try #require(bound)
+
+        // Pebble's certificates are valid five years: nothing is due with a third of the lifetime as the rule.
+        let quiet = try certstore(expecting: 0, ["acme", "renew", "--format", "json"] + f.args, timeout: 120)
+        let quietReport = try parseJSONObject(quiet.stdout)
+        #expect(quietReport["result"] as? String == "nothing-due", "\(quiet)")
+        #expect((quietReport["certificates"] as? [[String: Any]])?.allSatisfy { $0["status"] as? String == "not-due" } == true)
+        let table = try certstore(expecting: 0, ["acme", "renew"] + f.args, timeout: 120)
+        #expect(table.stdout.contains("not due: \(plainThumbprint) (plain.example.com): a third of its lifetime left: due from"), "\(table)")
+
+        let dry = try parseJSONObject(try certstore(expecting: 0, ["acme", "renew", "--dry-run", "--days", "3000", "--format", "json"] + f.args).stdout)
+        #expect(dry["result"] as? String == "due")
+        #expect(try f.list().count == 2, "a dry run orders nothing")
+
+        let renewed = try certstore(expecting: 0, ["acme", "renew", "--days", "3000", "--format", "json"] + f.args, timeout: 120)
+        let report = try parseJSONObject(renewed.stdout)
+        #expect(report["result"] as? String == "renewed", "\(renewed)")
+        let entries = try #require(report["certificates"] as? [[String: Any]])
+        let plainEntry = try #require(entries.first { $0["thumbprint"] as? String == plainThumbprint })
+        let boundEntry = try #require(entries.first { $0["thumbprint"] as? String == boundThumbprint })
+        #expect(plainEntry["status"] as? String == "renewed")
+        #expect(boundEntry["status"] as? String == "renewed")
+        #expect(boundEntry["handedOver"] as? Bool == true, "\(boundEntry)")
+        let newPlain = try #require(plainEntry["renewedBy"] as? String)
+        let newBound = try #require(boundEntry["renewedBy"] as? String)
+        #expect(newPlain != plainThumbprint && newBound != boundThumbprint)
+        // The handover moved SMTP and the default SMTP role to the renewal, and archived the old certificates.
+        let bindings = try parseJSONObject(String(decoding: try #require(fileBytes(f.location.appendingPathComponent("bindings.json"))), as: UTF8.self))
+        #expect("\(bindings)".contains(newBound) && !"\(bindings)".contains(boundThumbprint), "\(bindings)")
+        #expect(renewed.stderr.contains("SMTP now presents \(newBound) (was \(boundThumbprint))"), "\(renewed)")
+        let my = try f.list()
+        #expect(Set(my.compactMap { $0["thumbprint"] as? String }) == [newPlain, newBound], "the old ones are archived (hidden): \(my)")
+        let renewedCert = try #require(my.first { $0["thumbprint"] as? String == newPlain })
+        #expect(renewedCert["dnsNameList"] as? [String] == ["plain.example.com"])
+        #expect(renewedCert["hasPrivateKey"] as? Bool == true)
+        let account = try parseJSONObject(try certstore(expecting: 0, ["acme", "account", "--format", "json"] + f.args).stdout)
+        #expect((account["certificates"] as? [[String: Any]])?.count == 4)
+        #expect((account["certificates"] as? [[String: Any]])?.first { $0["thumbprint"] as? String == newPlain }?["keyType"] as? String == "ec:p384",
+                "renewed with the key type it was ordered with")
+
+        // The renewed certificates are not renewed again; the new ones are not due.
+        let after = try parseJSONObject(try certstore(expecting: 0, ["acme", "renew", "--format", "json"] + f.args, timeout: 120).stdout)
+        #expect(after["result"] as? String == "nothing-due")
+        #expect((after["certificates"] as? [[String: Any]])?.count == 2)
+    }
+
+    @Test("order --replaces: the new certificate takes over the old one's SMTP binding and default role, the old one is archived; an unknown thumbprint writes nothing")
+    func orderReplaces() throws {
+        let f = try Fixture("acme-repl")
+        let old = try #require(try parseJSONObject(try f.order(["mx.example.com"], extra: ["--services", "SMTP", "--format", "json"]).stdout)["thumbprint"] as? String)
+        let replaced = try f.order(["mx.example.com", "mx2.example.com"], extra: ["--replaces", old])
+        let new = try #require(replaced.stdout.split(separator: " ").dropFirst().first.map(String.init))
+        #expect(replaced.stdout.contains("Handed over from \(old):"), "\(replaced)")
+        #expect(replaced.stderr.contains("SMTP now presents \(new) (was \(old))"), "\(replaced)")
+        let bindings = try certstore(expecting: 0, ["bindings", "--format", "json"] + f.args).stdout
+        #expect(bindings.contains(new) && !bindings.contains(old), "\(bindings)")
+        #expect(try f.list().compactMap { $0["thumbprint"] as? String } == [new], "the old certificate is archived")
+
+        let before = try DirectorySnapshot.take(f.location)
+        let unknown = try certstore(expecting: 1, ["acme", "order", "--dns-name", "mx.example.com", "--http-01", "standalone:\(f.pebble.httpPort)",
+                                                   "--replaces", String(repeating: "CD", count: 20)] + f.args)
+        #expect(unknown.stderr.contains("not found"), "\(unknown)")
+        #expect(try DirectorySnapshot.take(f.location) == before, "nothing written, not even a pending request")
+    }
+
+    @Test("renew verifies with the saved probe endpoints: a service still presenting the old certificate is NOT verified (exit 3); one its hook restarted is verified (exit 0)")
+    func renewVerifies() throws {
+        let f = try Fixture("acme-vfy")
+        let old = try #require(try parseJSONObject(try f.order(["vfy.example.com"], extra: ["--services", "SMTP", "--format", "json"]).stdout)["thumbprint"] as? String)
+        let current = f.location.appendingPathComponent("Services/SMTP/current")
+        // A TLS server that read SMTP's files once and is never reloaded.
+        let (stale, stalePort) = try BackgroundServer.opensslServer(cert: current.appendingPathComponent("fullchain.pem"),
+                                                                    key: current.appendingPathComponent("privkey.pem"))
+        defer { stale.stop() }
+        try certstore(expecting: 0, ["probe", "smtps://127.0.0.1:\(stalePort)", "--save"] + f.args)
+        let unverified = try certstore(expecting: 3, ["acme", "renew", "--days", "3000"] + f.args, timeout: 120)
+        #expect(unverified.stdout.contains("NOT verified: smtps://127.0.0.1:\(stalePort) presents \(old), not "), "\(unverified)")
+        let new = try #require(unverified.stdout.split(separator: " ").dropFirst(3).first.map(String.init))
+        #expect(unverified.stdout.contains("renewed: \(old) → \(new) (vfy.example.com), handed over"), "\(unverified)")
+        stale.stop()
+
+        // A reload hook that restarts the server on the switched files: the next renewal is verified.
+        let port = try Loopback.freePort()
+        let pidFile = f.dir.path("server.pid")
+        let hooks = f.location.appendingPathComponent("Hooks")
+        try FileManager.default.createDirectory(at: hooks, withIntermediateDirectories: true)
+        let hook = try hooks.appendingPathComponent("10-restart").writing("""
+            #!/bin/sh
+            [ -f \(pidFile.path) ] && kill $(cat \(pidFile.path)) 2>/dev/null && sleep 0.3
+            \(opensslBinary.path) s_server -accept 127.0.0.1:\(port) -cert \(current.path)/fullchain.pem -key \(current.path)/privkey.pem -quiet </dev/null >/dev/null 2>&1 &
+            echo $! > \(pidFile.path)
+            """)
+        chmod(hook.path, 0o755)
+        defer {
+            if let pid = try? String(contentsOf: pidFile, encoding: .utf8), let number = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(number, SIGKILL)
+            }
+        }
+        let started = try runProgram(hook, [], timeout: 30)
+        try #require(started.status == 0 && Loopback.waitUntilAccepting(port, timeout: 10), "\(started)")
+        // Only the restarted server is probed from now on.
+        try Data(#"{"endpoints":["smtps://127.0.0.1:\#(port)"]}"#.utf8).write(to: f.location.appendingPathComponent("probes.json"))
+        let verified = try certstore(expecting: 0, ["acme", "renew", "--days", "3000", "--format", "json"] + f.args, timeout: 120)
+        let report = try parseJSONObject(verified.stdout)
+        #expect(report["result"] as? String == "renewed", "\(verified)")
+        let checks = try #require(report["verifications"] as? [[String: Any]])
+        #expect(checks.count == 1 && checks.first?["verified"] as? Bool == true, "\(checks)")
+        #expect(checks.first?["presented"] as? String == checks.first?["expected"] as? String)
+        #expect(checks.first?["presented"] as? String != new)
     }
 }

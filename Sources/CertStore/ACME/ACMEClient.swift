@@ -100,6 +100,9 @@ final class ACMEClient {
         return directory
     }
 
+    /// A plain GET (RFC 9773's renewalInfo is fetched without a signature).
+    func get(_ url: String) throws -> Response { try send(.GET, url) }
+
     /// A fresh nonce: the last `Replay-Nonce` seen, or HEAD newNonce (§7.2).
     private func takeNonce() throws -> String {
         if let nonce {

@@ -12,6 +12,10 @@ extension ACMEManager {
         /// The default-SMTP question's answer when `services` has SMTP and another certificate is the default.
         public var overwriteDefault = false
         public var friendlyName: String?
+        /// The certificate of `My` this order replaces (`--replaces`, `acme renew`): the pending request remembers
+        /// it, so completing the issued certificate hands over from it (``Handover``: bindings, the default SMTP
+        /// role, dependencies and connectors move, the old certificate is archived); acme.json links the two.
+        public var renews: Thumbprint?
 
         public init(dnsNames: [String]) { self.dnsNames = dnsNames }
     }
@@ -25,6 +29,9 @@ extension ACMEManager {
         public let request: OperationOutcome<Enrollment.RequestResult>
         /// The completion into `My` (the chain's CA certificates into `CA`).
         public let completion: OperationOutcome<ImportResult>
+        /// The handover from the replaced certificate (`renews`), done under the completion's lock; refused
+        /// handovers say why and give the command that forces them.
+        public var handover: ImportResult.CompletedRenewal? { completion.value.renewals.first }
         /// The binding, when services were named.
         public let binding: OperationOutcome<BindingManager.EnableResult>?
         /// Responses that could not be withdrawn afterwards (a webroot file, a DNS record): warnings.
@@ -51,13 +58,19 @@ extension ACMEManager {
         let (account, signer, client) = try session()
         let directory = try client.directory()
 
-        let pending = try Enrollment(store: store).request(subject, now: now)
+        // RFC 9773 §5: tell a server that has renewalInfo which certificate the order replaces.
+        var replacesIdentifier: String? = nil
+        if directory.renewalInfo != nil, let old = request.renews,
+           let certificate = try store.entry(old, in: store.path(of: .my))?.loadCertificate(), let aki = certificate.authorityKeyIdentifier {
+            replacesIdentifier = RenewalSchedule.certificateIdentifier(authorityKeyIdentifier: aki, serialNumber: certificate.serialNumberOctets)
+        }
+        let pending = try makeRequest(subject, renewing: request.renews, now: now)
         let requestPath = store.path(of: .request)
         let chainPEM: String
         var cleanupProblems: [String] = []
         do {
             (chainPEM, cleanupProblems) = try obtainChain(pending.value, request: request, account: account, signer: signer,
-                                                          client: client, directory: directory)
+                                                          client: client, directory: directory, replaces: replacesIdentifier)
         } catch {
             // Nothing reached My: the pending request and its key go to the trash (restorable, never lost).
             _ = try? Remover(store: store).remove(pending.value.thumbprint, in: requestPath, deleteKey: true, force: true,
@@ -65,6 +78,9 @@ extension ACMEManager {
             throw error
         }
 
+        // What follows is judged at the time of issuance, not of the order's start: the CA's notBefore may be later
+        // than `now` (Pebble does not backdate), and a binding must not call the new certificate "not yet valid".
+        let issuedNow = max(now, Date())
         // The chain, completed into My by complete's own code (the key paired by public key, CA certificates into CA).
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("certstore-acme-\(getpid())-\(UUID().uuidString)")
         try FileSystem.ensureDirectory(scratch, mode: 0o700)
@@ -75,27 +91,51 @@ extension ACMEManager {
         var options = Importer.Options()
         options.target = store.path(of: .my)
         options.completing = true
-        options.now = now
+        options.now = issuedNow
         let completion = try Importer(store: store).importFiles([chainFile.path], options: options)
         if let failure = completion.value.failures.first { throw CertStoreError(failure.kind, failure.message) }
 
         let managed = ACMEManagedCertificate(thumbprint: leaf.thumbprint, account: account.url, server: account.server,
                                              dnsNames: pending.value.dnsNames, keySpec: request.keySpec, challenge: request.challenge,
-                                             services: request.services, issuedAt: now, revokedAt: nil)
-        _ = try store.perform(now: now, changed: { _ in false }) {
+                                             services: request.services, issuedAt: issuedNow, revokedAt: nil,
+                                             renewedBy: nil, renews: request.renews)
+        _ = try store.perform(now: issuedNow, changed: { _ in false }) {
             var registry = try store.read(ACMERegistry.self)
             registry.certificates.removeAll { $0.thumbprint == managed.thumbprint }
             registry.certificates.append(managed)
+            if let old = request.renews, let index = registry.certificates.firstIndex(where: { $0.thumbprint == old }) {
+                registry.certificates[index].renewedBy = managed.thumbprint
+            }
             try store.write(registry)
         }
         var binding: OperationOutcome<BindingManager.EnableResult>? = nil
         if !request.services.isEmpty {
             binding = try BindingManager(store: store).enable(leaf.thumbprint, services: request.services,
-                                                              answer: request.overwriteDefault ? .overwrite : .keep, now: now)
+                                                              answer: request.overwriteDefault ? .overwrite : .keep, now: issuedNow)
         }
         return OrderResult(thumbprint: leaf.thumbprint, dnsNames: pending.value.dnsNames, notAfter: leaf.properties().notAfter,
                            request: pending, completion: completion, binding: binding, cleanupProblems: cleanupProblems,
                            badNonceRetries: client.badNonceRetries)
+    }
+
+    /// The pending request the order is finalized with: `request`'s, or — replacing a certificate — one that
+    /// remembers it (``StoreProperties/renews``), with its friendly name unless another was chosen.
+    private func makeRequest(_ subject: Enrollment.Subject, renewing old: Thumbprint?, now: Date) throws -> OperationOutcome<Enrollment.RequestResult> {
+        guard let old else { return try Enrollment(store: store).request(subject, now: now) }
+        let my = store.path(of: .my)
+        let current = try store.requireEntry(old, in: my)
+        let (name, dnsNames) = try subject.resolved()
+        let key = try PrivateKey.generate(subject.keySpec)
+        var properties = StoreProperties(friendlyName: subject.friendlyName ?? current.storeProperties.friendlyName, archived: false,
+                                         exportable: current.storeProperties.exportable, importedAt: now,
+                                         source: "certstore acme order --replaces \(old)")
+        properties.renews = old
+        return try Enrollment(store: store).request(name: name, dnsNames: dnsNames, keySpec: subject.keySpec, key: key, keyIsStored: false,
+                                                    properties: properties, file: nil, now: now, check: {
+            guard try store.entry(old, in: my) != nil else {
+                throw CertStoreError.notFound("the certificate with thumbprint \(old) was removed meanwhile")
+            }
+        })
     }
 
     /// The issued chain's first certificate (the end entity).
@@ -109,9 +149,9 @@ extension ACMEManager {
     /// The protocol part of an order: newOrder, every authorization's challenge, finalize with the pending request's
     /// CSR, and the PEM chain. Publishes and withdraws the challenge responses.
     private func obtainChain(_ pending: Enrollment.RequestResult, request: OrderRequest, account: ACMEAccount, signer: JWSSigner,
-                             client: ACMEClient, directory: ACME.Directory) throws -> (String, [String]) {
+                             client: ACMEClient, directory: ACME.Directory, replaces: String?) throws -> (String, [String]) {
         let kid = JWSSigner.KeyReference.kid(account.url)
-        let payload = try JSONEncoder().encode(ACME.NewOrderRequest(identifiers: pending.dnsNames.map(ACME.Identifier.dns)))
+        let payload = try JSONEncoder().encode(ACME.NewOrderRequest(identifiers: pending.dnsNames.map(ACME.Identifier.dns), replaces: replaces))
         let created = try client.post(directory.newOrder, payload: payload, signer: signer, key: kid)
         guard let orderURL = created.location else { throw CertStoreError.badData("the ACME server's newOrder answer has no Location") }
         var order = try client.decode(ACME.Order.self, created, what: "order")
@@ -131,6 +171,11 @@ extension ACMEManager {
                 let type = request.challenge.challengeType
                 guard let challenge = authorization.challenges.first(where: { $0.type == type }), let token = challenge.token else {
                     throw CertStoreError(.refused, "the ACME server offers no \(type) challenge for \(authorization.identifier.value) (offered: \(authorization.challenges.map(\.type).joined(separator: ", ")))")
+                }
+                // RFC 8555 §8.3: a token is base64url (at least 128 bits). It becomes a file name in a webroot and a URL
+                // path: anything else (a "../" from a hostile server) is refused before it touches the disk.
+                guard token.count >= 22, token.utf8.allSatisfy(Self.isBase64URLByte) else {
+                    throw CertStoreError.badData("the ACME server sent the challenge token \(token.debugDescription), which is not base64url (RFC 8555 §8.3)")
                 }
                 let name = (authorization.wildcard == true ? "*." : "") + authorization.identifier.value
                 try responder.publish(name: name, token: token, keyAuthorization: signer.keyAuthorization(token: token),
@@ -176,6 +221,11 @@ extension ACMEManager {
             throw CertStoreError.badData("the ACME server's certificate download is not a PEM chain (application/pem-certificate-chain)")
         }
         return (pem, cleanupProblems)
+    }
+
+    /// A-Z, a-z, 0-9, "-" and "_".
+    static func isBase64URLByte(_ byte: UInt8) -> Bool {
+        (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte) || byte == 0x2D || byte == 0x5F
     }
 
     static func challengeHint(_ method: ChallengeMethod) -> String {

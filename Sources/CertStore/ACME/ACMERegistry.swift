@@ -29,6 +29,10 @@ public struct ACMEManagedCertificate: Codable, Sendable, Equatable {
     public var issuedAt: Date
     /// Set once `acme revoke` revoked it.
     public var revokedAt: Date?
+    /// The certificate `acme renew` obtained to replace it (it is then not renewed again).
+    public var renewedBy: Thumbprint?
+    /// The certificate this one renews.
+    public var renews: Thumbprint?
 }
 
 /// `acme.json` beside bindings.json: the account and the ACME-managed certificates by thumbprint. The account's

@@ -91,6 +91,8 @@ enum ACME {
 
     struct NewOrderRequest: Encodable {
         let identifiers: [Identifier]
+        /// RFC 9773 §5: the certificate identifier of the certificate this order replaces (servers with renewalInfo).
+        let replaces: String?
     }
 
     struct FinalizeRequest: Encodable {

@@ -11,5 +11,5 @@ struct ACMECommand: ParsableCommand {
             (its CA certificates into LocalMachine/CA) as `certstore complete` does; a failed order leaves My, the \
             bindings and the service files untouched and takes the pending request and its key to the trash.
             """,
-        subcommands: [ACMERegisterCommand.self, ACMEAccountCommand.self, ACMEOrderCommand.self, ACMERevokeCommand.self])
+        subcommands: [ACMERegisterCommand.self, ACMEAccountCommand.self, ACMEOrderCommand.self, ACMERenewCommand.self, ACMERevokeCommand.self])
 }

@@ -12,7 +12,9 @@ struct ACMEOrderCommand: ParsableCommand {
             hook command), the order is finalized with the request's CSR, and the chain \
             (application/pem-certificate-chain) is completed into LocalMachine/My. With --services the \
             certificate is bound as `certstore enable` binds (the default SMTP certificate is kept unless \
-            --overwrite-default). The certificate is recorded as ACME-managed with its account and challenge \
+            --overwrite-default). With --replaces, the new certificate takes over from the old one as `certstore \
+            handover` does, under the completion's lock (a handover that would break something is not forced: the \
+            report says why and gives the command). The certificate is recorded as ACME-managed with its account and challenge \
             settings. The dns-01 hook runs as `CMD add NAME VALUE` before validation and `CMD remove NAME VALUE` \
             after it (NAME like _acme-challenge.mail.example.org, VALUE the TXT record's text); a non-zero exit \
             fails the order. A failed order exits 2 and changes nothing but the trash, which receives its key.
@@ -35,6 +37,10 @@ struct ACMEOrderCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("Services to bind once issued, comma-separated: SMTP, IIS, IMAP, POP.", valueName: "list"), completion: Completions.services)
     var services: String?
+
+    @Option(help: ArgumentHelp("A certificate of LocalMachine/My the new one replaces: once issued, it takes over (handover) its bindings, default SMTP role, dependencies and connectors, and the old one is archived.", valueName: "thumbprint"),
+            completion: Completions.thumbprints)
+    var replaces: String?
 
     @Flag(help: "Make it the default SMTP certificate when another one is (otherwise the default is kept).")
     var overwriteDefault = false
@@ -63,6 +69,7 @@ struct ACMEOrderCommand: ParsableCommand {
             if let services { request.services = try ExchangeService.parseList(services) }
             request.overwriteDefault = overwriteDefault
             request.friendlyName = friendlyName
+            if let replaces { request.renews = try Thumbprint(parsing: replaces) }
             let store = try global.openStore()
             let result = try ACMEManager(store: store).order(request)
             for problem in result.cleanupProblems { Terminal.warn(problem) }
@@ -72,11 +79,19 @@ struct ACMEOrderCommand: ParsableCommand {
                     "notAfter": result.notAfter.map { $0.formatted(.iso8601) as Any } ?? NSNull(),
                     "services": result.binding?.value.newlyBound.map(\.rawValue) ?? [],
                     "challenge": request.challenge.description, "badNonceRetries": result.badNonceRetries,
+                    "replaced": result.handover.map { $0.renewed.value as Any } ?? NSNull(),
+                    "handedOver": result.handover?.handedOver ?? false,
+                    "handoverSteps": result.handover?.steps ?? [], "commands": result.handover?.commands ?? [],
                 ]))
             } else {
                 Terminal.out("Issued \(result.thumbprint) for \(result.dnsNames.joined(separator: ", "))"
                              + (result.notAfter.map { ", valid until \($0.formatted(.iso8601))" } ?? ""))
                 Terminal.out("In LocalMachine/My with its key; proven by \(request.challenge).")
+                if let handover = result.handover {
+                    Terminal.out(handover.handedOver ? "Handed over from \(handover.renewed):" : "Not handed over from \(handover.renewed):")
+                    for step in handover.steps { Terminal.out("  \(step)") }
+                    for command in handover.commands { Terminal.out("  run: \(command)") }
+                }
                 if let binding = result.binding?.value { EnableCommand.report(binding, services: request.services, format: global.format) }
             }
             Consequences.report(result.request, store: store)
