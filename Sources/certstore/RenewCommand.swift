@@ -16,8 +16,8 @@ struct RenewCommand: ParsableCommand {
             A CA-issued certificate gets a pending request in LocalMachine/REQUEST with the same subject, DNS \
             names and key type — a new key made in the store, or the same key with --reuse-key — that \
             remembers what it renews. The request is printed (or written to --out, DER with --der): give it to \
-            the same CA, then `certstore complete` (or `import`) what it issues: the certificate takes the old \
-            one's key-less place and hands over from it automatically. A handover the checks refuse (a name \
+            the same CA, then `certstore complete` (or `import`) what it issues: it joins the request's key and the old \
+            one hands over to it automatically. A handover the checks refuse (a name \
             missing, an earlier expiry) is not forced: the completion stands and the command to run is printed.
             """)
 

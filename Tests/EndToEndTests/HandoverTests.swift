@@ -255,4 +255,62 @@ struct HandoverTests {
         report = try parseJSONObject(certstore(["audit", "--root", root, "--format", "json"]).stdout)
         #expect(!auditFindings(report).contains { ["renewal-not-handed-over", "certificate-expiring", "bound-keyless"].contains($0["check"] as? String ?? "") }, "\(report)")
     }
+
+    @Test("a completed renewal that misses a name does not take over: the completion stands, the command is printed and works; renew's own refusals")
+    func completionWithoutHandoverAndRenewErrors() throws {
+        let (dir, pki, old) = try boundStore("ho-partial")
+        let root = dir.rootPath
+        let csr = try dir.write("renewal.csr", certstore(expecting: 0, ["renew", old.thumbprint, "--root", root]).stdout)
+        // The CA drops autodiscover.contoso.com: it signs the request's key with its own extensions.
+        let ext = try dir.write("narrow.ext", "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:mail.contoso.com\n")
+        let issued = pki.directory.appendingPathComponent("narrow-renewal.pem")
+        try openssl(["x509", "-req", "-in", csr.path, "-CA", pki.ca.pem.path, "-CAkey", try #require(pki.ca.key).path, "-CAcreateserial",
+                     "-days", "400", "-extfile", ext.path, "-out", issued.path], in: pki.directory)
+        let new = try Fixtures.thumbprint(issued, in: dir.url)
+        let completed = try certstore(expecting: 0, ["complete", issued.path, "--root", root, "--format", "json"])
+        let renewals = try #require(try parseJSONObject(completed.stdout)["renewals"] as? [[String: Any]], "\(completed)")
+        try #require(renewals.count == 1)
+        #expect(renewals[0]["renewed"] as? String == old.thumbprint && renewals[0]["certificate"] as? String == new)
+        #expect(renewals[0]["handedOver"] as? Bool == false)
+        #expect((renewals[0]["steps"] as? [String])?.first?.contains("autodiscover.contoso.com") == true, "\(renewals)")
+        let command = "certstore handover \(old.thumbprint) \(new) --force"
+        #expect(renewals[0]["commands"] as? [String] == [command])
+        // The certificate is in My with its key; nothing moved.
+        #expect(deployed(root) == old.thumbprint)
+        #expect(try list(root).first { $0["thumbprint"] as? String == new }?["hasPrivateKey"] as? Bool == true)
+        let table = try certstore(expecting: 0, ["complete", issued.path, "--root", root])
+        #expect(table.stdout.contains("AlreadyPresent"), "\(table)")
+        try certstore(expecting: 0, Array(command.split(separator: " ").dropFirst().map(String.init)) + ["--root", root])
+        #expect(deployed(root) == new)
+
+        // renew refuses what it cannot do, changing nothing.
+        try certstore(expecting: 1, ["renew", String(repeating: "CD", count: 20), "--root", root])
+        try certstore(expecting: 64, ["renew", new, "--der", "--root", root])
+        try certstore(expecting: 64, ["renew", new, "--key-type", "dsa:1024", "--root", root])
+        let keyless = try pki.issue("keyless", subject: TestPKI.mailSubject, days: 400, dnsNames: ["mail.contoso.com"])
+        try certstore(expecting: 0, ["import", try pki.cer(keyless).path, "--allow-keyless", "--root", root])
+        let withKeyless = try DirectorySnapshot.take(dir.root)
+        let reuse = try certstore(expecting: 2, ["renew", keyless.thumbprint, "--reuse-key", "--root", root])
+        #expect(reuse.stderr.contains("no usable private key to reuse"), "\(reuse)")
+        try certstore(expecting: 64, ["renew", pki.ca.thumbprint, "--store", "LocalMachine/Root", "--root", root])
+        #expect(try DirectorySnapshot.take(dir.root) == withKeyless)
+    }
+
+    @Test("the KB 4495258 machine: handing over from the keyless certificate to its twin archives it, and the connector's TLSCertificateName can no longer pick it")
+    func kbTwinTrapClosed() throws {
+        let m = try KBMachine.build("ho-kb")
+        try m.importTwin()
+        let (_, before) = try m.resolve()
+        #expect((before["chosen"] as? [String: Any])?["thumbprint"] as? String == m.keyless.thumbprint, "first in store order: \(before)")
+        let moved = try certstore(expecting: 0, ["handover", m.keyless.thumbprint, m.twin.thumbprint] + m.args)
+        #expect(moved.stdout.contains("send connector \"\(KBMachine.connector)\" follows"), "\(moved)")
+        let (_, after) = try m.resolve()
+        #expect((after["chosen"] as? [String: Any])?["thumbprint"] as? String == m.twin.thumbprint, "\(after)")
+        #expect("\(after)".contains("skipped: archived"), "\(after)")
+        // With the twin enabled for SMTP the connector works; audit has no keyless-twin ambiguity left.
+        try certstore(expecting: 0, ["enable", m.twin.thumbprint, "--services", "SMTP", "--keep-default"] + m.args)
+        let (_, report) = try m.audit()
+        let connector = try #require((report["connectors"] as? [[String: Any]])?.first)
+        #expect(connector["usable"] as? Bool == true && connector["keylessTwin"] as? Bool == false, "\(connector)")
+    }
 }

@@ -16,7 +16,7 @@ import Foundation
 /// its names are then not obstacles: it is the state that was).
 ///
 /// `renew` (a self-signed certificate) and the completion of a renewal request call the same code under their
-/// own lock (`handOver(from:to:newTLS:options:)`), as an ACME renewal does.
+/// own lock (the internal `handOver(from:to:newTLS:options:)`), as an ACME renewal does.
 public struct Handover: Sendable {
     public let store: StoreLocation
     /// The OpenSSL security level NEW must be served at (nil: the system's); see ``TLSUsabilityJudge``.
