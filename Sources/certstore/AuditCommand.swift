@@ -31,6 +31,9 @@ struct AuditCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Days left under which a bound certificate is CRITICAL.", valueName: "days"))
     var criticalDays: Int = 30
 
+    @Option(help: ArgumentHelp("Days after which a pending request in LocalMachine/REQUEST is a WARNING.", valueName: "days"))
+    var staleRequestDays: Int = 30
+
     @Flag(help: "Also list the checks that passed.")
     var verbose = false
 
@@ -55,6 +58,10 @@ struct AuditCommand: ParsableCommand {
             Failure.report(CertStoreError(.usage, "need 0 <= --critical-days <= --warning-days"))
             throw ExitCode(Severity.unknown.exitCode)
         }
+        guard staleRequestDays >= 0 else {
+            Failure.report(CertStoreError(.usage, "need --stale-request-days >= 0"))
+            throw ExitCode(Severity.unknown.exitCode)
+        }
     }
 
     func run() throws {
@@ -63,6 +70,7 @@ struct AuditCommand: ParsableCommand {
             var auditor = Auditor(store: try global.openStore(.anyway))
             auditor.thresholds.warningDays = warningDays
             auditor.thresholds.criticalDays = criticalDays
+            auditor.thresholds.staleRequestDays = staleRequestDays
             auditor.commandPrefix = global.commandPrefix
             auditor.securityLevel = tls.securityLevel
             if probe || !probeUrl.isEmpty {

@@ -30,31 +30,17 @@ struct EnableCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Services to bind, comma-separated: SMTP, IIS, IMAP, POP.", valueName: "list"), completion: Completions.services)
     var services: String
 
-    @Flag(name: [.customLong("overwrite-default"), .customLong("force")],
-          help: "Answer Yes: make this the default SMTP certificate (Exchange's -Force).")
-    var overwriteDefault = false
-
-    @Flag(help: "Answer No: bind SMTP but keep the current default SMTP certificate.")
-    var keepDefault = false
-
-    @Option(help: ArgumentHelp("The account the daemon runs as (postfix, dovecot, www-data): it alone may read the service's key file (\"\" clears it).", valueName: "user"))
-    var serviceUser: String?
-
+    @OptionGroup var binding: BindingOptions
     @OptionGroup var tls: SecurityLevelOption
     @OptionGroup var global: GlobalOptions
-
-    func validate() throws {
-        if overwriteDefault && keepDefault { throw ValidationError("--overwrite-default and --keep-default exclude each other") }
-    }
 
     func run() throws {
         try Failure.run(global) {
             try global.requirePersonalStore("enable")
             let store = try global.openStore()
             let list = try ExchangeService.parseList(services)
-            let answer: BindingManager.OverwriteAnswer = overwriteDefault ? .overwrite : keepDefault ? .keep : .ask(Confirmation.overwriteDefault)
-            let outcome = try BindingManager(store: store).enable(try Thumbprint(parsing: thumbprint), services: list, answer: answer,
-                                                                  serviceUser: serviceUser, securityLevel: tls.securityLevel)
+            let outcome = try BindingManager(store: store).enable(try Thumbprint(parsing: thumbprint), services: list, answer: binding.answer,
+                                                                  serviceUser: binding.serviceUser, securityLevel: tls.securityLevel)
             defer { Consequences.report(outcome, store: store) }
             Self.report(outcome.value, services: list, format: global.format)
         }

@@ -51,13 +51,13 @@ struct ListCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Columns to show, like Select-Object -Property (case-insensitive, comma-separated; * for all).", valueName: "names"))
     var property: [String] = []
 
-    @Option(help: ArgumentHelp("certificate (default) or exchange: what Get-ExchangeCertificate shows — certificates with a usable key, newest first, with Services, Status and RootCAType.", valueName: "view"))
+    @Option(help: ArgumentHelp("certificate (default) or exchange: what Get-ExchangeCertificate shows — certificates with a usable key, newest first, with Services, Status and RootCAType, then pending requests (Status PendingRequest).", valueName: "view"))
     var view: ListView = .certificate
 
     @Option(help: ArgumentHelp("Exchange view: only this RootCAType (None, ThirdParty, Enterprise, Registry, GroupPolicy, Unknown).", valueName: "type"))
     var rootCAType: String?
 
-    @Option(help: ArgumentHelp("Exchange view: only this Status (Valid, Untrusted, DateInvalid, Invalid, Unknown).", valueName: "status"))
+    @Option(help: ArgumentHelp("Exchange view: only this Status (Valid, Untrusted, DateInvalid, Invalid, Unknown, PendingRequest).", valueName: "status"))
     var status: String?
 
     @Option(help: ArgumentHelp("Exchange view: only certificates bound to all these services (SMTP,IIS,IMAP,POP).", valueName: "list"))

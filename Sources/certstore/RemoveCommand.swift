@@ -12,7 +12,9 @@ struct RemoveCommand: ParsableCommand {
             resolves to it today would afterwards resolve to nothing usable. When a connector falls through to a \
             usable twin instead (the KB 4495258 fix: keyless old certificate, renewed one present), removal goes \
             ahead and says which certificate the connector uses from now on. The key stays unless --delete-key, \
-            and is never deleted while another certificate uses it. `certstore restore` undoes a removal.
+            and is never deleted while another certificate uses it. Removing a pending request from \
+            LocalMachine/REQUEST cancels it: its key, made for that request, goes to the trash with it without \
+            --delete-key. `certstore restore` undoes a removal, key included.
 
             An interrupted removal is finished by running it again: a certificate whose files are already \
             in its newest trash entry is taken out of the store without a second trash entry, and \
@@ -29,7 +31,7 @@ struct RemoveCommand: ParsableCommand {
     @Flag(help: "Remove even though something depends on it (it still goes to the trash).")
     var force = false
 
-    @Flag(help: "Also move the private key to the trash (refused while another certificate uses the key).")
+    @Flag(help: "Also move the private key to the trash (refused while another certificate uses the key); a pending request's key goes without it.")
     var deleteKey = false
 
     @OptionGroup var global: GlobalOptions

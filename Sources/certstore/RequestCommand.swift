@@ -55,24 +55,15 @@ struct RequestCommand: ParsableCommand {
     @Option(help: ArgumentHelp("With --self-signed: services to bind at once, comma-separated: SMTP, IIS, IMAP, POP.", valueName: "list"), completion: Completions.services)
     var services: String?
 
-    @Flag(name: [.customLong("overwrite-default"), .customLong("force")],
-          help: "With --self-signed --services SMTP: answer Yes, make it the default SMTP certificate (Exchange's -Force).")
-    var overwriteDefault = false
-
-    @Flag(help: "With --self-signed --services SMTP: answer No, keep the current default SMTP certificate.")
-    var keepDefault = false
-
-    @Option(help: ArgumentHelp("With --self-signed --services: the account the daemon runs as, as for `enable`.", valueName: "user"))
-    var serviceUser: String?
-
+    /// --overwrite-default/--force, --keep-default, --service-user: with --self-signed --services, as for `enable`.
+    @OptionGroup var binding: BindingOptions
     @OptionGroup var tls: SecurityLevelOption
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
-        if overwriteDefault && keepDefault { throw ValidationError("--overwrite-default and --keep-default exclude each other") }
         if der && out == nil { throw ValidationError("--der needs --out FILE: a DER request is not printed on a terminal") }
         if selfSigned && (out != nil || der) { throw ValidationError("--out and --der write a request; a self-signed certificate goes into the store (export it with `certstore export`)") }
-        if !selfSigned && (services != nil || overwriteDefault || keepDefault || serviceUser != nil) {
+        if !selfSigned && (services != nil || binding.isGiven) {
             throw ValidationError("--services, --overwrite-default, --keep-default and --service-user go with --self-signed; a request is bound once it is completed (`certstore enable`)")
         }
     }
@@ -92,8 +83,7 @@ struct RequestCommand: ParsableCommand {
             try subject.check()   // bad input is refused before a store is opened (or created)
             let store = try global.openStore(.creating)
             if selfSigned {
-                let answer: BindingManager.OverwriteAnswer = overwriteDefault ? .overwrite : keepDefault ? .keep : .ask(Confirmation.overwriteDefault)
-                let outcome = try Enrollment(store: store).selfSigned(subject, services: list, answer: answer, serviceUser: serviceUser,
+                let outcome = try Enrollment(store: store).selfSigned(subject, services: list, answer: binding.answer, serviceUser: binding.serviceUser,
                                                                       securityLevel: tls.securityLevel)
                 defer { Consequences.report(outcome, store: store) }
                 report(outcome.value, services: list)

@@ -220,4 +220,65 @@ struct InheritedDSAParametersTests {
         #expect(result.committed && result.warnings.isEmpty, "\(result.warnings.map(\.message))")
         #expect(try entry(fresh, pki.path("ee.pem"))?.keyStatus == .present)
     }
+
+    /// Each PEM block's certificate, in order.
+    private func pemThumbprints(_ bytes: [UInt8]) throws -> [Thumbprint] {
+        try PEMBlock.all(in: bytes).filter { $0.label == "CERTIFICATE" }.map { try Certificate(der: $0.der).thumbprint }
+    }
+
+    @Test("a chain through an issuer that inherits its DSA parameters (EE ← CA without parameters ← DSA root): export's chain has both issuers, the PEM chain all three, and OpenSSL's verdict agrees")
+    func chainThroughInheritingIssuer() throws {
+        let pki = try Self.pki()
+        let t = try TestStore()
+        // The root and the intermediate as bare certificates (they go to CA), the end entity with its key.
+        try t.importFiles([pki.path("ca.pem"), pki.path("inter.pem"), pki.path("ValidDSAParameterInheritanceTest5EE.p12")],
+                          options: TestStore.options { $0.exportable = true })
+        let ee = try #require(try entry(t, pki.path("ee.pem")))
+        #expect(ee.hasPrivateKey)
+        let inter = try #require(try entry(t, pki.path("inter.pem"), in: TestStore.my.sibling(.ca)))
+        let root = try Certificate(der: Fixtures.derOfFirstPEMBlock([UInt8](try Data(contentsOf: URL(fileURLWithPath: pki.path("ca.pem"))))))
+        let interCertificate = try inter.loadCertificate()
+        #expect(interCertificate.inheritsDSAParameters)
+        // The intermediate's own key cannot be decoded alone: the plain check cannot tell, the completing one can.
+        let eeCertificate = try ee.loadCertificate()
+        #expect(!eeCertificate.isIssued(by: interCertificate))
+        #expect(eeCertificate.isIssued(by: interCertificate, completingAmong: [interCertificate, root]))
+        #expect(!eeCertificate.isIssued(by: interCertificate, completingAmong: [interCertificate]), "without the root nothing proves the parameters")
+        #expect(!eeCertificate.isIssued(by: root, completingAmong: [interCertificate, root]), "the root did not sign the end entity")
+
+        let exporter = Exporter(store: t.store)
+        #expect(try exporter.chain(for: ee).map(\.thumbprint) == [inter.thumbprint, root.thumbprint])
+        #expect(try exporter.chain(for: inter).map(\.thumbprint) == [root.thumbprint])
+        let pem = try exporter.export(ee, kind: .pem, includeChain: true, password: nil, encryption: .modern)
+        #expect(try pemThumbprints(pem) == [ee.thumbprint, inter.thumbprint, root.thumbprint])
+        // PKCS#12: key, certificate and the whole chain.
+        let pfx = try exporter.export(ee, kind: .pfx, includeChain: true, password: Password("export"), encryption: .modern)
+        #expect(try PKCS12File(der: pfx, password: Password("export")).certificates.map(\.certificate.thumbprint)
+                == [ee.thumbprint, inter.thumbprint, root.thumbprint])
+
+        // Without the root the chain stops at the intermediate (named, but its key cannot be completed)…
+        let noRoot = try TestStore()
+        try noRoot.importFiles([pki.path("inter.pem"), pki.path("ee.pem")])
+        let bare = try #require(try entry(noRoot, pki.path("ee.pem")))
+        #expect(try Exporter(store: noRoot.store).chain(for: bare).isEmpty)
+
+        // …and OpenSSL's chain verification (Status, chain checks) goes through the same issuer.
+        let validator = ChainValidator(roots: [root], intermediates: [interCertificate])
+        let verdict = validator.validate(eeCertificate)
+        #expect(verdict.outcome == .valid, "\(verdict)")
+        #expect(verdict.chain == [ee.thumbprint, inter.thumbprint, root.thumbprint], "\(verdict)")
+        let withoutRoot = ChainValidator(roots: [], intermediates: [interCertificate]).validate(eeCertificate)
+        #expect(withoutRoot.outcome == .untrusted, "\(withoutRoot)")
+        // The intermediate itself, its parameters completed from the root.
+        #expect(validator.validate(interCertificate).outcome == .valid)
+
+        // A forgery: the same names, signed by a key that is not the intermediate's (the end entity's own, same
+        // parameters). Neither the chain walk nor the verdict accepts it.
+        let eeKey = try PrivateKey(bytes: [UInt8](try Data(contentsOf: URL(fileURLWithPath: pki.path("ee.key")))), password: nil)
+        let forged = try Certificate(der: try Self.withoutParameters(pki.path("ee-full.pem"), signedBy: eeKey))
+        #expect(forged.inheritsDSAParameters && forged.namesIssuer(interCertificate))
+        #expect(!forged.isIssued(by: interCertificate, completingAmong: [interCertificate, root]))
+        let forgedVerdict = validator.validate(forged)
+        #expect(forgedVerdict.outcome == .invalid && forgedVerdict.errorCode == X509_V_ERR_CERT_SIGNATURE_FAILURE, "\(forgedVerdict)")
+    }
 }

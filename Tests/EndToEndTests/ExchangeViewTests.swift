@@ -629,4 +629,49 @@ struct ExchangeViewTests {
             #expect(warm != before, "the change shows in the view")
         }
     }
+
+    @Test("a pending request is listed after the certificates as Get-ExchangeCertificate shows it: Status PendingRequest, IsSelfSigned False, RootCAType Unknown, no services; --status/--thumbprint/--domain/--services find or exclude it; completed, it is Valid")
+    func pendingRequest() throws {
+        let s = try ExchangeStore.build("exv-pending")
+        let csr = s.t.path("new.csr")
+        try certstore(expecting: 0, ["request", "--subject", "CN=new.contoso.com, O=Contoso Ltd", "--dns-name", "new.contoso.com",
+                                     "--dns-name", "autodiscover.contoso.com", "--exportable", "--out", csr.path] + s.args)
+        let pending = try #require(try parseJSONArray(certstore(expecting: 0, ["list", "--store", "REQUEST", "--format", "json"] + s.args).stdout)
+            .first?["thumbprint"] as? String)
+        let rows = try s.json()
+        #expect(rows.compactMap { $0["thumbprint"] as? String } == s.expectedOrder + [pending], "\(rows)")
+        let request = try #require(row(rows, pending))
+        #expect(request["status"] as? String == "PendingRequest")
+        #expect(request["isSelfSigned"] as? Bool == false, "the dummy certificate is self-signed; Exchange says False")
+        #expect(request["rootCAType"] as? String == "Unknown")
+        #expect(request["services"] as? [String] == [])
+        #expect(request["hasPrivateKey"] as? Bool == true)
+        #expect(request["privateKeyExportable"] as? Bool == false, "Exchange stops at PendingRequest")
+        #expect(request["subject"] as? String == "CN=new.contoso.com, O=Contoso Ltd")
+        #expect(request["certificateDomains"] as? [String] == ["new.contoso.com", "autodiscover.contoso.com"])
+        // The self-signed certificate of My still says True.
+        #expect(row(rows, s.selfSigned.thumbprint)?["isSelfSigned"] as? Bool == true)
+        #expect(row(rows, s.trusted.thumbprint)?["isSelfSigned"] as? Bool == false)
+
+        #expect(try s.listed(["--status", "pendingrequest"]) == [pending])
+        #expect(try s.listed(["--thumbprint", pending]) == [pending])
+        #expect(try s.listed(["--domain", "autodiscover.contoso.com"]).last == pending)
+        #expect(try s.listed(["--services", "SMTP"]).contains(pending) == false)
+        #expect(try s.listed(["--root-ca-type", "ThirdParty"]).contains(pending) == false)
+        let table = try certstore(expecting: 0, ["list", "--view", "exchange", "--property", "Thumbprint,Status,IsSelfSigned"] + s.args)
+        #expect(table.stdout.contains(pending) && table.stdout.contains("PendingRequest"), "\(table)")
+
+        // Completed: the request is consumed, and the certificate is listed as any other (Valid, ThirdParty).
+        let issued = s.pki.directory.appendingPathComponent("new.pem")
+        try openssl(["x509", "-req", "-in", csr.path, "-CA", s.pki.ca.pem.path, "-CAkey", try #require(s.pki.ca.key).path,
+                     "-CAcreateserial", "-days", "90", "-copy_extensions", "copyall", "-out", issued.path], in: s.pki.directory)
+        try certstore(expecting: 0, ["complete", issued.path] + s.args)
+        let after = try s.json()
+        #expect(!after.contains { $0["status"] as? String == "PendingRequest" }, "\(after)")
+        let completed = try #require(after.first { $0["subject"] as? String == "CN=new.contoso.com, O=Contoso Ltd" }, "\(after)")
+        #expect(completed["status"] as? String == "Valid" && completed["rootCAType"] as? String == "ThirdParty" && completed["isSelfSigned"] as? Bool == false)
+        #expect(completed["privateKeyExportable"] as? Bool == true, "what was chosen at request time applies once completed")
+        let gone = try certstore(expecting: 1, ["list", "--view", "exchange", "--thumbprint", pending] + s.args)
+        #expect(gone.stderr.contains("was not found"), "\(gone)")
+    }
 }

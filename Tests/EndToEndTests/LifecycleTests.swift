@@ -186,7 +186,7 @@ struct LifecycleTests {
         #expect(try list(here).first?["hasPrivateKey"] as? Bool == true)
     }
 
-    @Test("a pending request is cancelled like any removal (its key into the trash with --delete-key) and restored with its key")
+    @Test("a pending request is cancelled like any removal: its key goes into the trash with it without --delete-key, and restore brings both back")
     func cancelAndRestore() throws {
         let dir = try TestDirectory("lifecycle-cancel")
         let root = dir.rootPath
@@ -195,15 +195,49 @@ struct LifecycleTests {
         let thumbprint = try #require(pending.first?["thumbprint"] as? String)
         let key = dir.root.appendingPathComponent("LocalMachine/Keys/\(try #require(pending.first?["publicKeySha256"] as? String)).key")
         let keyBytes = try Data(contentsOf: key)
-        try certstore(expecting: 0, ["remove", thumbprint, "--root", root, "--store", "LocalMachine/REQUEST", "--delete-key"])
+        let dryRun = try certstore(expecting: 0, ["remove", thumbprint, "--root", root, "--store", "REQUEST", "--dry-run"])
+        #expect(dryRun.stdout.contains("Would remove \(thumbprint)") && dryRun.stdout.contains("and its private key."), "\(dryRun)")
+        #expect(FileManager.default.fileExists(atPath: key.path))
+        let removed = try certstore(expecting: 0, ["remove", thumbprint, "--root", root, "--store", "LocalMachine/REQUEST"])
+        #expect(removed.stdout.contains("from LocalMachine/REQUEST and its private key."), "\(removed)")
         #expect(try list(root, store: "REQUEST").isEmpty)
         #expect(!FileManager.default.fileExists(atPath: key.path))
+        // The key is in the trash entry, not left behind as an orphan.
+        let trash = try certstore(expecting: 0, ["trash", "list", "--root", root, "--format", "json"])
+        let entries = try parseJSONArray(trash.stdout)
+        #expect(entries.count == 1 && entries.first?["thumbprint"] as? String == thumbprint && entries.first?["keyInTrash"] as? Bool == true, "\(trash)")
+        let audit = try certstore(["audit", "--root", root, "--format", "json"])
+        #expect(!audit.stdout.contains("orphan-key"), "\(audit)")
+        // Removing it again: not found, exit 1.
+        try certstore(expecting: 1, ["remove", thumbprint, "--root", root, "--store", "REQUEST"])
         try certstore(expecting: 0, ["restore", thumbprint, "--root", root])
         let restored = try list(root, store: "REQUEST")
         #expect(restored.first?["thumbprint"] as? String == thumbprint)
         #expect(restored.first?["hasPrivateKey"] as? Bool == true)
         #expect(try Data(contentsOf: key) == keyBytes)
         #expect(mode(key) == 0o600)
+    }
+
+    @Test("cancelling a renewal request made with --reuse-key keeps the key the certificate in My still uses; --delete-key is refused (exit 2)")
+    func cancelSharedKeyRequest() throws {
+        let dir = try TestDirectory("lifecycle-cancel-shared")
+        let pki = try TestPKI(in: dir.path("pki"))
+        let root = dir.rootPath
+        let issued = try pki.issue("mail", subject: "/O=Contoso Ltd/CN=mail.contoso.com", dnsNames: ["mail.contoso.com"])
+        try certstore(expecting: 0, ["import", pki.ca.pem.path, "--root", root])
+        try certstore(expecting: 0, ["import", try pki.withKey(issued).path, "--root", root])
+        try certstore(expecting: 0, ["renew", issued.thumbprint, "--reuse-key", "--out", dir.path("renew.csr").path, "--root", root])
+        let request = try #require(try list(root, store: "REQUEST").first)
+        let thumbprint = try #require(request["thumbprint"] as? String)
+        let key = dir.root.appendingPathComponent("LocalMachine/Keys/\(try #require(request["publicKeySha256"] as? String)).key")
+        #expect(try list(root).first?["publicKeySha256"] as? String == request["publicKeySha256"] as? String, "the same key")
+        let refused = try certstore(expecting: 2, ["remove", thumbprint, "--store", "REQUEST", "--delete-key", "--root", root])
+        #expect(refused.stderr.contains("also the key of \(issued.thumbprint)"), "\(refused)")
+        let removed = try certstore(expecting: 0, ["remove", thumbprint, "--store", "REQUEST", "--root", root])
+        #expect(removed.stdout.contains("its private key stays"), "\(removed)")
+        #expect(FileManager.default.fileExists(atPath: key.path))
+        #expect(try list(root).first?["hasPrivateKey"] as? Bool == true)
+        #expect(try list(root, store: "REQUEST").isEmpty)
     }
 
     @Test("no keyless end-entity certificate enters My by accident: import and complete refuse it (exit 2, the KB explanation), CA certificates pass, --allow-keyless imports it and audit reports it")
@@ -237,15 +271,64 @@ struct LifecycleTests {
         let allowed = try certstore(expecting: 0, ["import", issued.pem.path, "--allow-keyless", "--root", root])
         #expect(allowed.stderr.contains("warning:") && allowed.stderr.contains("no private key in this store"), "\(allowed)")
         #expect(try list(root).first?["hasPrivateKey"] as? Bool == false)
+        // Audit: CRITICAL, as the certificate KB 4495258 is about (not the WARNING of a keyless leftover).
         let audit = try certstore(["audit", "--root", root, "--format", "json"])
-        #expect(audit.status == 1, "\(audit)")
-        #expect(audit.stdout.contains("keyless-unused") && audit.stdout.contains(issued.thumbprint))
+        #expect(audit.status == 2, "\(audit)")
+        let finding = try #require(Self.findings(audit).first { $0["check"] as? String == "keyless-imported" }, "\(audit)")
+        #expect(finding["severity"] as? String == "CRITICAL" && finding["object"] as? String == issued.thumbprint)
+        let detail = finding["detail"] as? String ?? ""
+        #expect(detail.contains("KB 4495258") && detail.contains("NoCredentials") && detail.contains("PKCS#12") && detail.contains("the machine that made"), "\(detail)")
+        #expect(detail.contains("from \(issued.pem.lastPathComponent)"), "\(detail)")
+        #expect(!Self.findings(audit).contains { $0["check"] as? String == "keyless-unused" })
+        // Its fix works pasted and leaves the audit OK; restore brings it back, still reported.
+        let plan = try OperationTests.followPlan(["--root", root])
+        #expect(plan.plan.count == 1 && plan.plan.first?.hasSuffix(" remove \(issued.thumbprint)") == true, "\(plan.plan)")
+        #expect(plan.after["status"] as? String == "OK", "\(plan.after)")
+        let trashID = try #require(try parseJSONArray(certstore(expecting: 0, ["trash", "list", "--root", root, "--format", "json"]).stdout).first?["id"] as? String)
+        try certstore(expecting: 0, ["restore", trashID, "--root", root])
+        #expect(try certstore(["audit", "--root", root, "--format", "json"]).status == 2)
+        // Once its key is imported it is an ordinary certificate with a key: nothing to report about it.
+        try certstore(expecting: 0, ["import", try #require(issued.key).path, "--root", root])
+        let paired = try certstore(["audit", "--root", root, "--format", "json"])
+        #expect(!paired.stdout.contains("keyless-imported"), "\(paired)")
+
         // complete --allow-keyless on "another server" does the same.
         let third = dir.path("third").path
         try certstore(expecting: 0, ["request", "--root", third, "--subject", "CN=other.contoso.com", "--out", dir.path("x.csr").path])
         let completed = try certstore(expecting: 0, ["complete", issued.pem.path, "--allow-keyless", "--root", third])
         #expect(completed.stderr.contains("no private key in this store"))
         #expect(try list(third).first?["hasPrivateKey"] as? Bool == false)
+        let thirdAudit = try certstore(["audit", "--root", third, "--format", "json"])
+        #expect(thirdAudit.status == 2 && Self.findings(thirdAudit).contains { $0["check"] as? String == "keyless-imported" }, "\(thirdAudit)")
+    }
+
+    static func findings(_ audit: CommandResult) -> [[String: Any]] {
+        ((try? parseJSONObject(audit.stdout))?["findings"] as? [[String: Any]]) ?? []
+    }
+
+    @Test("audit: a pending request is listed as checked while young; from --stale-request-days (30 by default) it is a WARNING whose fix cancels it when pasted, key into the trash")
+    func staleRequest() throws {
+        let dir = try TestDirectory("lifecycle-stale")
+        let root = dir.rootPath
+        try certstore(expecting: 0, ["request", "--root", root, "--subject", "CN=stale.contoso.com", "--dns-name", "stale.contoso.com", "--out", dir.path("s.csr").path])
+        let thumbprint = try #require(try list(root, store: "REQUEST").first?["thumbprint"] as? String)
+        // Made just now: within the default 30 days.
+        let fresh = try certstore(expecting: 0, ["audit", "--root", root, "--format", "json", "--verbose"])
+        let pending = try #require(Self.findings(fresh).first { $0["check"] as? String == "request-pending" }, "\(fresh)")
+        #expect(pending["severity"] as? String == "OK" && pending["object"] as? String == thumbprint)
+        #expect(!fresh.stdout.contains("request-stale"))
+        // Stale from 0 days on.
+        let stale = try certstore(expecting: 1, ["audit", "--root", root, "--format", "json", "--stale-request-days", "0"])
+        let finding = try #require(Self.findings(stale).first { $0["check"] as? String == "request-stale" }, "\(stale)")
+        #expect(finding["severity"] as? String == "WARNING" && finding["object"] as? String == thumbprint)
+        #expect((finding["detail"] as? String ?? "").contains("stale.contoso.com"))
+        let plan = try OperationTests.followPlan(["--root", root, "--stale-request-days", "0"])
+        #expect(plan.plan.count == 1 && plan.plan.first?.hasSuffix(" remove \(thumbprint) --store LocalMachine/REQUEST") == true, "\(plan.plan)")
+        #expect(plan.after["status"] as? String == "OK", "\(plan.after)")
+        #expect(try list(root, store: "REQUEST").isEmpty)
+        // A negative threshold is UNKNOWN (3), as the other thresholds.
+        let bad = try certstore(expecting: 3, ["audit", "--root", root, "--stale-request-days=-1"])
+        #expect(bad.stderr.contains("--stale-request-days"), "\(bad)")
     }
 
     @Test("bad input is a usage error (64) and creates no store", arguments: [

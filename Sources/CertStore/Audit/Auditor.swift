@@ -8,6 +8,8 @@ public struct Auditor: Sendable {
         public var warningDays: Int = 60
         /// Fewer days left than this: CRITICAL (HealthChecker: 30).
         public var criticalDays: Int = 30
+        /// A pending request in `REQUEST` older than this many days: WARNING (`--stale-request-days`).
+        public var staleRequestDays: Int = 30
         public init() {}
     }
 
@@ -69,6 +71,8 @@ public struct Auditor: Sendable {
         checkDefaultSmtp(context: context, connectorsExist: !connectors.sendConnectors.isEmpty, report: &report)
         checkBound(context: context, checkedExpiry: &checkedExpiry, report: &report)
         checkKeyless(connectors: connectors, dependencies: dependencies, context: context, report: &report)
+        checkKeylessImports(connectors: connectors, dependencies: dependencies, context: context, report: &report)
+        checkPendingRequests(stores[.request] ?? [], context: context, report: &report)
         checkUnbound(connectors: connectors, dependencies: dependencies, context: context, report: &report)
         checkDependencies(dependencies, context: context, report: &report)
         checkFiles(problems: problems, context: context, report: &report)
@@ -421,7 +425,8 @@ public struct Auditor: Sendable {
     private func checkKeyless(connectors: SendConnectors, dependencies: Dependencies, context: Context, report: inout AuditReport) {
         let used = context.bindings.allBoundThumbprints.union(dependencies.dependencies.compactMap(\.thumbprint))
             .union(connectors.sendConnectors.compactMap { context.resolver.resolve($0).chosen?.thumbprint })
-        for entry in context.personal where entry.keyStatus == .missing && !used.contains(entry.thumbprint) {
+        // Those imported keyless on purpose are CRITICAL instead (`checkKeylessImports`).
+        for entry in context.personal where entry.keyStatus == .missing && !used.contains(entry.thumbprint) && !Self.isKeylessImport(entry, now: context.now) {
             report.findings.append(Finding(.warning, check: "keyless-unused", object: entry.thumbprint.value,
                 title: "a keyless certificate nothing uses is in LocalMachine/My",
                 detail: "\(context.name(entry)) has no private key; a connector whose name matches it could pick it (the KB 4495258 trap)",

@@ -34,7 +34,7 @@ struct ChainCache: Sendable {
     private let boundaries: [Double]?
 
     init(validator: ChainValidator) {
-        var text = "certstore chain verdicts 1\nOpenSSL \(OpenSSLProviders.version)\n"
+        var text = "certstore chain verdicts 2\nOpenSSL \(OpenSSLProviders.version)\n"
         let environment = ProcessInfo.processInfo.environment
         for name in ["OPENSSL_CONF", "OPENSSL_MODULES"] { text += "\(name)=\(environment[name] ?? "")\n" }
         text += "roots " + validator.roots.map(\.thumbprint.value).joined(separator: ",") + "\n"

@@ -22,7 +22,10 @@ final class CompletedPublicKey: @unchecked Sendable {
 extension Certificate {
     /// The key is DSA and the SubjectPublicKeyInfo carries no parameters (absent or NULL): they are inherited
     /// from the issuer (RFC 3279 §2.3.2).
-    public var inheritsDSAParameters: Bool {
+    public var inheritsDSAParameters: Bool { Self.inheritsDSAParameters(x509) }
+
+    /// `inheritsDSAParameters` of any `X509*` (for OpenSSL's chain-building callbacks, see `ChainValidator`).
+    static func inheritsDSAParameters(_ x509: OpaquePointer) -> Bool {
         guard let pub = X509_get_X509_PUBKEY(x509) else { return false }
         var algorithm: OpaquePointer? = nil
         var parameters: UnsafeMutablePointer<X509_ALGOR>? = nil
@@ -88,6 +91,40 @@ extension Certificate {
             return d2i_PUBKEY(nil, &pointer, buffer.count)
         }
         return key.map(CompletedPublicKey.init(owning:))
+    }
+
+    /// The complete public key of this certificate: its own, or its public value with the DSA parameters it
+    /// inherits along its issuers (RFC 3279 §2.3.2), each issuer found among `candidates` by name and proved by
+    /// its signature. Nil when no chain of issuers among `candidates` completes it.
+    func completedKey(among candidates: [Certificate], depth: Int = 0) -> CompletedPublicKey? {
+        guard inheritsDSAParameters else { return completePublicKey }
+        guard depth < 8 else { return nil }
+        for issuer in candidates where issuer.der != der && namesIssuer(issuer) {
+            guard let issuerKey = issuer.completedKey(among: candidates, depth: depth + 1), isSigned(by: issuerKey),
+                  let key = publicKey(parametersFrom: issuerKey) else { continue }
+            return key
+        }
+        return nil
+    }
+
+    /// Did `issuer` issue this certificate — names, key identifiers, keyCertSign, and the signature — with the
+    /// issuer's key completed along its own issuers among `candidates` when that key inherits its DSA parameters
+    /// (RFC 3279 §2.3.2; NIST PKITS 4.1.5)? `isIssued(by:)` cannot tell for such an issuer: OpenSSL cannot decode
+    /// its key, so every chain stopped there.
+    func isIssued(by issuer: Certificate, completingAmong candidates: [Certificate]) -> Bool {
+        guard issuer.inheritsDSAParameters else { return isIssued(by: issuer) }
+        guard namesIssuer(issuer) else { return false }
+        // What X509_check_issued checks besides the key it cannot decode: the key identifiers, when both are
+        // there, and a key usage that allows signing certificates, when there is one.
+        if let authority = X509_get0_authority_key_id(x509), let subjectKey = X509_get0_subject_key_id(issuer.x509),
+           ASN1_OCTET_STRING_cmp(authority, subjectKey) != 0 {
+            return false
+        }
+        if X509_get_extension_flags(issuer.x509) & UInt32(EXFLAG_KUSAGE) != 0, X509_get_key_usage(issuer.x509) & UInt32(KU_KEY_CERT_SIGN) == 0 {
+            return false
+        }
+        guard let key = issuer.completedKey(among: candidates) else { return false }
+        return isSigned(by: key)
     }
 
     /// Does this certificate name `issuer` as its issuer (the names alone)?

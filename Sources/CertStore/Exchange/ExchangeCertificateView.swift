@@ -26,7 +26,8 @@ public struct ExchangeCertificateView: Sendable {
         roots = try store.entries(in: store.path(of: .root)).entries
     }
 
-    /// The certificates Exchange lists (keyless and archived ones are silently hidden, as Exchange does).
+    /// The certificates Exchange lists (keyless and archived ones are silently hidden, as Exchange does), then the
+    /// pending requests (`Status PendingRequest`, see `pendingRequests`).
     public func certificates(_ filter: Filter = Filter()) -> [ExchangeCertificate] {
         var candidates = resolver.personal
             .filter { !$0.storeProperties.archived && ExchangeCertificateValidity.evaluate($0) == .valid }
@@ -47,12 +48,13 @@ public struct ExchangeCertificateView: Sendable {
             (filter.rootCAType == nil || certificate.rootCAType == filter.rootCAType)
                 && (filter.status == nil || certificate.status == filter.status)
                 && filter.services.isSubset(of: certificate.services)
-        }
+        } + pendingRequests(filter)
     }
 
     /// `Get-ExchangeCertificate -Thumbprint`: the certificate, or Exchange's own errors.
     public func certificate(_ thumbprint: Thumbprint) throws -> ExchangeCertificate {
         guard let entry = try store.entry(thumbprint, in: store.path(of: .my)) else {
+            if let request = try pendingRequest(thumbprint) { return request }
             throw CertStoreError.notFound("The certificate with thumbprint \(thumbprint) was not found.",
                                           hint: "`certstore list` shows what is in LocalMachine/My")
         }

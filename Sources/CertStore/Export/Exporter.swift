@@ -25,14 +25,16 @@ public struct Exporter: Sendable {
     }
 
     /// Issuers of `entry` among `authorities` (loaded once by a caller that builds many chains), nearest first,
-    /// up to a self-signed root.
+    /// up to a self-signed root. An issuer whose DSA key inherits its parameters (RFC 3279) is proved with its key
+    /// completed along its own issuers among `authorities`, so the chain goes on through it.
     static func chain(for entry: StoreEntry, among authorities: [(entry: StoreEntry, certificate: Certificate)]) -> [StoreEntry] {
         var chain: [StoreEntry] = []
         var current = entry
+        let certificates = authorities.map(\.certificate)
         while !current.properties.isSelfSigned, chain.count < 10, let subject = try? current.loadCertificate(),
               let issuer = authorities.first(where: { candidate in
                   candidate.entry.thumbprint != current.thumbprint && !chain.contains(where: { $0.thumbprint == candidate.entry.thumbprint })
-                      && subject.isIssued(by: candidate.certificate)
+                      && subject.isIssued(by: candidate.certificate, completingAmong: certificates)
               }) {
             chain.append(issuer.entry)
             current = issuer.entry

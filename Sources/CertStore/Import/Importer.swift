@@ -270,6 +270,8 @@ public struct Importer: Sendable {
             let takesFriendlyName: Bool
             /// The pending request this certificate completes (its key is that request's).
             let request: StoreEntry?
+            /// An end-entity certificate that goes into `My` without a key (allowed by `allowKeyless`).
+            var keyless = false
         }
         var placements: [Placement] = []
         var orphanKeys: [(key: PrivateKey, certificates: [StoreEntry])] = []
@@ -332,14 +334,16 @@ public struct Importer: Sendable {
             let keyBagName = key?.friendlyName ?? file.keys.first { $0.localKeyID != nil && $0.localKeyID == item.localKeyID }?.friendlyName
             let takesFriendlyName = options.friendlyName != nil && (nameGoesToAll || named[index])
             let name = (takesFriendlyName ? options.friendlyName : nil) ?? item.friendlyName ?? keyBagName ?? ""
-            if key == nil && request == nil && destination.name == .my && !properties.isCertificateAuthority,
-               try store.entry(properties.thumbprint, in: destination) == nil,
-               store.keyStatus(for: certificate, identifier: properties.publicKeyIdentifier) != .present {
-                keyless.append(properties)
+            var isKeyless = key == nil && request == nil && destination.name == .my && !properties.isCertificateAuthority
+            if isKeyless {
+                isKeyless = try store.entry(properties.thumbprint, in: destination) == nil
+                    && store.keyStatus(for: certificate, identifier: properties.publicKeyIdentifier) != .present
             }
+            if isKeyless { keyless.append(properties) }
             plan.placements.append(.init(certificate: certificate, store: destination, key: key?.value,
                                          friendlyName: StoreProperties.sanitizeFriendlyName(name),
-                                         takesFriendlyName: takesFriendlyName, request: request))
+                                         takesFriendlyName: takesFriendlyName, request: request,
+                                         keyless: isKeyless))
         }
         for (identifier, item) in keysByIdentifier where !usedKeys.contains(identifier) && !batch.certificateKeyIDs.contains(identifier) {
             var owners = try store.certificates(withPublicKey: identifier).filter { (try? $0.loadCertificate())?.matches(item.value) ?? false }
@@ -393,7 +397,7 @@ public struct Importer: Sendable {
         let properties = certificate.properties()
         let outcome = keyAlone ? "nothing was imported" : "the certificate is imported without its key"
         let candidates = batch.certificates + storeIssuers(of: certificate)
-        guard let completed = completedKey(certificate, candidates: candidates) else {
+        guard let completed = certificate.completedKey(among: candidates) else {
             return .failed(CertStoreError(.badData,
                 "the private key of \(properties.subjectString) (\(properties.thumbprint)) was not paired: the certificate inherits its DSA parameters (RFC 3279) from its issuer \(properties.issuerString), and no certificate of that name in this import or in the store signed it (through issuers whose parameters are known); \(outcome)",
                 hint: "import the issuer's certificate chain first, then this file again"))
@@ -406,19 +410,6 @@ public struct Importer: Sendable {
         return .paired
     }
 
-    /// The complete public key of `certificate`: its own, or its public value with the DSA parameters it
-    /// inherits along its issuers (RFC 3279 §2.3.2), each issuer found among `candidates` by name and proved
-    /// by its signature.
-    private func completedKey(_ certificate: Certificate, candidates: [Certificate], depth: Int = 0) -> CompletedPublicKey? {
-        guard certificate.inheritsDSAParameters else { return certificate.completePublicKey }
-        guard depth < 8 else { return nil }
-        for issuer in candidates where issuer.der != certificate.der && certificate.namesIssuer(issuer) {
-            guard let issuerKey = completedKey(issuer, candidates: candidates, depth: depth + 1), certificate.isSigned(by: issuerKey),
-                  let key = certificate.publicKey(parametersFrom: issuerKey) else { continue }
-            return key
-        }
-        return nil
-    }
 
     /// Certificates of this location's stores that may be `certificate`'s issuers or theirs (by subject name).
     private func storeIssuers(of certificate: Certificate) -> [Certificate] {
@@ -506,6 +497,8 @@ public struct Importer: Sendable {
                                                  exportable: placement.key != nil && options.exportable,
                                                  importedAt: options.now, source: URL(fileURLWithPath: file).lastPathComponent)
                 if placement.store.name == .root { properties.rootCAType = options.rootCAType }
+                // Recorded so that audit tells it from a certificate whose key was lost (see `keylessImportedAt`).
+                if placement.keyless { properties.keylessImportedAt = options.now }
                 if let request = placement.request?.storeProperties {
                     // What was chosen at request time (Windows keeps it with the pending request): a --friendly-name
                     // given now wins; exportable when either says so.

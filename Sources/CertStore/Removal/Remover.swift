@@ -38,7 +38,8 @@ public struct Remover: Sendable {
                        now: Date = Date()) throws -> OperationOutcome<Removal> {
         func run() throws -> Removal {
             guard let entry = try store.entry(thumbprint, in: path) else {
-                if deleteKey, let finished = try finishInterruptedKeyDeletion(thumbprint, in: path, dryRun: dryRun) {
+                // A pending request's removal takes its key along without --delete-key (see `plan`).
+                if deleteKey || path.name == .request, let finished = try finishInterruptedKeyDeletion(thumbprint, in: path, dryRun: dryRun) {
                     return Removal(plan: nil, trash: finished, finishedInterruptedKeyDeletion: true, dryRun: dryRun)
                 }
                 _ = try store.requireEntry(thumbprint, in: path)  // throws the not-found error, with its hint
@@ -151,6 +152,8 @@ public struct Remover: Sendable {
         let dependencies: Dependencies
         let resolver: ConnectorResolver
         let authorities: [StoreEntry]
+        /// The pending requests of `REQUEST` (their keys are not shared with a removal's unless they say so).
+        let requests: [StoreEntry]
         var personal: [StoreEntry] { resolver.personal }
         private let selections = Selections()
 
@@ -192,20 +195,23 @@ public struct Remover: Sendable {
             resolver = try ConnectorResolver(store: store, now: now)
             let my = store.path(of: .my)
             authorities = try store.entries(in: my.sibling(.ca)).entries + store.entries(in: my.sibling(.root)).entries
+            requests = try store.entries(in: my.sibling(.request)).entries
         }
 
         private init(bindings: ServiceBindings, connectors: SendConnectors, dependencies: Dependencies,
-                     resolver: ConnectorResolver, authorities: [StoreEntry]) {
+                     resolver: ConnectorResolver, authorities: [StoreEntry], requests: [StoreEntry]) {
             self.bindings = bindings
             self.connectors = connectors
             self.dependencies = dependencies
             self.resolver = resolver
             self.authorities = authorities
+            self.requests = requests
         }
 
         func without(_ thumbprints: Set<Thumbprint>) -> Context {
             Context(bindings: bindings, connectors: connectors, dependencies: dependencies,
-                    resolver: resolver.without(thumbprints), authorities: authorities.filter { !thumbprints.contains($0.thumbprint) })
+                    resolver: resolver.without(thumbprints), authorities: authorities.filter { !thumbprints.contains($0.thumbprint) },
+                    requests: requests)
         }
     }
 
@@ -266,11 +272,21 @@ public struct Remover: Sendable {
             }
         }
 
+        let others = context.personal.filter { $0.thumbprint != thumbprint && $0.properties.publicKeyIdentifier == entry.properties.publicKeyIdentifier }
+            + context.authorities.filter { $0.thumbprint != thumbprint && $0.properties.publicKeyIdentifier == entry.properties.publicKeyIdentifier }
+            + context.requests.filter { $0.thumbprint != thumbprint && $0.properties.publicKeyIdentifier == entry.properties.publicKeyIdentifier }
         if deleteKey {
-            let others = context.personal.filter { $0.thumbprint != thumbprint && $0.properties.publicKeyIdentifier == entry.properties.publicKeyIdentifier }
-                + context.authorities.filter { $0.thumbprint != thumbprint && $0.properties.publicKeyIdentifier == entry.properties.publicKeyIdentifier }
             if !others.isEmpty {
                 plan.hardBlockers.append("its private key is also the key of \(others.map(\.thumbprint.value).joined(separator: ", ")), so --delete-key would take their key away")
+            } else if entry.keyStatus != .missing {
+                plan.deletesKey = true
+            }
+        } else if entry.store.name == .request {
+            // Cancelling a pending request: its key was made for that request and has no other use, so it goes
+            // to the trash with it (restore brings both back) — unless a certificate uses it too (a renewal
+            // that reuses the key), and then it stays.
+            if !others.isEmpty {
+                plan.notes.append("its private key stays: it is also the key of \(others.map(\.thumbprint.value).joined(separator: ", "))")
             } else if entry.keyStatus != .missing {
                 plan.deletesKey = true
             }

@@ -171,6 +171,7 @@ extension ByteWriter {
         optional(s.importedAt) { $0.date($1) }; optional(s.source) { $0.string($1) }
         optional(s.rootCAType) { $0.string($1.rawValue) }
         optional(s.renews) { $0.string($1.value) }; optional(s.supersededBy) { $0.string($1.value) }
+        optional(s.keylessImportedAt) { $0.date($1) }
     }
 }
 
@@ -229,6 +230,7 @@ extension ByteReader {
         s.rootCAType = try optional { ExchangeCertificate.RootCAType(rawValue: try $0.string()) } ?? nil
         s.renews = try optional { Thumbprint(trusted: try $0.string()) }
         s.supersededBy = try optional { Thumbprint(trusted: try $0.string()) }
+        s.keylessImportedAt = try optional { try $0.date() }
         return s
     }
 }

@@ -42,7 +42,7 @@ struct StoreIndex {
     /// the key status, the store properties, the values as JSON text (`JSONRecordTemplate`), and last the
     /// certificate properties, prefixed by their length so that a listing that does not need them skips them.
     /// The magic is followed by the templates' schema: an index written for another set of properties is not used.
-    static let magic: [UInt8] = Array("CSIDX006".utf8)
+    static let magic: [UInt8] = Array("CSIDX007".utf8)
     static let schema: [UInt8] = Array(JSONRecordTemplate.schema.utf8)
 
     static func url(_ store: StoreLocation, _ path: StorePath) -> URL {

@@ -20,6 +20,10 @@ public struct StoreProperties: Sendable, Equatable, Codable {
     public var renews: Thumbprint?
     /// For a certificate archived by `handover`: the certificate that took its place (`handover NEW OLD` undoes it).
     public var supersededBy: Thumbprint?
+    /// When an end-entity certificate was put into `My` without its private key on purpose (`import` or
+    /// `complete` with `--allow-keyless`): the key is on another machine, and until it is imported here the
+    /// certificate is the KB 4495258 twin `audit` reports as CRITICAL. Nil for every other certificate.
+    public var keylessImportedAt: Date?
 
     public static let maxFriendlyNameLength = 63
 
@@ -43,6 +47,7 @@ public struct StoreProperties: Sendable, Equatable, Codable {
         rootCAType = try container.decodeIfPresent(ExchangeCertificate.RootCAType.self, forKey: .rootCAType)
         renews = try container.decodeIfPresent(Thumbprint.self, forKey: .renews)
         supersededBy = try container.decodeIfPresent(Thumbprint.self, forKey: .supersededBy)
+        keylessImportedAt = try container.decodeIfPresent(Date.self, forKey: .keylessImportedAt)
     }
 
     /// Checks a friendly name a user typed: under 64 characters, no control characters.
