@@ -751,9 +751,12 @@ public struct Auditor: Sendable {
             roles[thumbprint, default: []].append("bound to " + context.bindings.services(of: thumbprint).sorted().map(\.rawValue).joined(separator: ", "))
         }
         for connector in connectors.sendConnectors {
-            if let chosen = context.resolver.resolve(connector).chosen {
-                roles[chosen.thumbprint, default: []].append("presented by send connector \"\(connector.name)\"")
-            }
+            let selection = context.resolver.resolve(connector)
+            // A connector that fails (NoCredentials on a keyless twin, say) has its own CRITICAL finding, whose fix
+            // already brings the renewal in: a second finding for the same certificate would double the plan.
+            guard let chosen = selection.chosen,
+                  ConnectorVerdict(connector: connector, selection: selection, bindings: context.bindings).outcome == .works else { continue }
+            roles[chosen.thumbprint, default: []].append("presented by send connector \"\(connector.name)\"")
         }
         for (thumbprint, uses) in roles.sorted(by: { $0.key < $1.key }) {
             guard let entry = context.entry(thumbprint) else { continue }
