@@ -28,20 +28,10 @@ struct PostfixRenewalTests {
         try certstore(expecting: 0, ["enable", old, "--services", "SMTP", "--root", root])
 
         let instance = try PostfixTests.Instance(in: t.path("pf"), serviceConfig: "")
-        let config = try certstore(expecting: 0, ["service-config", "postfix", "--config", instance.config.path, "--root", root]).stdout
-        for line in config.split(separator: "\n") where !line.hasPrefix("#") && line.contains("=") {
-            let applied = try runProgram(URL(fileURLWithPath: "/usr/sbin/postconf"), ["-c", instance.config.path, "-e", String(line)])
-            #expect(applied.status == 0, "\(applied)")
-        }
+        try instance.followStore(root)
         try instance.start()
         let served = try PostfixTests.waitUntilServed(old, port: instance.port, root: root)
         #expect(served.openssl == old, "openssl s_client saw \(served.openssl ?? "nothing")\n\(instance.log())")
-
-        let hooks = URL(fileURLWithPath: "\(root)/LocalMachine/Hooks")
-        try FileManager.default.createDirectory(at: hooks, withIntermediateDirectories: true)
-        let hook = hooks.appendingPathComponent("10-reload-postfix")
-        try Data("#!/bin/sh\n[ \"$CERTSTORE_SERVICE\" = SMTP ] || exit 0\n\(PostfixTests.postfix.path) -c \(instance.config.path) reload\n".utf8).write(to: hook)
-        chmod(hook.path, 0o755)
 
         let renewalCSR = try t.write("mail-2.csr", certstore(expecting: 0, ["renew", old, "--root", root]).stdout)
         let second = try sign(renewalCSR, pki: pki, name: "mail-2", days: 90)

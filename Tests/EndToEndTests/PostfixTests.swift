@@ -64,6 +64,21 @@ struct PostfixTests {
 
         func log() -> String { (try? String(contentsOfFile: directory.path + "/maillog", encoding: .utf8)) ?? "" }
 
+        /// Applies what `certstore service-config postfix` prints for the store at `root` (postconf -e, line by
+        /// line), and installs a store hook that reloads this instance when SMTP's files switch.
+        func followStore(_ root: String) throws {
+            let printed = try certstore(expecting: 0, ["service-config", "postfix", "--config", config.path, "--root", root]).stdout
+            for line in printed.split(separator: "\n") where !line.hasPrefix("#") && line.contains("=") {
+                let applied = try runProgram(URL(fileURLWithPath: "/usr/sbin/postconf"), ["-c", config.path, "-e", String(line)])
+                guard applied.status == 0 else { throw RunnerError("postconf -e failed:\n\(applied)") }
+            }
+            let hooks = URL(fileURLWithPath: "\(root)/LocalMachine/Hooks")
+            try FileManager.default.createDirectory(at: hooks, withIntermediateDirectories: true)
+            let hook = hooks.appendingPathComponent("10-reload-postfix")
+            try Data("#!/bin/sh\n[ \"$CERTSTORE_SERVICE\" = SMTP ] || exit 0\n\(PostfixTests.postfix.path) -c \(config.path) reload\n".utf8).write(to: hook)
+            chmod(hook.path, 0o755)
+        }
+
         /// Waits (bounded) until the log has a line containing every one of `parts`; returns that line.
         func waitForLog(_ parts: [String], timeout: Double = 30) -> String? {
             let deadline = Date().addingTimeInterval(timeout)
