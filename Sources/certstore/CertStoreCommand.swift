@@ -21,7 +21,7 @@ struct CertStoreCommand: ParsableCommand {
             The store lives under --root (default: $CERTSTORE_ROOT, else ./Stores when it exists, \
             else /var/lib/certstore), one folder per location (LocalMachine) and store (My, CA, Root, REQUEST).
 
-            Exit status: 0 success; 1 not found; 2 refused; 64 usage error; 65 bad data or wrong \
+            Exit status: 0 success; 1 not found; 2 refused; 3 acme renew did not complete every renewal; 64 usage error; 65 bad data or wrong \
             password; 66 input file unreadable; 70 internal error; 73 write failed; 75 store busy; \
             77 permission denied.
             """,

@@ -18,8 +18,9 @@ struct ACMERenewCommand: ParsableCommand {
             the command. When probe endpoints are saved (`certstore probe --save`), each service that moved is \
             probed after the deploy hooks ran, and a renewal counts only once the live service presents the new \
             certificate. Exit status: 0 when everything due was renewed \
-            or nothing was due (--format json says which: "renewed" or "nothing-due"), 3 when a renewal failed \
-            or awaits its handover ("partial" or "failed"), 75 when the store was busy.
+            or nothing was due (--format json says which: "renewed" or "nothing-due"), 3 when a renewal failed, \
+            awaits its handover or was not verified on the live service ("partial" or "failed"), 75 when the \
+            store was busy.
             """)
 
     @Option(help: ArgumentHelp("Renew what expires within this many days, whatever its lifetime or the CA's window.", valueName: "n"))
