@@ -1,7 +1,7 @@
 # certstore — the two commands a newcomer needs are `make demo` and `make test`.
 PREFIX ?= /usr/local
 SWIFT ?= swift
-DEPS := libssl-dev libjemalloc-dev openssl pkg-config groff-base
+DEPS := libssl-dev libjemalloc-dev openssl pkg-config groff-base mandoc
 
 .PHONY: deps dist-deps mail-deps service-deps acme-deps demo test test-dist build release clean install uninstall docs
 
